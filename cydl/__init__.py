@@ -1,0 +1,27 @@
+"""cydl: Keras-shaped deep learning for multicore CPUs.
+
+Replace `tf.keras` with `cydl`: Sequential, Model, Input, layers, optimizers, losses,
+metrics, callbacks, initializers, activations, regularizers, constraints.
+"""
+try:
+    from cydl._kernels import _parallel as _check_kernels  # noqa: F401
+except ImportError as e:   # running from a source tree that was never built
+    raise ImportError(
+        "cydl's compiled kernels are missing. Install with `pip install .` (or build in "
+        "place with `python setup.py build_ext --inplace`), and do not run Python from "
+        f"inside an unbuilt source checkout. ({e})") from None
+
+from cydl import ops  # noqa: E402  (binds the BLAS thread controls)
+from cydl import (activations, backend, callbacks, config, constraints, datasets,  # noqa: E402
+                  initializers, layers, losses, metrics, models, optimizers, regularizers,
+                  utils)
+from cydl._config import get_num_threads, num_threads, set_num_threads  # noqa: E402
+from cydl._info import show_config  # noqa: E402
+from cydl._version import __version__  # noqa: E402
+from cydl.layers import Input  # noqa: E402
+from cydl.models import Model, Sequential  # noqa: E402
+
+__all__ = ["Sequential", "Model", "Input", "layers", "optimizers", "losses", "metrics",
+           "callbacks", "initializers", "activations", "regularizers", "constraints",
+           "models", "utils", "datasets", "config", "backend", "ops", "show_config",
+           "set_num_threads", "get_num_threads", "num_threads", "__version__"]

@@ -1,0 +1,154 @@
+"""Process-wide settings: thread count, default float type and the global RNG.
+
+A leaf module: the ops tier and the API both read it; it imports nothing of cydl.
+"""
+import contextlib
+import math
+import os
+import random
+
+import numpy as np
+
+_FLOATX = "float32"
+_N_THREADS = None      # None: resolved from the environment on each call
+_RNG = np.random.default_rng()
+_SEED = None
+_ALLOWED_FLOATX = ("float32", "float64")
+
+
+def floatx():
+    """The default float type of new layers: 'float32' unless set_floatx changed it."""
+    return _FLOATX
+
+
+def set_floatx(value):
+    """Set the default float type of layers created afterwards.
+
+    Args:
+        value: 'float32' (the default) or 'float64'.
+
+    Example:
+    >>> cydl.config.set_floatx("float64")
+    """
+    global _FLOATX
+    value = np.dtype(value).name if not isinstance(value, str) else value
+    if value not in _ALLOWED_FLOATX:
+        raise ValueError(f"Unknown floatx type: {value!r}. cydl supports "
+                         f"{', '.join(_ALLOWED_FLOATX)}.")
+    _FLOATX = value
+
+
+def epsilon():
+    """The fuzz factor Keras uses to clip probabilities (1e-7)."""
+    return 1e-7
+
+
+def _available_cpus():
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    try:   # a cgroup v2 CPU quota caps the useful threads below the affinity mask
+        with open("/sys/fs/cgroup/cpu.max") as f:
+            quota, period = f.read().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, n)
+
+
+def _openmp_enabled():
+    from cydl._kernels._parallel import openmp_enabled
+    return openmp_enabled()
+
+
+def get_num_threads():
+    """Threads the kernels use: set_num_threads(), else OMP_NUM_THREADS, else the CPUs
+    this process may run on (affinity and cgroup quota). Always 1 without OpenMP."""
+    if not _openmp_enabled():
+        return 1
+    if _N_THREADS is not None:
+        return _N_THREADS
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if env:
+        try:
+            n = int(env)
+            if n > 0:
+                return n
+        except ValueError:
+            pass
+    return _available_cpus()
+
+
+def set_num_threads(n):
+    """Set the threads every kernel uses.
+
+    Args:
+        n: a positive count; -1 for every available CPU; None to go back to the
+            default (OMP_NUM_THREADS, else all available CPUs).
+
+    Example:
+    >>> cydl.set_num_threads(2)
+    """
+    global _N_THREADS
+    if n is None:
+        _N_THREADS = None
+        return
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"n must be an int. Received: n={n!r}")
+    if n == -1:
+        n = _available_cpus()
+    if n < 1:
+        raise ValueError(f"n must be a positive int or -1. Received: n={n}")
+    _N_THREADS = int(n)
+
+
+@contextlib.contextmanager
+def num_threads(n):
+    """Context manager: the kernels use `n` threads inside the block.
+
+    Example:
+    >>> with cydl.num_threads(1):
+    ...     model.fit(x, y)
+    """
+    global _N_THREADS
+    old = _N_THREADS
+    set_num_threads(n)
+    try:
+        yield
+    finally:
+        _N_THREADS = old
+
+
+def rng():
+    """The global generator behind initializers, shuffling and dropout seeds."""
+    return _RNG
+
+
+def set_random_seed(seed):
+    """Seed Python's `random`, NumPy's global RNG and cydl's own generator.
+
+    With the same seed and thread count, training repeats bit for bit.
+
+    Args:
+        seed: a non-negative int.
+
+    Example:
+    >>> cydl.utils.set_random_seed(42)
+    """
+    global _RNG, _SEED
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int. Received: seed={seed!r}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    _RNG = np.random.default_rng(seed)
+    _SEED = seed
+
+
+def make_rng(seed=None):
+    """A generator for one object: from `seed` if given, else drawn from the global one."""
+    if seed is None:
+        return np.random.default_rng(_RNG.integers(0, 2**63))
+    return np.random.default_rng(seed)

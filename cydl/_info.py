@@ -1,0 +1,45 @@
+"""show_config(): what this build of cydl runs on."""
+import platform
+import sys
+
+import numpy as np
+import scipy
+
+
+def config_dict():
+    from cydl import _config
+    from cydl._kernels import _parallel
+    from cydl.ops import _blas_threads
+    from cydl._version import __version__
+    blas = _blas_threads.bind()
+    return {
+        "cydl": __version__,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "platform": platform.platform(),
+        "openmp": _parallel.openmp_enabled(),
+        "threads": _config.get_num_threads(),
+        "openmp_max_threads": _parallel.openmp_max_threads(),
+        "cpus_available": _config._available_cpus(),
+        "blas": blas["config"],
+        "blas_thread_control": blas["bound"],
+        "floatx": _config.floatx(),
+    }
+
+
+def show_config():
+    """Print the version, whether OpenMP is on, the threads and the BLAS in use.
+
+    Example:
+    >>> cydl.show_config()
+    """
+    c = config_dict()
+    print(f"cydl {c['cydl']} (Python {c['python']}, NumPy {c['numpy']}, SciPy {c['scipy']})")
+    print(f"  platform:  {c['platform']}")
+    print(f"  OpenMP:    {'on' if c['openmp'] else 'off (single-threaded build)'}")
+    print(f"  threads:   {c['threads']} (available CPUs: {c['cpus_available']}, "
+          f"OpenMP default: {c['openmp_max_threads']})")
+    print(f"  BLAS:      {c['blas']} (via scipy.linalg.cython_blas; "
+          f"{'pinned to 1 thread inside kernels' if c['blas_thread_control'] else 'threads not controlled'})")
+    print(f"  floatx:    {c['floatx']}")

@@ -1,0 +1,1 @@
+"""Private compiled kernels. Import them through :mod:`cydl.ops`, never directly."""

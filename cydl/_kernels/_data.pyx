@@ -1,0 +1,86 @@
+"""Batch assembly and input checks that touch the data once and allocate nothing.
+
+Training data stays as the user passed it (float32, float64 or uint8, C order);
+each batch's rows are gathered, by index for shuffled epochs, and converted into a
+reused buffer of the model's dtype.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.string cimport memcpy
+from libc.math cimport isfinite
+from cydl._kernels._parallel cimport Span, split_range, parts_for
+
+
+cdef void gather_rows_span(const src_t* X, Py_ssize_t ld, Py_ssize_t ncols,
+                           const long long* idx, Py_ssize_t start, Py_ssize_t r0,
+                           Py_ssize_t r1, floating* out) noexcept nogil:
+    """out[r, :] = X[idx[start + r], :] (or X[start + r] when idx is NULL), r in [r0, r1)."""
+    cdef Py_ssize_t r, c, row
+    cdef const src_t* src
+    cdef floating* dst
+    for r in range(r0, r1):
+        row = idx[start + r] if idx != NULL else start + r
+        src = X + row * ld
+        dst = out + r * ncols
+        if (src_t is float and floating is float) or (src_t is double and floating is double):
+            memcpy(dst, src, ncols * sizeof(floating))
+        else:
+            for c in range(ncols):
+                dst[c] = <floating>src[c]
+
+
+def gather_rows(src_t[:, ::1] X, long long[::1] idx, Py_ssize_t start, Py_ssize_t stop,
+                floating[:, ::1] out, int n_threads):
+    """out[:stop-start] = X[idx[start:stop]] (X[start:stop] when idx is None), cast."""
+    cdef Py_ssize_t n = stop - start, ncols = X.shape[1]
+    cdef const long long* ip = &idx[0] if idx is not None and idx.shape[0] > 0 else NULL
+    cdef int t, parts
+    cdef Span sp
+    if n <= 0:
+        return
+    parts = parts_for(<double>n * ncols, 200000, n_threads, n)
+    with nogil:
+        for t in prange(parts, num_threads=parts, schedule='static'):
+            sp = split_range(n, parts, t, 1)
+            gather_rows_span(&X[0, 0], ncols, ncols, ip, start, sp.lo, sp.hi, &out[0, 0])
+
+
+def first_nonfinite(floating[::1] x, int n_threads):
+    """Index of the first NaN or inf in x, or -1."""
+    cdef Py_ssize_t n = x.shape[0], i, best = -1
+    cdef int t, parts
+    cdef Span sp
+    cdef Py_ssize_t found[64]
+    if n == 0:
+        return -1
+    parts = parts_for(<double>n, 500000, min(n_threads, 64), n)
+    with nogil:
+        for t in prange(parts, num_threads=parts, schedule='static'):
+            sp = split_range(n, parts, t, 1)
+            found[t] = -1
+            for i in range(sp.lo, sp.hi):
+                if not isfinite(x[i]):
+                    found[t] = i
+                    break
+    for t in range(parts):
+        if found[t] >= 0:
+            return found[t]
+    return -1
+
+
+ctypedef fused label_t:
+    int
+    long long
+
+
+def labels_to_int32(label_t[::1] y, int n_classes, int[::1] out):
+    """Copy integer labels into out, returning the index of the first label outside
+    [0, n_classes), or -1."""
+    cdef Py_ssize_t i, n = y.shape[0], bad = -1
+    with nogil:
+        for i in range(n):
+            if y[i] < 0 or y[i] >= n_classes:
+                bad = i
+                break
+            out[i] = <int>y[i]
+    return bad

@@ -1,0 +1,215 @@
+"""Losses with their gradients and metric statistics, one pass per row block.
+
+P holds a batch of predictions or logits (B x C), element (r, c) at P[r*prs + c*pcs],
+so row- and column-major inputs both work. The per-sample loss follows Keras: cross-
+entropies sum over classes, binary cross-entropy and the regression losses average
+over the last axis. The gradient is d(sum_r w_r loss_r)/dP times gscale (1/B for a
+batch mean), written to G when G is not NULL. `param` is Huber's delta and `thresh`
+the threshold of binary accuracy (0 for logits, 0.5 for probabilities).
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdlib cimport malloc, free
+from libc.string cimport memset
+from cydl._kernels._math cimport fexp, flog, flog1p, fabsx, fsigmoid
+from cydl._kernels._parallel cimport Span, split_range, parts_for
+import numpy as np
+
+cdef double EPS = 1e-7   # Keras' backend epsilon, used to clip probabilities
+
+NAMES = {
+    "sparse_softmax_ce": LOSS_SPARSE_SOFTMAX_CE, "softmax_ce": LOSS_SOFTMAX_CE,
+    "sigmoid_bce": LOSS_SIGMOID_BCE, "sparse_ce_prob": LOSS_SPARSE_CE_PROB,
+    "ce_prob": LOSS_CE_PROB, "bce_prob": LOSS_BCE_PROB, "mse": LOSS_MSE,
+    "mae": LOSS_MAE, "huber": LOSS_HUBER,
+}
+ACC_MODES = {"none": ACC_NONE, "sparse": ACC_SPARSE, "categorical": ACC_CATEGORICAL,
+             "binary": ACC_BINARY}
+
+
+cdef inline Py_ssize_t _argmax(const floating* x, Py_ssize_t n, Py_ssize_t stride) noexcept nogil:
+    cdef Py_ssize_t c, best = 0
+    for c in range(1, n):
+        if x[c * stride] > x[best * stride]:
+            best = c
+    return best
+
+
+cdef void loss_rows(int kind, int acc_mode, double param, double thresh, Py_ssize_t r0, Py_ssize_t r1,
+                    Py_ssize_t C, const floating* P, Py_ssize_t prs, Py_ssize_t pcs,
+                    const int* labels, const floating* Y, Py_ssize_t yrs, Py_ssize_t ycs,
+                    const floating* sw, floating* G, Py_ssize_t grs, Py_ssize_t gcs,
+                    floating gscale, double* stats) noexcept nogil:
+    cdef Py_ssize_t r, c, lab = 0
+    cdef const floating* p
+    cdef const floating* y = NULL
+    cdef floating* g = NULL
+    cdef floating m, s, e, z, t, w, gs, lse, ysum, d, ae, clip_lo, clip_hi, delta
+    cdef double loss, hits, aerr, serr
+    clip_lo = <floating>EPS
+    clip_hi = 1 - <floating>EPS
+    delta = <floating>param
+    for r in range(r0, r1):
+        p = P + r * prs
+        if Y != NULL:
+            y = Y + r * yrs
+        if G != NULL:
+            g = G + r * grs
+        if labels != NULL:
+            lab = labels[r]
+        w = sw[r] if sw != NULL else 1
+        gs = gscale * w
+        loss = 0
+        aerr = 0
+        serr = 0
+        if kind == LOSS_SPARSE_SOFTMAX_CE or kind == LOSS_SOFTMAX_CE:
+            m = p[0]
+            for c in range(1, C):
+                if p[c * pcs] > m:
+                    m = p[c * pcs]
+            s = 0
+            for c in range(C):
+                s = s + fexp(p[c * pcs] - m)
+            lse = m + flog(s)
+            if kind == LOSS_SPARSE_SOFTMAX_CE:
+                loss = lse - p[lab * pcs]
+                if g != NULL:
+                    for c in range(C):
+                        g[c * gcs] = gs * fexp(p[c * pcs] - lse)
+                    g[lab * gcs] -= gs
+            else:
+                ysum = 0
+                for c in range(C):
+                    t = y[c * ycs]
+                    ysum = ysum + t
+                    loss += t * (lse - p[c * pcs])
+                if g != NULL:
+                    for c in range(C):
+                        g[c * gcs] = gs * (fexp(p[c * pcs] - lse) * ysum - y[c * ycs])
+        elif kind == LOSS_SPARSE_CE_PROB or kind == LOSS_CE_PROB:
+            s = 0
+            for c in range(C):
+                s = s + p[c * pcs]
+            ysum = 0   # sum over unclipped classes of y_c
+            for c in range(C):
+                t = (<floating>(1 if c == lab else 0)) if kind == LOSS_SPARSE_CE_PROB else y[c * ycs]
+                if t == 0:
+                    continue
+                e = p[c * pcs] / s
+                if e < clip_lo:
+                    loss -= t * flog(clip_lo)
+                elif e > clip_hi:
+                    loss -= t * flog(clip_hi)
+                else:
+                    loss -= t * flog(e)
+                    ysum = ysum + t
+            if g != NULL:
+                for c in range(C):
+                    t = (<floating>(1 if c == lab else 0)) if kind == LOSS_SPARSE_CE_PROB else y[c * ycs]
+                    d = ysum / s
+                    e = p[c * pcs] / s
+                    if t != 0 and e >= clip_lo and e <= clip_hi:
+                        d = d - t / p[c * pcs]
+                    g[c * gcs] = gs * d
+        elif kind == LOSS_SIGMOID_BCE:
+            for c in range(C):
+                z = p[c * pcs]
+                t = y[c * ycs]
+                # max(z, 0) - z t + log(1 + e^-|z|)
+                loss += (z if z > 0 else 0) - z * t + flog1p(fexp(-fabsx(z)))
+                if g != NULL:
+                    g[c * gcs] = gs * (fsigmoid(z) - t) / C
+            loss /= C
+        elif kind == LOSS_BCE_PROB:
+            for c in range(C):
+                e = p[c * pcs]
+                t = y[c * ycs]
+                d = e if e > clip_lo else clip_lo
+                d = d if d < clip_hi else clip_hi
+                loss -= t * flog(d) + (1 - t) * flog(1 - d)
+                if g != NULL:
+                    if e >= clip_lo and e <= clip_hi:
+                        g[c * gcs] = gs * (-(t / d) + (1 - t) / (1 - d)) / C
+                    else:
+                        g[c * gcs] = 0
+            loss /= C
+        else:
+            for c in range(C):
+                d = p[c * pcs] - y[c * ycs]
+                ae = fabsx(d)
+                aerr += ae
+                serr += d * d
+                if kind == LOSS_MSE:
+                    loss += d * d
+                    if g != NULL:
+                        g[c * gcs] = gs * 2 * d / C
+                elif kind == LOSS_MAE:
+                    loss += ae
+                    if g != NULL:
+                        g[c * gcs] = gs * ((d > 0) - (d < 0)) / C
+                else:
+                    if ae <= delta:
+                        loss += 0.5 * d * d
+                        if g != NULL:
+                            g[c * gcs] = gs * d / C
+                    else:
+                        loss += delta * ae - 0.5 * delta * delta
+                        if g != NULL:
+                            g[c * gcs] = gs * delta * ((d > 0) - (d < 0)) / C
+            loss /= C
+            aerr /= C
+            serr /= C
+        hits = 0
+        if acc_mode == ACC_SPARSE:
+            hits = _argmax(p, C, pcs) == lab
+        elif acc_mode == ACC_CATEGORICAL:
+            hits = _argmax(p, C, pcs) == _argmax(y, C, ycs)
+        elif acc_mode == ACC_BINARY:
+            for c in range(C):
+                hits += (<floating>(1 if p[c * pcs] > thresh else 0)) == y[c * ycs]
+            hits /= C
+        stats[0] += w * loss
+        stats[1] += hits
+        stats[2] += aerr
+        stats[3] += serr
+
+
+def loss_forward_backward(int kind, int acc_mode, double param, double thresh,
+                          floating[:, :] P,
+                          int[::1] labels, floating[:, :] Y, floating[::1] sw,
+                          floating[:, :] G, double gscale, double[::1] stats,
+                          int n_threads):
+    """stats[:] = sums over rows of (loss, hits, |err|, err^2); G = gscale * dloss/dP."""
+    cdef Py_ssize_t B = P.shape[0], C = P.shape[1], item = sizeof(floating)
+    cdef Py_ssize_t yrs = 0, ycs = 0, grs = 0, gcs = 0
+    cdef const int* lp = &labels[0] if labels is not None and B > 0 else NULL
+    cdef const floating* yp = NULL
+    cdef const floating* swp = &sw[0] if sw is not None and B > 0 else NULL
+    cdef floating* gp = NULL
+    cdef int t, k, parts
+    cdef Span sp
+    cdef double* part_stats
+    if Y is not None and B > 0:
+        yp = &Y[0, 0]
+        yrs = Y.strides[0] // item
+        ycs = Y.strides[1] // item
+    if G is not None and B > 0:
+        gp = &G[0, 0]
+        grs = G.strides[0] // item
+        gcs = G.strides[1] // item
+    stats[:] = 0
+    if B == 0:
+        return
+    parts = parts_for(<double>B * C * 30, 40000, n_threads, B)
+    part_stats = <double*>malloc(parts * 8 * sizeof(double))
+    memset(part_stats, 0, parts * 8 * sizeof(double))
+    with nogil:
+        for t in prange(parts, num_threads=parts, schedule='static'):
+            sp = split_range(B, parts, t, 1)
+            loss_rows(kind, acc_mode, param, thresh, sp.lo, sp.hi, C, &P[0, 0],
+                      P.strides[0] // item, P.strides[1] // item, lp, yp, yrs, ycs, swp,
+                      gp, grs, gcs, <floating>gscale, part_stats + 8 * t)
+    for t in range(parts):     # fixed order: the sum does not depend on timing
+        for k in range(N_STATS):
+            stats[k] += part_stats[8 * t + k]
+    free(part_stats)

@@ -1,0 +1,51 @@
+from cython cimport floating
+
+cdef enum:
+    OPT_SGD = 0
+    OPT_ADAM = 1
+    OPT_ADAMAX = 2
+    OPT_NADAM = 3
+    OPT_RMSPROP = 4
+    OPT_ADAGRAD = 5
+
+cdef struct OptStep:
+    int kind
+    double lr              # learning rate of this step
+    double momentum        # SGD / RMSprop momentum
+    double beta1
+    double beta2
+    double eps
+    double rho
+    double weight_decay    # decoupled, Keras 3 style: p -= lr * wd * p
+    double clipvalue       # elementwise clip of the gradient; 0 = off
+    double clipnorm        # per-variable norm clip; 0 = off
+    double global_clipnorm # clip of the norm over all variables; 0 = off
+    int nesterov
+    int amsgrad
+    int centered
+    double c1              # per-step scalars precomputed by the Python optimizer
+    double c2
+    double c3
+
+
+cdef class UpdateRule:
+    cdef OptStep s
+    cdef Py_ssize_t n_segments
+    cdef Py_ssize_t* seg_bounds    # n_segments + 1 offsets of the variables
+    cdef double* seg_scale         # gradient scale of each variable this step
+    cdef int n_slots
+
+    cdef void compute_scales_serial(self, const void* g, bint is_double) noexcept nogil
+    cdef bint needs_norms(self) noexcept nogil
+    cdef void finish_scales(self) noexcept nogil
+
+
+cdef void update_span(const OptStep* s, Py_ssize_t lo, Py_ssize_t hi, floating* p,
+                      const floating* g, floating* s1, floating* s2, floating* s3,
+                      floating gscale) noexcept nogil
+
+cdef void update_range(UpdateRule rule, Py_ssize_t lo, Py_ssize_t hi, floating* p,
+                       const floating* g, floating* s1, floating* s2,
+                       floating* s3) noexcept nogil
+
+cdef double sumsq(const floating* g, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil

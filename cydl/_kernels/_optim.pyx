@@ -1,0 +1,244 @@
+"""Fused optimizer updates over one flat parameter buffer.
+
+One pass reads p, g and the slots once and writes them once: gradient scaling
+(clipnorm, global_clipnorm), clipvalue, decoupled weight decay and the update itself.
+The Python optimizer owns the step count and the schedule and sets the per-step
+scalars (c1..c3) once per step; the formulas are Keras 3's.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.stdlib cimport malloc, free
+from libc.math cimport sqrt
+from cydl._kernels._math cimport fsqrt, fabsx
+from cydl._kernels._parallel cimport Span, split_range, parts_for
+
+KINDS = {"sgd": OPT_SGD, "adam": OPT_ADAM, "adamax": OPT_ADAMAX, "nadam": OPT_NADAM,
+         "rmsprop": OPT_RMSPROP, "adagrad": OPT_ADAGRAD}
+
+# Elements per thread below which the update is not split.
+cdef Py_ssize_t MIN_CHUNK = 16384
+
+
+cdef double sumsq(const floating* g, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef double s = 0
+    for i in range(lo, hi):
+        s += <double>g[i] * g[i]
+    return s
+
+
+cdef void update_span(const OptStep* s, Py_ssize_t lo, Py_ssize_t hi, floating* p,
+                      const floating* g, floating* s1, floating* s2, floating* s3,
+                      floating gscale) noexcept nogil:
+    """p[lo:hi] <- one optimizer step with gradient gscale * g (then clipvalue)."""
+    cdef Py_ssize_t i
+    cdef floating lr = <floating>s.lr, mom = <floating>s.momentum
+    cdef floating b1 = <floating>s.beta1, b2 = <floating>s.beta2, eps = <floating>s.eps
+    cdef floating rho = <floating>s.rho, cv = <floating>s.clipvalue
+    cdef floating decay = 1 - <floating>(s.lr * s.weight_decay)
+    cdef floating c1 = <floating>s.c1, c2 = <floating>s.c2, c3 = <floating>s.c3
+    cdef floating gi, m, v, d
+    cdef bint wd = s.weight_decay != 0, clip = s.clipvalue > 0, scaled = gscale != 1
+    cdef int kind = s.kind
+    # The common cases get loops without per-element branches so they vectorize.
+    if kind == OPT_SGD and mom == 0 and not wd and not clip and not scaled:
+        for i in range(lo, hi):
+            p[i] -= lr * g[i]
+        return
+    if kind == OPT_ADAM and not s.amsgrad and not wd and not clip and not scaled:
+        for i in range(lo, hi):
+            gi = g[i]
+            m = s1[i] + (gi - s1[i]) * (1 - b1)
+            v = s2[i] + (gi * gi - s2[i]) * (1 - b2)
+            s1[i] = m
+            s2[i] = v
+            p[i] -= c1 * m / (fsqrt(v) + eps)
+        return
+    for i in range(lo, hi):
+        gi = g[i] * gscale
+        if clip:
+            gi = cv if gi > cv else (-cv if gi < -cv else gi)
+        if wd:
+            p[i] *= decay
+        if kind == OPT_SGD:
+            if mom == 0:
+                p[i] -= lr * gi
+            else:
+                m = mom * s1[i] - lr * gi
+                s1[i] = m
+                p[i] += (mom * m - lr * gi) if s.nesterov else m
+        elif kind == OPT_ADAM:
+            m = s1[i] + (gi - s1[i]) * (1 - b1)
+            v = s2[i] + (gi * gi - s2[i]) * (1 - b2)
+            s1[i] = m
+            s2[i] = v
+            if s.amsgrad:
+                if v > s3[i]:
+                    s3[i] = v
+                else:
+                    v = s3[i]
+            p[i] -= c1 * m / (fsqrt(v) + eps)
+        elif kind == OPT_ADAMAX:
+            m = s1[i] + (gi - s1[i]) * (1 - b1)
+            v = b2 * s2[i]
+            d = fabsx(gi)
+            v = v if v > d else d
+            s1[i] = m
+            s2[i] = v
+            p[i] -= c1 * m / (v + eps)
+        elif kind == OPT_NADAM:
+            m = s1[i] + (gi - s1[i]) * (1 - b1)
+            v = s2[i] + (gi * gi - s2[i]) * (1 - b2)
+            s1[i] = m
+            s2[i] = v
+            p[i] -= lr * (c1 * m + c2 * gi) / (fsqrt(v * c3) + eps)
+        elif kind == OPT_RMSPROP:
+            v = rho * s1[i] + (1 - rho) * gi * gi
+            s1[i] = v
+            if s.centered:
+                m = rho * s2[i] + (1 - rho) * gi
+                s2[i] = m
+                v = v - m * m
+            d = lr * gi / fsqrt(v + eps)
+            if mom > 0:
+                d = mom * s3[i] + d
+                s3[i] = d
+            p[i] -= d
+        elif kind == OPT_ADAGRAD:
+            v = s1[i] + gi * gi
+            s1[i] = v
+            p[i] -= lr * gi / fsqrt(v + eps)
+
+
+cdef void update_range(UpdateRule rule, Py_ssize_t lo, Py_ssize_t hi, floating* p,
+                       const floating* g, floating* s1, floating* s2,
+                       floating* s3) noexcept nogil:
+    """Update [lo, hi), each variable's piece with that variable's gradient scale."""
+    cdef Py_ssize_t k, a, b
+    if not rule.needs_norms():
+        update_span(&rule.s, lo, hi, p, g, s1, s2, s3, <floating>1)
+        return
+    for k in range(rule.n_segments):
+        a = rule.seg_bounds[k]
+        b = rule.seg_bounds[k + 1]
+        if b <= lo or a >= hi:
+            continue
+        update_span(&rule.s, a if a > lo else lo, b if b < hi else hi, p, g, s1, s2, s3,
+                    <floating>rule.seg_scale[k])
+
+
+cdef class UpdateRule:
+    """The hyper-parameters and per-step scalars of one optimizer, readable without
+    the GIL, plus the variable boundaries that clipnorm needs."""
+
+    def __cinit__(self):
+        self.seg_bounds = NULL
+        self.seg_scale = NULL
+        self.n_segments = 0
+
+    def __dealloc__(self):
+        free(self.seg_bounds)
+        free(self.seg_scale)
+
+    def configure(self, int kind, *, double momentum=0, bint nesterov=False,
+                  double beta1=0.9, double beta2=0.999, double eps=1e-7, double rho=0.9,
+                  bint amsgrad=False, bint centered=False, double weight_decay=0,
+                  double clipvalue=0, double clipnorm=0, double global_clipnorm=0,
+                  int n_slots=0):
+        self.s.kind = kind
+        self.s.momentum = momentum
+        self.s.nesterov = nesterov
+        self.s.beta1 = beta1
+        self.s.beta2 = beta2
+        self.s.eps = eps
+        self.s.rho = rho
+        self.s.amsgrad = amsgrad
+        self.s.centered = centered
+        self.s.weight_decay = weight_decay
+        self.s.clipvalue = clipvalue
+        self.s.clipnorm = clipnorm
+        self.s.global_clipnorm = global_clipnorm
+        self.n_slots = n_slots
+
+    def set_segments(self, bounds):
+        """Offsets [0, e1, e2, ..., n] of the variables in the trainable buffer."""
+        cdef Py_ssize_t k, n = len(bounds) - 1
+        free(self.seg_bounds)
+        free(self.seg_scale)
+        self.seg_bounds = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
+        self.seg_scale = <double*>malloc((n + 1) * sizeof(double))
+        if self.seg_bounds == NULL or self.seg_scale == NULL:
+            raise MemoryError()
+        for k in range(n + 1):
+            self.seg_bounds[k] = bounds[k]
+            self.seg_scale[k] = 1.0
+        self.n_segments = n
+
+    def state(self):
+        """The hyper-parameters, per-step scalars and variable bounds, as a dict."""
+        d = dict(self.s)
+        d["segments"] = [self.seg_bounds[k] for k in range(self.n_segments + 1)] \
+            if self.n_segments else []
+        return d
+
+    def set_step(self, double lr, double c1=0, double c2=0, double c3=0):
+        self.s.lr = lr
+        self.s.c1 = c1
+        self.s.c2 = c2
+        self.s.c3 = c3
+
+    cdef bint needs_norms(self) noexcept nogil:
+        return self.s.clipnorm > 0 or self.s.global_clipnorm > 0
+
+    cdef void compute_scales_serial(self, const void* g, bint is_double) noexcept nogil:
+        """seg_scale[k] from the gradient norms (one thread per variable is enough:
+        the callers run this per variable in parallel where it matters)."""
+        cdef Py_ssize_t k
+        cdef double total = 0, norm, clip
+        for k in range(self.n_segments):
+            if is_double:
+                self.seg_scale[k] = sumsq(<const double*>g, self.seg_bounds[k], self.seg_bounds[k + 1])
+            else:
+                self.seg_scale[k] = sumsq(<const float*>g, self.seg_bounds[k], self.seg_bounds[k + 1])
+        self.finish_scales()
+
+    cdef void finish_scales(self) noexcept nogil:
+        """Turn the per-variable sums of squares in seg_scale into scale factors."""
+        cdef Py_ssize_t k
+        cdef double total = 0, norm, clip
+        if self.s.global_clipnorm > 0:
+            for k in range(self.n_segments):
+                total += self.seg_scale[k]
+            norm = sqrt(total)
+            clip = self.s.global_clipnorm
+            for k in range(self.n_segments):
+                self.seg_scale[k] = clip / (norm if norm > clip else clip)
+        else:
+            clip = self.s.clipnorm
+            for k in range(self.n_segments):
+                norm = sqrt(self.seg_scale[k])
+                self.seg_scale[k] = clip / (norm if norm > clip else clip)
+
+    def apply(self, floating[::1] p, floating[::1] g, floating[::1] s1, floating[::1] s2,
+              floating[::1] s3, int n_threads):
+        """One step over the whole buffer: p, g and the slots (None if unused)."""
+        cdef Py_ssize_t n = p.shape[0], k
+        cdef int t, parts
+        cdef Span sp
+        cdef floating* q1 = &s1[0] if s1 is not None and n > 0 else NULL
+        cdef floating* q2 = &s2[0] if s2 is not None and n > 0 else NULL
+        cdef floating* q3 = &s3[0] if s3 is not None and n > 0 else NULL
+        if n == 0:
+            return
+        if self.needs_norms():
+            if self.n_segments == 0 or self.seg_bounds[self.n_segments] != n:
+                raise ValueError("set_segments() must describe the whole buffer")
+            with nogil:
+                for k in prange(self.n_segments, num_threads=n_threads, schedule='dynamic'):
+                    self.seg_scale[k] = sumsq(&g[0], self.seg_bounds[k], self.seg_bounds[k + 1])
+                self.finish_scales()
+        parts = parts_for(<double>n, <double>MIN_CHUNK, n_threads, n)
+        with nogil:
+            for t in prange(parts, num_threads=parts, schedule='static'):
+                sp = split_range(n, parts, t, 16)
+                update_range(self, sp.lo, sp.hi, &p[0], &g[0], q1, q2, q3)

@@ -1,0 +1,8 @@
+"""Layers with Keras' names and defaults."""
+from cydl.layers.base import Layer
+from cydl.layers.core import ELU, Activation, Flatten, LeakyReLU, ReLU, Reshape, Softmax
+from cydl.layers.dense import Dense
+from cydl.layers.input_layer import Input, InputLayer, KerasTensor
+
+__all__ = ["Layer", "Input", "InputLayer", "KerasTensor", "Dense", "Flatten", "Reshape",
+           "Activation", "LeakyReLU", "ReLU", "ELU", "Softmax"]

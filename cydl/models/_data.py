@@ -1,0 +1,120 @@
+"""Checking and converting what users pass to fit, evaluate and predict.
+
+Everything is checked here, in Python, before any kernel runs: wrong types, shapes,
+NaN/inf, empty arrays, mismatched lengths and labels out of range all raise a
+ValueError or TypeError that names the offending value.
+"""
+import numpy as np
+
+from cydl import ops
+
+_KEEP = (np.dtype(np.uint8), np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _name_dtype(a, name):
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"`{name}` must be numeric. Received an array of dtype {a.dtype}")
+
+
+def as_features(x, name, sample_shape, dtype):
+    """x as a C-ordered array the kernels read directly (uint8, float32 or float64;
+    other dtypes are cast to `dtype` once), checked against the model's input."""
+    if x is None:
+        raise ValueError(f"`{name}` is required")
+    if isinstance(x, (list, tuple)) and len(x) and hasattr(x[0], "shape") \
+            and np.ndim(x[0]) > 1:
+        raise ValueError(f"`{name}` must be a single array for this model")
+    a = np.asarray(x)
+    _name_dtype(a, name)
+    if a.ndim == 0:
+        raise ValueError(f"`{name}` must have a batch axis. Received a scalar")
+    if a.shape[0] == 0:
+        raise ValueError(f"`{name}` is empty (shape {a.shape}); it needs at least one sample")
+    if a.ndim == 1 and sample_shape is not None and len(sample_shape) == 1:
+        raise ValueError(f"`{name}` has shape {a.shape}: expected (n_samples, "
+                         f"{sample_shape[0]}). Use x.reshape(-1, 1) for one feature")
+    if sample_shape is not None and tuple(a.shape[1:]) != tuple(sample_shape):
+        flat_ok = (int(np.prod(a.shape[1:])) == int(np.prod(sample_shape))
+                   and len(sample_shape) == 1 and a.ndim > 2)
+        if not flat_ok:
+            raise ValueError(f"Input has incompatible shape: expected (None, "
+                             f"{', '.join(map(str, sample_shape))}), found {a.shape} in `{name}`")
+    if a.dtype not in _KEEP:
+        a = a.astype(dtype)
+    a = np.ascontiguousarray(a)
+    bad = ops.first_nonfinite(a)
+    if bad >= 0:
+        raise ValueError(f"`{name}` contains NaN or inf (first at flat index {bad}: "
+                         f"{a.reshape(-1)[bad]})")
+    return a
+
+
+def check_lengths(x, y, sw):
+    n = x.shape[0]
+    for arr, name in ((y, "y"), (sw, "sample_weight")):
+        if arr is not None and np.shape(arr)[0] != n:
+            raise ValueError(f"Data cardinality is ambiguous: x sizes: {n}, {name} sizes: "
+                             f"{np.shape(arr)[0]}. Make sure all arrays contain the same "
+                             f"number of samples.")
+
+
+def as_labels(y, n_classes):
+    """Sparse class labels as int32, each in [0, n_classes)."""
+    a = np.asarray(y)
+    _name_dtype(a, "y")
+    if a.ndim > 2 or (a.ndim == 2 and a.shape[1] != 1):
+        raise ValueError(f"Sparse labels must have shape (n,) or (n, 1). Received {a.shape}")
+    if a.dtype.kind == "f" and ops.first_nonfinite(a) >= 0:
+        raise ValueError("`y` contains NaN or inf")
+    try:
+        labels, bad = ops.labels_to_int32(a, n_classes)
+    except ValueError as e:
+        raise ValueError(f"`y` must hold integer class labels: {e}") from None
+    if bad >= 0:
+        raise ValueError(f"Received a label value of {a.reshape(-1)[bad]} (at index {bad}) "
+                         f"which is outside the valid range of [0, {n_classes}). The "
+                         f"model's last layer has {n_classes} units.")
+    return labels
+
+
+def as_targets(y, out_shape, dtype):
+    """Dense targets as a C-ordered (n, units) array of the model dtype."""
+    a = np.asarray(y)
+    _name_dtype(a, "y")
+    units = out_shape[-1]
+    if a.ndim == 1 and units == 1:
+        a = a.reshape(-1, 1)
+    if a.ndim != 2 or a.shape[1] != units:
+        raise ValueError(f"`y` has shape {a.shape} but the model's output has shape "
+                         f"(None, {units})")
+    a = np.ascontiguousarray(a, dtype=dtype)
+    bad = ops.first_nonfinite(a)
+    if bad >= 0:
+        raise ValueError(f"`y` contains NaN or inf (first at flat index {bad})")
+    return a
+
+
+def as_sample_weight(sw, n, dtype, class_weight=None, labels=None):
+    if class_weight is not None:
+        if labels is None:
+            raise ValueError("class_weight needs integer class labels")
+        table = np.ones(int(labels.max()) + 1)
+        for k, w in dict(class_weight).items():
+            if 0 <= int(k) < table.size:
+                table[int(k)] = w
+        cw = table[labels]
+        sw = cw if sw is None else np.asarray(sw, np.float64).reshape(-1) * cw
+    if sw is None:
+        return None
+    a = np.ascontiguousarray(np.asarray(sw, dtype=dtype).reshape(-1))
+    if a.shape[0] != n or ops.first_nonfinite(a) >= 0 or (a < 0).any():
+        raise ValueError("`sample_weight` must hold one finite, non-negative weight per sample")
+    return a
+
+
+def positive_int(value, name, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+    return int(value)

@@ -1,0 +1,72 @@
+"""What compile() fixes about the loss and the metrics, resolved against the data.
+
+The loss becomes a kernel kind: e.g. sparse cross-entropy after a softmax output
+layer is computed from the logits, in one pass with its gradient. Metrics the loss
+kernel can count on the way (accuracy, MAE, MSE, RMSE) are fed from its statistics;
+the others get the batch's predictions.
+"""
+import numpy as np
+
+from cydl import losses, metrics as metrics_mod
+
+_REGRESSION = ("mse", "mae", "huber")
+
+
+class Head:
+    """The compiled loss and metrics of a model."""
+
+    def __init__(self, loss, metrics=None):
+        if loss is None:
+            raise ValueError("compile() needs a `loss`, e.g. loss='sparse_categorical_crossentropy'")
+        self.loss = losses.get(loss)
+        if metrics is None:
+            metrics = []
+        elif isinstance(metrics, (str, metrics_mod.Metric)) or callable(metrics):
+            metrics = [metrics]
+        elif isinstance(metrics, dict):
+            raise NotImplementedError("per-output metrics dicts are not supported yet")
+        self.metric_ids = list(metrics)
+        self._key = None
+        self.metrics = []
+
+    def resolve(self, final_activation, y_shape, out_shape):
+        """Fix the kernel and the metric objects for targets of y_shape and model
+        outputs of out_shape (both with the batch axis)."""
+        key = (final_activation, tuple(y_shape[1:]), len(y_shape), tuple(out_shape[1:]))
+        if key == self._key:
+            return
+        spec = self.loss.kernel_spec(final_activation)
+        if spec is None:
+            self.kind, self.on_logits, self.param = None, False, 0.0
+        else:
+            self.kind, self.on_logits, self.param = spec
+        self.sparse = bool(self.kind) and self.kind.startswith("sparse")
+        if self.sparse and len(y_shape) > 1 and y_shape[-1] != 1:
+            raise ValueError(f"{self.loss.name} expects integer labels of shape (n,) or "
+                             f"(n, 1), received y of shape {tuple(y_shape)}. For one-hot "
+                             "targets use categorical_crossentropy.")
+        self.metrics = [metrics_mod.get(m, y_shape, out_shape) for m in self.metric_ids]
+        self.acc_mode = "none"
+        self.thresh = 0.5
+        for m in self.metrics:
+            if m.stat == "hits":
+                self.acc_mode = m.acc_mode
+                threshold = getattr(m, "threshold", 0.5)
+                # a sigmoid folded into the loss leaves logits: p > t <=> z > logit(t)
+                self.thresh = float(np.log(threshold / (1 - threshold))) if self.on_logits \
+                    else threshold
+                break
+        self.fast = []      # (metric, stat index)
+        self.generic = []
+        for m in self.metrics:
+            if self.kind is not None and m.stat == "hits" and m.acc_mode == self.acc_mode:
+                self.fast.append((m, 1))
+            elif self.kind in _REGRESSION and m.stat in ("abs", "sq"):
+                self.fast.append((m, 2 if m.stat == "abs" else 3))
+            else:
+                self.generic.append(m)
+        self._key = key
+
+    def reset(self):
+        for m in self.metrics:
+            m.reset_state()

@@ -1,0 +1,56 @@
+"""Find the thread controls of the BLAS behind scipy.linalg.cython_blas.
+
+cydl's kernels call BLAS from their own OpenMP threads, so that BLAS must run
+single-threaded meanwhile (two thread pools on the same cores slow each other down
+many times over). dlsym on cython_blas's own handle searches its dependencies too,
+which finds the OpenBLAS scipy links whatever its symbol prefix.
+"""
+import ctypes
+
+_SET_NAMES = ("scipy_openblas_set_num_threads", "openblas_set_num_threads",
+              "scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_")
+_GET_NAMES = ("scipy_openblas_get_num_threads", "openblas_get_num_threads",
+              "scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_")
+_CONFIG_NAMES = ("scipy_openblas_get_config", "openblas_get_config",
+                 "scipy_openblas_get_config64_", "openblas_get_config64_")
+
+_info = {"bound": False, "config": "unknown BLAS (thread count not controlled)"}
+
+
+def _lookup(lib, names):
+    for name in names:
+        try:
+            return getattr(lib, name)
+        except AttributeError:
+            continue
+    return None
+
+
+def bind():
+    """Hand the kernels the set/get-threads functions; return a description."""
+    from cydl._kernels import _blas
+    if _info["bound"]:
+        return _info
+    try:
+        import scipy.linalg.cython_blas as cb
+        lib = ctypes.CDLL(cb.__file__)
+    except OSError:
+        return _info
+    set_fn, get_fn = _lookup(lib, _SET_NAMES), _lookup(lib, _GET_NAMES)
+    config = _lookup(lib, _CONFIG_NAMES)
+    if config is not None:
+        config.restype = ctypes.c_char_p
+        _info["config"] = config().decode(errors="replace")
+    if set_fn is not None and get_fn is not None:
+        get_fn.restype = ctypes.c_int
+        _info["get"] = get_fn
+        _blas.bind_thread_control(ctypes.cast(set_fn, ctypes.c_void_p).value,
+                                  ctypes.cast(get_fn, ctypes.c_void_p).value)
+        _info["bound"] = True
+    return _info
+
+
+def blas_threads():
+    """Threads scipy's BLAS uses outside cydl's kernels (None if unknown)."""
+    get = _info.get("get")
+    return int(get()) if get is not None else None

@@ -1,0 +1,174 @@
+"""Optimizer base: the step count, the learning rate (or schedule), the slots.
+
+Slots (momentum, velocity, ...) are flat buffers laid out like the model's
+trainable parameters, so a step is one fused kernel call over the whole model
+(cydl.ops.optimizer_step). The Python side only computes the per-step scalars,
+e.g. Adam's bias-corrected rate, once per step.
+"""
+import math
+import warnings
+
+import numpy as np
+
+from cydl import ops
+from cydl.optimizers.schedules import LearningRateSchedule
+from cydl.variables import Variable
+
+
+def _positive(value, name, allow_none=True):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+            or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive float. Received: {name}={value!r}")
+    return float(value)
+
+
+def _unit_interval(value, name):
+    if not isinstance(value, (int, float, np.floating)) or not 0 <= value < 1:
+        raise ValueError(f"`{name}` must be in [0, 1). Received: {name}={value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class of the optimizers.
+
+    Args:
+        learning_rate: a positive float, a LearningRateSchedule, or a callable
+            taking the step number.
+        weight_decay: decoupled weight decay (p -= lr * weight_decay * p).
+        clipnorm: clip each variable's gradient to this norm.
+        clipvalue: clip each gradient element to [-clipvalue, clipvalue].
+        global_clipnorm: clip all gradients together to this global norm.
+        name: the optimizer's name.
+    """
+
+    kind = None       # kernel formula, see cydl.ops.OPTIMIZER_KINDS
+    slot_names = ()
+
+    def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, name=None, **kwargs):
+        if "lr" in kwargs:
+            warnings.warn("`lr` is deprecated, use `learning_rate`", DeprecationWarning, 2)
+            learning_rate = kwargs.pop("lr")
+        for legacy in ("decay", "use_ema", "ema_momentum", "ema_overwrite_frequency",
+                       "jit_compile", "loss_scale_factor", "gradient_accumulation_steps"):
+            if legacy in kwargs and kwargs[legacy] not in (None, False, 0, 0.99, True):
+                raise NotImplementedError(f"`{legacy}` is not supported by cydl optimizers")
+            kwargs.pop(legacy, None)
+        if kwargs:
+            raise TypeError(f"Unrecognized arguments for {type(self).__name__}: {kwargs}")
+        if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` "
+                             "can be set")
+        self.name = name or type(self).__name__.lower()
+        self.clipnorm = _positive(clipnorm, "clipnorm")
+        self.clipvalue = _positive(clipvalue, "clipvalue")
+        self.global_clipnorm = _positive(global_clipnorm, "global_clipnorm")
+        if weight_decay is not None and (not isinstance(weight_decay, (int, float)) or
+                                         weight_decay < 0):
+            raise ValueError(f"`weight_decay` must be a non-negative float. "
+                             f"Received: weight_decay={weight_decay!r}")
+        self.weight_decay = weight_decay
+        self.iterations = Variable(np.int64(0), "iteration", trainable=False)
+        self.learning_rate = learning_rate
+        self._rule = ops.UpdateRule()
+        self._slots = []
+        self._layout = None    # [(variable, offset)] the slots are laid out for
+        self._dtype = None
+
+    # ------------------------------------------------------------ learning rate
+    @property
+    def learning_rate(self):
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if isinstance(value, LearningRateSchedule) or (callable(value) and
+                                                       not isinstance(value, Variable)):
+            self._learning_rate = value
+        elif isinstance(getattr(self, "_learning_rate", None), Variable):
+            self._learning_rate.assign(_positive(float(value), "learning_rate", False))
+        else:
+            self._learning_rate = Variable(np.float64(
+                _positive(float(value), "learning_rate", False)), "learning_rate", False)
+
+    def current_learning_rate(self):
+        """The rate the next step will use."""
+        lr = self._learning_rate
+        if isinstance(lr, Variable):
+            return float(lr.value)
+        return float(lr(int(self.iterations.value)))
+
+    # ------------------------------------------------------------ building
+    def build(self, store):
+        """(Re)allocate the slots for the store's trainable layout, keeping the
+        state of variables that were already there."""
+        layout = store.trainable_layout()
+        if layout == self._layout and self._dtype == store.dtype:
+            return
+        self._dtype = store.dtype
+        old = {id(v): off for v, off in (self._layout or [])}
+        new_slots = [np.full(store.n_trainable, self.slot_initial_value(i), store.dtype)
+                     if name else None for i, name in enumerate(self.slot_names)]
+        for var, off in layout:
+            if id(var) in old:
+                src = old[id(var)]
+                for dst, prev in zip(new_slots, self._slots):
+                    if dst is not None and prev is not None:
+                        dst[off:off + var.size] = prev[src:src + var.size]
+        self._slots, self._layout = new_slots, layout
+        self._rule.configure(ops.OPTIMIZER_KINDS[self.kind], **self._rule_config(),
+                             weight_decay=float(self.weight_decay or 0.0),
+                             clipvalue=self.clipvalue or 0.0, clipnorm=self.clipnorm or 0.0,
+                             global_clipnorm=self.global_clipnorm or 0.0,
+                             n_slots=len(self.slot_names))
+        self._rule.set_segments(store.segments())
+
+    def slot_initial_value(self, i):
+        return 0.0
+
+    def _rule_config(self):
+        return {}
+
+    # ------------------------------------------------------------ stepping
+    def step_scalars(self, t, lr):
+        """Per-step constants (c1, c2, c3) of the formula at step t (1-based)."""
+        return 0.0, 0.0, 0.0
+
+    def prepare_step(self):
+        """Compute this step's scalars into the kernel's update rule."""
+        lr = self.current_learning_rate()
+        c = self.step_scalars(int(self.iterations.value) + 1, lr)
+        self._rule.set_step(lr, *c)
+
+    def finish_step(self):
+        self.iterations._value[...] += 1
+
+    def apply(self, store):
+        """One update of the store's trainable parameters from its gradients."""
+        self.prepare_step()
+        ops.optimizer_step(self._rule, store.trainable_params, store.trainable_grads,
+                           self._slots)
+        self.finish_step()
+
+    @property
+    def variables(self):
+        """[iterations, *slots]: the optimizer's state."""
+        return [self.iterations] + [Variable(s, n, False) for n, s in
+                                    zip(self.slot_names, self._slots) if s is not None]
+
+    # ------------------------------------------------------------ config
+    def get_config(self):
+        lr = self._learning_rate
+        lr = float(lr.value) if isinstance(lr, Variable) else getattr(lr, "get_config", lambda: lr)()
+        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
+                "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
+                "global_clipnorm": self.global_clipnorm}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} learning_rate={self.current_learning_rate():g}>"

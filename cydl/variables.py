@@ -1,0 +1,117 @@
+"""Variable: a named view into a model's flat parameter buffer."""
+import numpy as np
+
+
+class Variable:
+    """A layer weight. Its value is a view into the owning model's flat buffer, so
+    assigning to it changes what the model trains, and the optimizer updates it in
+    place.
+
+    Args:
+        value: initial value (an array).
+        name: the weight's name, e.g. "kernel".
+        trainable: whether the optimizer updates it.
+
+    Example:
+    >>> w = layer.kernel
+    >>> w.assign(np.zeros(w.shape))
+    >>> w.numpy().sum()
+    0.0
+    """
+
+    def __init__(self, value, name, trainable=True, regularizer=None, constraint=None):
+        value = np.asarray(value)
+        # 2-D weights are column-major, the layout the GEMMs want (see cydl.ops).
+        self._value = np.array(value, order="F" if value.ndim == 2 else "C")
+        self._grad = None
+        self.name = name
+        self.trainable = bool(trainable)
+        self.regularizer = regularizer
+        self.constraint = constraint
+        self._store = None
+
+    # views handed out by the parameter store
+    def _bind(self, value_view, grad_view, store):
+        value_view[...] = self._value
+        self._value = value_view
+        self._grad = grad_view
+        self._store = store
+
+    @property
+    def value(self):
+        return self._value
+
+    @property
+    def shape(self):
+        return self._value.shape
+
+    @property
+    def dtype(self):
+        return self._value.dtype
+
+    @property
+    def size(self):
+        return self._value.size
+
+    @property
+    def ndim(self):
+        return self._value.ndim
+
+    @property
+    def grad(self):
+        """The gradient of the last training step (a view), or None before training."""
+        return self._grad
+
+    def numpy(self):
+        return np.array(self._value)
+
+    def assign(self, value):
+        value = np.asarray(value)
+        if value.shape != self.shape:
+            raise ValueError(f"Cannot assign a value of shape {value.shape} to variable "
+                             f"{self.name!r} of shape {self.shape}")
+        self._value[...] = value
+        return self
+
+    def assign_add(self, value):
+        self._value += np.asarray(value, self.dtype)
+        return self
+
+    def assign_sub(self, value):
+        self._value -= np.asarray(value, self.dtype)
+        return self
+
+    def __array__(self, dtype=None, copy=None):
+        return np.array(self._value, dtype=dtype)
+
+    def __float__(self):
+        return float(self._value)
+
+    def __int__(self):
+        return int(self._value)
+
+    def __mul__(self, other):
+        return self._value * np.asarray(other)
+
+    __rmul__ = __mul__
+
+    def __add__(self, other):
+        return self._value + np.asarray(other)
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        return self._value - np.asarray(other)
+
+    def __truediv__(self, other):
+        return self._value / np.asarray(other)
+
+    def __getitem__(self, item):
+        return self._value[item]
+
+    def __len__(self):
+        return len(self._value)
+
+    def __repr__(self):
+        return (f"<Variable name={self.name!r} shape={self.shape} dtype={self.dtype.name} "
+                f"trainable={self.trainable}>")
