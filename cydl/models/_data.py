@@ -31,14 +31,11 @@ def as_features(x, name, sample_shape, dtype):
     if a.shape[0] == 0:
         raise ValueError(f"`{name}` is empty (shape {a.shape}); it needs at least one sample")
     if a.ndim == 1 and sample_shape is not None and len(sample_shape) == 1:
-        raise ValueError(f"`{name}` has shape {a.shape}: expected (n_samples, "
-                         f"{sample_shape[0]}). Use x.reshape(-1, 1) for one feature")
+        raise ValueError(f"Input has incompatible shape: expected (None, {sample_shape[0]}), "
+                         f"found {a.shape} in `{name}`. Use x.reshape(-1, 1) for one feature")
     if sample_shape is not None and tuple(a.shape[1:]) != tuple(sample_shape):
-        flat_ok = (int(np.prod(a.shape[1:])) == int(np.prod(sample_shape))
-                   and len(sample_shape) == 1 and a.ndim > 2)
-        if not flat_ok:
-            raise ValueError(f"Input has incompatible shape: expected (None, "
-                             f"{', '.join(map(str, sample_shape))}), found {a.shape} in `{name}`")
+        raise ValueError(f"Input has incompatible shape: expected (None, "
+                         f"{', '.join(map(str, sample_shape))}), found {a.shape} in `{name}`")
     if a.dtype not in _KEEP:
         a = a.astype(dtype)
     a = np.ascontiguousarray(a)

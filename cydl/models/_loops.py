@@ -66,7 +66,7 @@ def prepare_xy(model, x, y, sample_weight=None, class_weight=None):
 def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split,
             validation_data, shuffle, class_weight, sample_weight, initial_epoch,
             steps_per_epoch, validation_batch_size, validation_freq):
-    batch_size = _data.positive_int(batch_size or 32, "batch_size")
+    batch_size = _data.positive_int(32 if batch_size is None else batch_size, "batch_size")
     epochs = _data.positive_int(epochs, "epochs")
     if not isinstance(initial_epoch, (int, np.integer)) or initial_epoch < 0:
         raise ValueError(f"`initial_epoch` must be a non-negative int. Received: {initial_epoch!r}")
@@ -97,7 +97,8 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
     steps = math.ceil(n / batch_size)
     if steps_per_epoch is not None:
         steps = min(steps, _data.positive_int(steps_per_epoch, "steps_per_epoch"))
-    val_batch = validation_batch_size or max(batch_size, 256)
+    val_batch = _data.positive_int(validation_batch_size, "validation_batch_size",
+                                   allow_none=True) or max(batch_size, 256)
 
     runner = model._runner(train=True)
     runner.bind(X, labels, Y, sw, batch=max(batch_size, val_batch if val else 0))

@@ -195,6 +195,9 @@ class Model(Layer):
             loss: name ("sparse_categorical_crossentropy", "mse", ...), loss function
                 or Loss instance.
             metrics: list of names ("accuracy", "mae", ...) or Metric instances.
+            run_eagerly: run layer by layer (one call per layer and op) instead of
+                one compiled call per step. Same numbers, slower; useful for
+                debugging custom layers.
 
         Example:
         >>> model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd",
@@ -204,6 +207,7 @@ class Model(Layer):
             raise NotImplementedError("loss_weights and weighted_metrics are not supported yet")
         self.optimizer = optimizers.get(optimizer)
         self._head = Head(loss, metrics)
+        self._force_layer_path = bool(run_eagerly)
         self.loss = self._head.loss
         self._runners = {}
         self.compiled = True

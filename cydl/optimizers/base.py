@@ -143,7 +143,8 @@ class Optimizer:
         self._rule.set_step(lr, *c)
 
     def finish_step(self):
-        self.iterations._value[...] += 1
+        it = self.iterations._value
+        it[()] = int(it) + 1      # setitem: no ufunc machinery, no allocation
 
     def apply(self, store):
         """One update of the store's trainable parameters from its gradients."""

@@ -1,0 +1,192 @@
+"""Fused optimizer steps against the published formulas, written out here step by
+step (independently of cydl.ops._reference), and the kernel against the reference."""
+import math
+
+import numpy as np
+import pytest
+
+import cydl
+from cydl import ops
+from cydl.ops import _reference as ref
+from conftest import DTYPES, THREADS
+
+
+class _Store:
+    """Just what Optimizer.build/apply need: a flat buffer and its gradient."""
+
+    def __init__(self, params, bounds):
+        self.params = params
+        self.grads = np.zeros_like(params)
+        self.dtype = params.dtype
+        self.n_trainable = params.size
+        self._bounds = bounds
+        self.trainable_params, self.trainable_grads = self.params, self.grads
+
+    def trainable_layout(self):
+        return [("v%d" % i, b) for i, b in enumerate(self._bounds[:-1])]
+
+    def segments(self):
+        return self._bounds
+
+
+def textbook(name, p, grads, **hp):
+    """Each formula as published (Keras 3's forms), one step at a time, float64."""
+    p = p.astype(np.float64).copy()
+    m = np.zeros_like(p)
+    v = np.zeros_like(p)
+    vmax = np.zeros_like(p)
+    acc = np.full_like(p, hp.get("initial_accumulator_value", 0.1))
+    mom = np.zeros_like(p)
+    u_prod = 1.0
+    lr = hp.get("learning_rate", 0.01)
+    b1, b2, eps = hp.get("beta_1", 0.9), hp.get("beta_2", 0.999), hp.get("epsilon", 1e-7)
+    for t, g in enumerate(grads, start=1):
+        g = g.astype(np.float64)
+        if hp.get("weight_decay"):
+            p = p - lr * hp["weight_decay"] * p
+        if name == "sgd":
+            mu = hp.get("momentum", 0.0)
+            if mu:
+                m = mu * m - lr * g
+                p = p + (mu * m - lr * g if hp.get("nesterov") else m)
+            else:
+                p = p - lr * g
+        elif name in ("adam", "adamw"):
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g * g
+            if hp.get("amsgrad"):
+                vmax = np.maximum(vmax, v)
+                vv = vmax
+            else:
+                vv = v
+            p = p - lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (np.sqrt(vv) + eps)
+        elif name == "adamax":
+            m = b1 * m + (1 - b1) * g
+            v = np.maximum(b2 * v, np.abs(g))
+            p = p - lr / (1 - b1 ** t) * m / (v + eps)
+        elif name == "nadam":
+            u_t = b1 * (1 - 0.5 * 0.96 ** t)
+            u_next = b1 * (1 - 0.5 * 0.96 ** (t + 1))
+            u_prod = u_prod * u_t
+            m = b1 * m + (1 - b1) * g
+            v = b2 * v + (1 - b2) * g * g
+            m_hat = u_next * m / (1 - u_prod * u_next) + (1 - u_t) * g / (1 - u_prod)
+            v_hat = v / (1 - b2 ** t)
+            p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
+        elif name == "rmsprop":
+            rho, mu = hp.get("rho", 0.9), hp.get("momentum", 0.0)
+            v = rho * v + (1 - rho) * g * g
+            denom = v
+            if hp.get("centered"):
+                m = rho * m + (1 - rho) * g
+                denom = v - m * m
+            step = lr * g / np.sqrt(denom + eps)
+            if mu:
+                mom = mu * mom + step
+                step = mom
+            p = p - step
+        elif name == "adagrad":
+            acc = acc + g * g
+            p = p - lr * g / np.sqrt(acc + eps)
+    return p
+
+
+CASES = [
+    ("sgd", cydl.optimizers.SGD, {"learning_rate": 0.05}),
+    ("sgd", cydl.optimizers.SGD, {"learning_rate": 0.05, "momentum": 0.9}),
+    ("sgd", cydl.optimizers.SGD, {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True}),
+    ("adam", cydl.optimizers.Adam, {"learning_rate": 0.01}),
+    ("adam", cydl.optimizers.Adam, {"learning_rate": 0.01, "amsgrad": True}),
+    ("adamw", cydl.optimizers.AdamW, {"learning_rate": 0.01, "weight_decay": 0.1}),
+    ("adamax", cydl.optimizers.Adamax, {"learning_rate": 0.01}),
+    ("nadam", cydl.optimizers.Nadam, {"learning_rate": 0.01}),
+    ("rmsprop", cydl.optimizers.RMSprop, {"learning_rate": 0.01}),
+    ("rmsprop", cydl.optimizers.RMSprop, {"learning_rate": 0.01, "momentum": 0.5,
+                                          "centered": True}),
+    ("adagrad", cydl.optimizers.Adagrad, {"learning_rate": 0.1}),
+    ("sgd", cydl.optimizers.SGD, {"learning_rate": 0.05, "weight_decay": 0.01}),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,cls,hp", CASES)
+def test_optimizer_follows_published_formula(dtype, name, cls, hp):
+    rng = np.random.default_rng(0)
+    n, steps = 40_003, 7
+    p0 = rng.standard_normal(n)
+    grads = [rng.standard_normal(n) for _ in range(steps)]
+    store = _Store(p0.astype(dtype), [0, 17, 20_000, n])
+    opt = cls(**hp)
+    opt.build(store)
+    for g in grads:
+        store.grads[...] = g
+        opt.apply(store)
+    want = textbook(name, p0, grads, **hp)
+    tol = 2e-5 if dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(store.params, want, rtol=tol, atol=tol)
+    assert int(opt.iterations.value) == steps
+
+
+@pytest.mark.parametrize("clip", [{"clipvalue": 0.5}, {"clipnorm": 1.0}, {"global_clipnorm": 2.0}])
+def test_gradient_clipping(clip):
+    rng = np.random.default_rng(1)
+    bounds = [0, 5, 105]
+    p0, g = rng.standard_normal(105), 3 * rng.standard_normal(105)
+    store = _Store(p0.copy(), bounds)
+    opt = cydl.optimizers.SGD(learning_rate=0.1, **clip)
+    opt.build(store)
+    store.grads[...] = g
+    opt.apply(store)
+    if "clipvalue" in clip:
+        gc = np.clip(g, -0.5, 0.5)
+    elif "clipnorm" in clip:
+        gc = np.concatenate([g[a:b] * min(1.0, 1.0 / np.linalg.norm(g[a:b]))
+                             for a, b in zip(bounds[:-1], bounds[1:])])
+    else:
+        gc = g * min(1.0, 2.0 / np.linalg.norm(g))
+    np.testing.assert_allclose(store.params, p0 - 0.1 * gc, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_threads", THREADS)
+@pytest.mark.parametrize("kind", sorted(ops.OPTIMIZER_KINDS))
+def test_kernel_matches_reference(dtype, n_threads, kind):
+    rng = np.random.default_rng(2)
+    n = 50_001
+    rule = ops.UpdateRule()
+    rule.configure(ops.OPTIMIZER_KINDS[kind], momentum=0.7, nesterov=True, amsgrad=True,
+                   centered=True, weight_decay=0.01, clipnorm=3.0)
+    rule.set_segments([0, 10, 30_000, n])
+    rule.set_step(0.01, 0.02, 0.3, 1.5)
+    p = rng.standard_normal(n).astype(dtype)
+    g = rng.standard_normal(n).astype(dtype)
+    # realistic state: second moments dominate the squared mean gradient
+    slots = [rng.uniform(0.5, 1, n).astype(dtype), rng.uniform(0, 0.1, n).astype(dtype),
+             rng.uniform(0.5, 1, n).astype(dtype)]
+    p2, slots2 = p.copy(), [s.copy() for s in slots]
+    ops.optimizer_step(rule, p, g, slots, n_threads=n_threads)
+    ref.optimizer_step(rule, p2, g, slots2)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(p, p2, rtol=tol, atol=tol)
+    for a, b in zip(slots, slots2):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def test_schedule_is_used_per_step():
+    sched = cydl.optimizers.schedules.ExponentialDecay(0.1, decay_steps=2, decay_rate=0.5)
+    store = _Store(np.zeros(3), [0, 3])
+    opt = cydl.optimizers.SGD(learning_rate=sched)
+    opt.build(store)
+    store.grads[...] = 1.0
+    for _ in range(3):
+        opt.apply(store)
+    # rates at steps 0, 1, 2: 0.1, 0.1 * 0.5**0.5, 0.05
+    np.testing.assert_allclose(store.params, -(0.1 + 0.1 * 0.5 ** 0.5 + 0.05))
+
+
+@pytest.mark.parametrize("bad", [{"learning_rate": -1}, {"learning_rate": float("nan")},
+                                 {"momentum": 1.5}, {"clipnorm": 0},
+                                 {"clipnorm": 1, "clipvalue": 1}])
+def test_bad_hyperparameters_raise(bad):
+    with pytest.raises(ValueError):
+        cydl.optimizers.SGD(**bad)

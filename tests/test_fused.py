@@ -1,0 +1,123 @@
+"""The fused whole-step path: same numbers as the per-layer path, no allocations in
+a steady-state step, and a number of Python calls per step independent of depth."""
+import sys
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import cydl
+from cydl import layers
+from cydl.models import _loops
+
+
+def _mlp(widths, act="relu", out="softmax", n_in=20):
+    cydl.utils.set_random_seed(7)
+    model = cydl.Sequential([layers.Input(shape=(n_in,))] +
+                            [layers.Dense(w, activation=act) for w in widths] +
+                            [layers.Dense(5, activation=out)])
+    return model
+
+
+def _bound_runner(model, x, y, batch):
+    X, labels, Y, sw = _loops.prepare_xy(model, x, y)
+    runner = model._runner(train=True)
+    runner.bind(X, labels, Y, sw, batch=batch)
+    idx = np.random.default_rng(0).permutation(len(X)).astype(np.int64)
+    runner.set_order(idx)
+    return runner
+
+
+DATA = np.random.default_rng(1).standard_normal((640, 20)), np.random.default_rng(2).integers(0, 5, 640)
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam", "rmsprop", "nadam"])
+@pytest.mark.parametrize("loss,out", [("sparse_categorical_crossentropy", "softmax"),
+                                      ("mse", "tanh"), ("categorical_crossentropy", "sigmoid")])
+def test_fused_and_layer_paths_agree(opt, loss, out):
+    cydl.config.set_floatx("float64")
+    x, y = DATA
+    if loss != "sparse_categorical_crossentropy":
+        y = np.eye(5)[y]
+    results = []
+    for eager in (False, True):
+        model = _mlp([32, 16], act="elu", out=out)
+        model.compile(loss=loss, optimizer=opt, metrics=["accuracy"], run_eagerly=eager)
+        cydl.utils.set_random_seed(3)
+        h = model.fit(x, y, epochs=3, batch_size=50, validation_split=0.1, verbose=0)
+        assert model._runner(train=True).fused is not eager
+        results.append((h.history, model.get_weights()))
+    (h1, w1), (h2, w2) = results
+    for key in h1:
+        np.testing.assert_allclose(h1[key], h2[key], rtol=1e-10, err_msg=key)
+    for a, b in zip(w1, w2):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_fused_path_is_chosen_for_the_book_model():
+    model = cydl.Sequential([layers.Input(shape=(28, 28)), layers.Flatten(),
+                             layers.Dense(300, activation="relu"),
+                             layers.Dense(100, activation="relu"),
+                             layers.Dense(10, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    model.fit(np.zeros((4, 28, 28)), np.zeros(4), verbose=0)
+    assert model._runner(train=True).fused
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+def test_steady_state_step_allocates_nothing(opt):
+    x, y = DATA
+    model = _mlp([64, 32])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=opt)
+    runner = _bound_runner(model, x, y, 32)
+    assert runner.fused
+    for step in range(20):
+        runner.train(32 * (step % 20), 32 * (step % 20) + 32)
+    tracemalloc.start()
+    try:
+        for step in range(5):
+            runner.train(32 * step, 32 * step + 32)
+        before = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.DomainFilter(True, np.lib.tracemalloc_domain)])
+        base, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        for step in range(200):
+            start = 32 * (step % 20)
+            runner.train(start, start + 32)
+        current, peak = tracemalloc.get_traced_memory()
+        after = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.DomainFilter(True, np.lib.tracemalloc_domain)])
+    finally:
+        tracemalloc.stop()
+    new_arrays = [s for s in after.compare_to(before, "lineno") if s.count_diff > 0]
+    assert new_arrays == []
+    # nothing larger than a few Python scalars was allocated, even transiently
+    assert peak - base < 1024, (peak - base)
+    assert current - base < 256
+
+
+def _python_calls_per_step(widths):
+    x, y = DATA
+    model = _mlp(widths)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    runner = _bound_runner(model, x, y, 32)
+    runner.train(0, 32)
+    calls = []
+
+    def prof(frame, event, arg):
+        if event in ("call", "c_call"):
+            calls.append(event)
+
+    sys.setprofile(prof)
+    try:
+        runner.train(32, 64)
+    finally:
+        sys.setprofile(None)
+    return len(calls)
+
+
+def test_python_calls_per_step_do_not_grow_with_depth():
+    shallow = _python_calls_per_step([16])
+    deep = _python_calls_per_step([16] * 20)
+    assert shallow == deep
+    assert deep <= 20
