@@ -1,0 +1,383 @@
+"""One measurement per process: `python benchmarks/workers.py NAME JSON-ARGS`.
+
+Each worker prints one JSON object. Every framework runs in its own process, so
+that torch's OpenMP runtime and cydl's never alternate on the same cores.
+Timings are medians over repeated windows, with min and max.
+"""
+import ctypes
+import glob
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+NETS = {"mlp": [784, 300, 100, 10], "deep": [100] * 21 + [10]}
+N_SAMPLES = 32768
+
+
+def _windows(fn, windows, min_seconds=0.25):
+    """Run fn() (one window of work) repeatedly; seconds per window: median, min, max."""
+    fn()
+    times = []
+    for _ in range(windows):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return {"median": float(np.median(times)), "min": min(times), "max": max(times)}
+
+
+def _numpy_blas():
+    lib = glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs",
+                                 "libscipy_openblas*.so"))
+    return ctypes.CDLL(lib[0]) if lib else None
+
+
+def _set_numpy_threads(n):
+    lib = _numpy_blas()
+    if lib is not None:
+        for name in ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
+                     "openblas_set_num_threads"):
+            if hasattr(lib, name):
+                getattr(lib, name)(n)
+                return
+
+
+def _data(net, n=N_SAMPLES, seed=0):
+    rng = np.random.default_rng(seed)
+    sizes = NETS[net]
+    x = rng.random((n, sizes[0]), dtype=np.float32)
+    y = rng.integers(0, sizes[-1], n)
+    return x, y
+
+
+# --------------------------------------------------------------------- training
+def cydl_train(net, batch, opt, threads, windows=7):
+    import cydl
+    from cydl import layers
+    cydl.set_num_threads(threads)
+    sizes = NETS[net]
+    x, y = _data(net)
+    cydl.utils.set_random_seed(0)
+    model = cydl.Sequential([layers.Input(shape=(sizes[0],))] +
+                            [layers.Dense(s, activation="relu") for s in sizes[1:-1]] +
+                            [layers.Dense(sizes[-1], activation="softmax")])
+    optimizer = cydl.optimizers.SGD(0.01) if opt == "sgd" else cydl.optimizers.Adam(1e-3)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer)
+    assert model._runner(train=True).fused
+    t = _windows(lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0), windows)
+    return {"samples_per_s": N_SAMPLES / t["median"], **_per_step(t, batch)}
+
+
+def _per_step(t, batch):
+    steps = -(-N_SAMPLES // batch)
+    return {"step_ms": t["median"] / steps * 1e3, "step_ms_min": t["min"] / steps * 1e3,
+            "step_ms_max": t["max"] / steps * 1e3}
+
+
+def torch_train(net, batch, opt, threads, windows=7, fused=False):
+    import torch
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    sizes = NETS[net]
+    mods = []
+    for a, b in zip(sizes[:-2], sizes[1:-1]):
+        mods += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+    mods.append(torch.nn.Linear(sizes[-2], sizes[-1]))
+    model = torch.nn.Sequential(*mods)
+    x, y = _data(net)
+    X, Y = torch.from_numpy(x), torch.from_numpy(y)
+    if opt == "sgd":
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7,
+                                     **({"fused": True} if fused else {}))
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def epoch():
+        perm = torch.randperm(N_SAMPLES)
+        for start in range(0, N_SAMPLES, batch):
+            idx = perm[start:start + batch]
+            loss = loss_fn(model(X[idx]), Y[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+    t = _windows(epoch, windows)
+    return {"samples_per_s": N_SAMPLES / t["median"], **_per_step(t, batch)}
+
+
+def numpy_train(net, batch, opt, threads, windows=3):
+    """The same step written with cydl.ops._reference, the NumPy twin of the kernels."""
+    import cydl
+    from cydl.ops import _reference as ref
+    _set_numpy_threads(threads)
+    sizes = NETS[net]
+    x, y = _data(net)
+    rng = np.random.default_rng(0)
+    Ws = [np.asfortranarray(rng.uniform(-1, 1, (a, b)).astype(np.float32) * np.sqrt(6 / (a + b)))
+          for a, b in zip(sizes[:-1], sizes[1:])]
+    bs = [np.zeros(b, np.float32) for b in sizes[1:]]
+    params = np.concatenate([np.concatenate([w.ravel("F"), b]) for w, b in zip(Ws, bs)])
+    rule = cydl.ops.UpdateRule()
+    rule.configure(cydl.ops.OPTIMIZER_KINDS[opt], beta1=0.9, beta2=0.999, eps=1e-7)
+    rule.set_step(0.01 if opt == "sgd" else 1e-3, 1e-3)
+    slots = [np.zeros_like(params), np.zeros_like(params)] if opt == "adam" else []
+    n_steps = max(8, 4096 // batch)
+
+    def window():
+        grads = []
+        for s in range(n_steps):
+            start = (s * batch) % (N_SAMPLES - batch)
+            xb, yb = x[start:start + batch], y[start:start + batch]
+            acts = [xb]
+            for i, (W, b) in enumerate(zip(Ws, bs)):
+                acts.append(ref.dense_forward(acts[-1], W, b,
+                                              "relu" if i < len(Ws) - 1 else "linear"))
+            _, g = ref.loss_forward_backward("sparse_softmax_ce", acts[-1], yb)
+            grads = []
+            for i in range(len(Ws) - 1, -1, -1):
+                dW, db, g = ref.dense_backward(g, acts[i], Ws[i], acts[i + 1], None,
+                                               "relu" if i < len(Ws) - 1 else "linear",
+                                               need_dX=i > 0)
+                grads = [dW.ravel("F"), db] + grads
+            ref.optimizer_step(rule, params, np.concatenate(grads), slots)
+
+    t = _windows(window, windows)
+    step = t["median"] / n_steps
+    return {"samples_per_s": batch / step, "step_ms": step * 1e3}
+
+
+def gemm_floor(net, batch, threads, windows=7):
+    """BLAS time for exactly the step's GEMMs: forward X W, backward X^T dY, and
+    dY W^T except for the first layer (whose input needs no gradient), with numpy's
+    and scipy's OpenBLAS at `threads` threads (no Python copies: operands are laid
+    out as BLAS wants them)."""
+    from scipy.linalg import blas as sb
+    import scipy.linalg.cython_blas as cb
+    sizes = NETS[net]
+    rng = np.random.default_rng(0)
+    shapes = list(zip(sizes[:-1], sizes[1:]))
+    Xs = [np.asfortranarray(rng.random((batch, a), dtype=np.float32)) for a, _ in shapes]
+    Ws = [np.asfortranarray(rng.random((a, b), dtype=np.float32)) for a, b in shapes]
+    dYs = [np.asfortranarray(rng.random((batch, b), dtype=np.float32)) for _, b in shapes]
+    outY = [np.empty((batch, b), np.float32, order="F") for _, b in shapes]
+    outW = [np.empty((a, b), np.float32, order="F") for a, b in shapes]
+    outX = [np.empty((batch, a), np.float32, order="F") for a, _ in shapes]
+    reps = max(4, 20000 // batch)
+    _set_numpy_threads(threads)
+    spl = ctypes.CDLL(cb.__file__)
+    for name in ("scipy_openblas_set_num_threads", "openblas_set_num_threads"):
+        if hasattr(spl, name):
+            getattr(spl, name)(threads)
+            break
+    big = np.ones((512, 512), np.float32, order="F")   # OpenBLAS is slow until warmed
+    big @ big
+    sb.sgemm(1.0, big, big)
+
+    def numpy_step():
+        for _ in range(reps):
+            for i in range(len(shapes)):
+                np.matmul(Xs[i], Ws[i], out=outY[i])
+                np.matmul(Xs[i].T, dYs[i], out=outW[i])
+                if i:
+                    np.matmul(dYs[i], Ws[i].T, out=outX[i])
+
+    def scipy_step():
+        for _ in range(reps):
+            for i in range(len(shapes)):
+                sb.sgemm(1.0, Xs[i], Ws[i], c=outY[i], overwrite_c=1)
+                sb.sgemm(1.0, Xs[i], dYs[i], trans_a=1, c=outW[i], overwrite_c=1)
+                if i:
+                    sb.sgemm(1.0, dYs[i], Ws[i], trans_b=1, c=outX[i], overwrite_c=1)
+
+    tn = _windows(numpy_step, windows)
+    ts = _windows(scipy_step, windows)
+    return {"numpy_step_ms": tn["median"] / reps * 1e3, "scipy_step_ms": ts["median"] / reps * 1e3,
+            "step_ms": min(tn["median"], ts["median"]) / reps * 1e3}
+
+
+# --------------------------------------------------------------------- inference
+def cydl_predict1(threads, windows=7, reps=5000):
+    import cydl
+    from cydl import layers
+    cydl.set_num_threads(threads)
+    model = cydl.Sequential([layers.Input(shape=(784,)), layers.Dense(300, activation="relu"),
+                             layers.Dense(100, activation="relu"),
+                             layers.Dense(10, activation="softmax")])
+    x = np.random.default_rng(0).random((1, 784), dtype=np.float32)
+
+    def call():
+        for _ in range(reps):
+            model(x)
+
+    def predict():
+        for _ in range(reps):
+            model.predict(x, verbose=0)
+
+    tc, tp = _windows(call, windows), _windows(predict, windows)
+    return {"call_us": tc["median"] / reps * 1e6, "predict_us": tp["median"] / reps * 1e6,
+            "call_us_min": tc["min"] / reps * 1e6}
+
+
+def torch_predict1(threads, windows=7, reps=5000):
+    import torch
+    torch.set_num_threads(threads)
+    model = torch.nn.Sequential(torch.nn.Linear(784, 300), torch.nn.ReLU(),
+                                torch.nn.Linear(300, 100), torch.nn.ReLU(),
+                                torch.nn.Linear(100, 10), torch.nn.Softmax(dim=-1))
+    x = torch.rand(1, 784)
+
+    def call():
+        with torch.no_grad():
+            for _ in range(reps):
+                model(x)
+
+    t = _windows(call, windows)
+    return {"call_us": t["median"] / reps * 1e6}
+
+
+def gemv_floor(threads, windows=7, reps=5000):
+    _set_numpy_threads(threads)
+    rng = np.random.default_rng(0)
+    Ws = [rng.random((a, b), dtype=np.float32) for a, b in ((784, 300), (300, 100), (100, 10))]
+    x = rng.random(784, dtype=np.float32)
+
+    def call():
+        for _ in range(reps):
+            h = x
+            for W in Ws:
+                h = h @ W
+
+    t = _windows(call, windows)
+    return {"call_us": t["median"] / reps * 1e6}
+
+
+def cydl_predict_bulk(threads, windows=7, n=20000):
+    import cydl
+    from cydl import layers
+    cydl.set_num_threads(threads)
+    model = cydl.Sequential([layers.Input(shape=(784,)), layers.Dense(300, activation="relu"),
+                             layers.Dense(100, activation="relu"),
+                             layers.Dense(10, activation="softmax")])
+    x = np.random.default_rng(0).random((n, 784), dtype=np.float32)
+    t = _windows(lambda: model.predict(x, verbose=0), windows)
+    return {"samples_per_s": n / t["median"]}
+
+
+def torch_predict_bulk(threads, windows=7, n=20000):
+    import torch
+    torch.set_num_threads(threads)
+    model = torch.nn.Sequential(torch.nn.Linear(784, 300), torch.nn.ReLU(),
+                                torch.nn.Linear(300, 100), torch.nn.ReLU(),
+                                torch.nn.Linear(100, 10), torch.nn.Softmax(dim=-1))
+    x = torch.rand(n, 784)
+
+    def run():
+        with torch.no_grad():
+            model(x)
+
+    t = _windows(run, windows)
+    return {"samples_per_s": n / t["median"]}
+
+
+# --------------------------------------------------------------------- the book's run
+def _fashion():
+    import cydl
+    (x, y), (xt, yt) = cydl.datasets.fashion_mnist.load_data()
+    return x, y, xt, yt
+
+
+def cydl_ch10(threads, epochs=30):
+    import cydl
+    from cydl import layers
+    cydl.set_num_threads(threads)
+    x, y, xt, yt = _fashion()
+    X_train, y_train = x[:-5000] / 255.0, y[:-5000]
+    X_valid, y_valid = x[-5000:] / 255.0, y[-5000:]
+    cydl.utils.set_random_seed(42)
+    model = cydl.Sequential([layers.Input(shape=(28, 28)), layers.Flatten(),
+                             layers.Dense(300, activation="relu"),
+                             layers.Dense(100, activation="relu"),
+                             layers.Dense(10, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
+    t0 = time.perf_counter()
+    model.fit(X_train, y_train, epochs=epochs, validation_data=(X_valid, y_valid), verbose=0)
+    wall = time.perf_counter() - t0
+    acc = model.evaluate(xt / 255.0, yt, verbose=0)[1]
+    return {"wall_s": wall, "test_accuracy": acc, "epochs": epochs}
+
+
+def torch_ch10(threads, epochs=30):
+    import torch
+    torch.set_num_threads(threads)
+    torch.manual_seed(42)
+    x, y, xt, yt = _fashion()
+    X_train = torch.from_numpy((x[:-5000] / 255.0).astype(np.float32))
+    y_train = torch.from_numpy(y[:-5000].astype(np.int64))
+    X_valid = torch.from_numpy((x[-5000:] / 255.0).astype(np.float32))
+    y_valid = torch.from_numpy(y[-5000:].astype(np.int64))
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 300), torch.nn.ReLU(),
+                                torch.nn.Linear(300, 100), torch.nn.ReLU(),
+                                torch.nn.Linear(100, 10))
+    for m in model:
+        if isinstance(m, torch.nn.Linear):    # Keras' initialization, for a like-for-like run
+            torch.nn.init.xavier_uniform_(m.weight)
+            torch.nn.init.zeros_(m.bias)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    n = len(X_train)
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        perm = torch.randperm(n)
+        model.train()
+        for start in range(0, n, 32):
+            idx = perm[start:start + 32]
+            loss = loss_fn(model(X_train[idx]), y_train[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            loss_fn(model(X_valid), y_valid).item()
+    wall = time.perf_counter() - t0
+    with torch.no_grad():
+        acc = (model(torch.from_numpy((xt / 255.0).astype(np.float32))).argmax(1).numpy()
+               == yt).mean()
+    return {"wall_s": wall, "test_accuracy": float(acc), "epochs": epochs}
+
+
+def cydl_rss(threads, epochs=2):
+    """Peak RSS of fit on Fashion-MNIST against the RSS with the data loaded."""
+    import cydl
+    from cydl import layers
+    cydl.set_num_threads(threads)
+    x, y, _, _ = _fashion()
+    X = x / 255.0                    # the book's float64 preprocessing: 376 MB
+    model = cydl.Sequential([layers.Input(shape=(28, 28)), layers.Flatten(),
+                             layers.Dense(300, activation="relu"),
+                             layers.Dense(100, activation="relu"),
+                             layers.Dense(10, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
+
+    def status(key):
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key):
+                    return int(line.split()[1]) / 1024
+
+    del x
+    before = status("VmRSS:")
+    with open("/proc/self/clear_refs", "w") as f:   # reset the peak (VmHWM) to now
+        f.write("5")
+    model.fit(X[:-5000], y[:-5000], epochs=epochs, validation_data=(X[-5000:], y[-5000:]),
+              verbose=0)
+    peak = status("VmHWM:")
+    return {"data_mb": (X.nbytes + y.nbytes) / 2**20, "rss_before_fit_mb": before,
+            "peak_rss_during_fit_mb": peak, "fit_overhead_mb": peak - before}
+
+
+if __name__ == "__main__":
+    name, args = sys.argv[1], json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+    print(json.dumps(globals()[name](**args)))
