@@ -65,8 +65,8 @@ def cydl_train(net, batch, opt, threads, windows=7):
                             [layers.Dense(sizes[-1], activation="softmax")])
     optimizer = cydl.optimizers.SGD(0.01) if opt == "sgd" else cydl.optimizers.Adam(1e-3)
     model.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer)
-    assert model._runner(train=True).fused
     t = _windows(lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0), windows)
+    assert model._runner(train=True).fused
     return {"samples_per_s": N_SAMPLES / t["median"], **_per_step(t, batch)}
 
 
@@ -152,19 +152,12 @@ def numpy_train(net, batch, opt, threads, windows=3):
 def gemm_floor(net, batch, threads, windows=7):
     """BLAS time for exactly the step's GEMMs: forward X W, backward X^T dY, and
     dY W^T except for the first layer (whose input needs no gradient), with numpy's
-    and scipy's OpenBLAS at `threads` threads (no Python copies: operands are laid
-    out as BLAS wants them)."""
+    and scipy's OpenBLAS at `threads` threads, each in the faster of row-major and
+    column-major layout (no Python copies: outputs are preallocated)."""
     from scipy.linalg import blas as sb
     import scipy.linalg.cython_blas as cb
     sizes = NETS[net]
-    rng = np.random.default_rng(0)
     shapes = list(zip(sizes[:-1], sizes[1:]))
-    Xs = [np.asfortranarray(rng.random((batch, a), dtype=np.float32)) for a, _ in shapes]
-    Ws = [np.asfortranarray(rng.random((a, b), dtype=np.float32)) for a, b in shapes]
-    dYs = [np.asfortranarray(rng.random((batch, b), dtype=np.float32)) for _, b in shapes]
-    outY = [np.empty((batch, b), np.float32, order="F") for _, b in shapes]
-    outW = [np.empty((a, b), np.float32, order="F") for a, b in shapes]
-    outX = [np.empty((batch, a), np.float32, order="F") for a, _ in shapes]
     reps = max(4, 20000 // batch)
     _set_numpy_threads(threads)
     spl = ctypes.CDLL(cb.__file__)
@@ -175,6 +168,28 @@ def gemm_floor(net, batch, threads, windows=7):
     big = np.ones((512, 512), np.float32, order="F")   # OpenBLAS is slow until warmed
     big @ big
     sb.sgemm(1.0, big, big)
+    result = {}
+    for order in ("C", "F"):
+        r = _gemm_floor_layout(shapes, batch, order, reps, windows)
+        for k, v in r.items():
+            result[f"{k}_{order}"] = v
+    result["numpy_step_ms"] = min(result["numpy_step_ms_C"], result["numpy_step_ms_F"])
+    result["scipy_step_ms"] = min(result["scipy_step_ms_C"], result["scipy_step_ms_F"])
+    result["step_ms"] = min(result["numpy_step_ms"], result["scipy_step_ms"])
+    return result
+
+
+def _gemm_floor_layout(shapes, batch, order, reps, windows):
+    from scipy.linalg import blas as sb
+    rng = np.random.default_rng(0)
+    Xs = [np.asarray(rng.random((batch, a), dtype=np.float32), order=order) for a, _ in shapes]
+    Ws = [np.asarray(rng.random((a, b), dtype=np.float32), order=order) for a, b in shapes]
+    dYs = [np.asarray(rng.random((batch, b), dtype=np.float32), order=order) for _, b in shapes]
+    outY = [np.empty((batch, b), np.float32, order=order) for _, b in shapes]
+    outW = [np.empty((a, b), np.float32, order=order) for a, b in shapes]
+    outX = [np.empty((batch, a), np.float32, order=order) for a, _ in shapes]
+    if order == "C":    # f2py wants Fortran order: hand it the transposes (views)
+        Xs_f, Ws_f, dYs_f = [a.T for a in Xs], [a.T for a in Ws], [a.T for a in dYs]
 
     def numpy_step():
         for _ in range(reps):
@@ -184,7 +199,7 @@ def gemm_floor(net, batch, threads, windows=7):
                 if i:
                     np.matmul(dYs[i], Ws[i].T, out=outX[i])
 
-    def scipy_step():
+    def scipy_step_f():
         for _ in range(reps):
             for i in range(len(shapes)):
                 sb.sgemm(1.0, Xs[i], Ws[i], c=outY[i], overwrite_c=1)
@@ -192,10 +207,18 @@ def gemm_floor(net, batch, threads, windows=7):
                 if i:
                     sb.sgemm(1.0, dYs[i], Ws[i], trans_b=1, c=outX[i], overwrite_c=1)
 
+    def scipy_step_c():
+        # row-major C = A B is column-major C^T = B^T A^T
+        for _ in range(reps):
+            for i in range(len(shapes)):
+                sb.sgemm(1.0, Ws_f[i], Xs_f[i], c=outY[i].T, overwrite_c=1)
+                sb.sgemm(1.0, dYs_f[i], Xs_f[i], trans_b=1, c=outW[i].T, overwrite_c=1)
+                if i:
+                    sb.sgemm(1.0, Ws_f[i], dYs_f[i], trans_a=1, c=outX[i].T, overwrite_c=1)
+
     tn = _windows(numpy_step, windows)
-    ts = _windows(scipy_step, windows)
-    return {"numpy_step_ms": tn["median"] / reps * 1e3, "scipy_step_ms": ts["median"] / reps * 1e3,
-            "step_ms": min(tn["median"], ts["median"]) / reps * 1e3}
+    ts = _windows(scipy_step_c if order == "C" else scipy_step_f, windows)
+    return {"numpy_step_ms": tn["median"] / reps * 1e3, "scipy_step_ms": ts["median"] / reps * 1e3}
 
 
 # --------------------------------------------------------------------- inference

@@ -140,6 +140,8 @@ cdef void bias_act_forward(int act, floating alpha, Py_ssize_t rows,
                            floating* A, Py_ssize_t lda) noexcept nogil:
     """Z[:, c] += bias[c]; A[:, c] = act(Z[:, c]) for c in [c0, c1). A may alias Z;
     bias may be NULL. Softmax is not elementwise: it is left to softmax_rows."""
+    # The relu and linear loops load before they select and never store under a
+    # condition, so that GCC vectorizes them (it will not if-convert otherwise).
     cdef Py_ssize_t r, c
     cdef floating b, z
     cdef floating* zc
@@ -149,12 +151,15 @@ cdef void bias_act_forward(int act, floating alpha, Py_ssize_t rows,
         zc = Z + c * ldz
         ac = A + c * lda
         b = bias[c] if bias != NULL else 0
-        if act == ACT_RELU:
+        if act == ACT_RELU and not keep_z:
             for r in range(rows):
                 z = zc[r] + b
                 ac[r] = z if z > 0 else 0
-                if keep_z:
-                    zc[r] = z
+        elif act == ACT_RELU:
+            for r in range(rows):
+                z = zc[r] + b
+                zc[r] = z
+                ac[r] = z if z > 0 else 0
         elif act == ACT_LINEAR or act == ACT_SOFTMAX:
             for r in range(rows):
                 ac[r] = zc[r] + b
@@ -181,6 +186,7 @@ cdef void act_backward(int act, floating alpha, Py_ssize_t rows,
     cdef const floating* dac
     cdef const floating* ac
     cdef floating* dzc
+    cdef floating d
     for c in range(c0, c1):
         dac = dA + c * ldda
         ac = A + c * lda
@@ -191,7 +197,8 @@ cdef void act_backward(int act, floating alpha, Py_ssize_t rows,
                     dzc[r] = dac[r]
         elif act == ACT_RELU:
             for r in range(rows):
-                dzc[r] = dac[r] if ac[r] > 0 else 0
+                d = dac[r]
+                dzc[r] = d if ac[r] > 0 else 0
         elif Z != NULL:
             for r in range(rows):
                 dzc[r] = dac[r] * _df(act, alpha, ac[r], Z[c * ldz + r])

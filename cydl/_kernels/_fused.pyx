@@ -9,8 +9,12 @@ a new region):
   loss     rows split; value, gradient and metric statistics in one pass
   backward per layer: dW and db on a column block of the outputs, and dX on a
            column block of the inputs fused with the previous layer's
-           activation derivative (one barrier per layer)
-  update   the optimizer over the flat parameter buffer
+           activation derivative (one barrier per layer). The optimizer updates
+           each column block of W right after its gradient (the lowest layer) or
+           one barrier later (the others, whose W the dX GEMM still reads), while
+           the block is in cache.
+  update   with clipnorm / global_clipnorm only: norms first, then one pass over
+           the flat parameter buffer
 
 Each thread owns the same column block of a layer's W in forward, weight gradient
 and (for the large first layer) its slice of the update, so that block stays in its
@@ -23,7 +27,8 @@ from cython cimport floating
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset, memcpy
-from cydl._kernels._parallel cimport Span, split_range, parts_for
+from cydl._kernels._parallel cimport (Span, split_range, parts_for, omp_get_thread_num,
+                                      omp_get_wtime, cydl_ftz_begin, cydl_ftz_end)
 from cydl._kernels._blas cimport blas_pin, blas_unpin
 from cydl._kernels._activations cimport (bias_act_forward, act_backward, softmax_rows,
                                          softmax_backward_rows, ACT_SOFTMAX, ACT_LINEAR)
@@ -40,6 +45,13 @@ cdef enum:
     SRC_U8 = 0
     SRC_F32 = 1
     SRC_F64 = 2
+    # profile slots: gather, loss, softmax, norms, update, then 2 per layer
+    P_GATHER = 0
+    P_LOSS = 1
+    P_SOFTMAX = 2
+    P_NORMS = 3
+    P_UPDATE = 4
+    P_LAYERS = 5
 
 
 cdef struct LayerDesc:
@@ -94,14 +106,21 @@ cdef class Plan:
     cdef char* S2
     cdef char* S3
     cdef Py_ssize_t n_trainable
+    # optional per-phase timing (thread 0, between barriers)
+    cdef bint profiling
+    cdef double* prof
+    cdef long prof_steps
 
     def __cinit__(self):
         self.L = NULL
         self.part_stats = NULL
+        self.prof = NULL
+        self.profiling = False
 
     def __dealloc__(self):
         free(self.L)
         free(self.part_stats)
+        free(self.prof)
 
     def __init__(self, list layers, params, grads, Py_ssize_t n_trainable, int n_features,
                  int loss_kind, int acc_mode, bint on_logits, double loss_param,
@@ -196,6 +215,35 @@ cdef class Plan:
         self.S2 = <char*><size_t>s[1].ctypes.data if s[1] is not None else NULL
         self.S3 = <char*><size_t>s[2].ctypes.data if s[2] is not None else NULL
 
+    def set_profiling(self, bint on):
+        """Time each phase of every step (thread 0, barrier to barrier); see
+        profile(). Costs two clock reads per phase while on."""
+        cdef int n = P_LAYERS + 2 * self.n_layers
+        if self.prof == NULL:
+            self.prof = <double*>malloc(n * sizeof(double))
+            if self.prof == NULL:
+                raise MemoryError()
+        memset(self.prof, 0, n * sizeof(double))
+        self.prof_steps = 0
+        self.profiling = on
+
+    def profile(self):
+        """Mean milliseconds per step in each phase since set_profiling(True)."""
+        cdef int i
+        if self.prof == NULL or self.prof_steps == 0:
+            return {}
+        scale = 1e3 / self.prof_steps
+        out = {"gather": self.prof[P_GATHER] * scale}
+        for i in range(self.n_layers):
+            out[f"forward {i}"] = self.prof[P_LAYERS + 2 * i] * scale
+        out["softmax"] = self.prof[P_SOFTMAX] * scale
+        out["loss"] = self.prof[P_LOSS] * scale
+        for i in range(self.n_layers - 1, -1, -1):
+            out[f"backward {i}"] = self.prof[P_LAYERS + 2 * i + 1] * scale
+        out["norms"] = self.prof[P_NORMS] * scale
+        out["update"] = self.prof[P_UPDATE] * scale
+        return {k: v for k, v in out.items() if v > 0}
+
     def output_view(self, Py_ssize_t B):
         """The last layer's output of the latest step: (B, n_out), Fortran order."""
         cdef LayerDesc* last = &self.L[self.n_layers - 1]
@@ -249,6 +297,8 @@ cdef class Plan:
             else:
                 _step(self, <float*>self.P, start, B, nt, mode)
             blas_unpin(old)
+        if self.profiling:
+            self.prof_steps += 1
         st = self.stats
         for k in range(N_STATS):
             st[k] = 0.0
@@ -266,6 +316,11 @@ cdef void _step(Plan p, floating* P, Py_ssize_t start, Py_ssize_t B, int nt,
     cdef int t, l, k
     cdef bint train = mode == 2
     cdef bint x_direct
+    cdef double t0 = 0
+    cdef unsigned int csr
+    # Update each layer while its gradient is still in cache, unless clipping by
+    # norm needs every gradient first.
+    cdef bint eager = train and not p.rule.needs_norms()
     cdef const floating* X
     cdef floating* WS = <floating*>p.WS
     cdef floating* G = <floating*>p.G
@@ -279,29 +334,54 @@ cdef void _step(Plan p, floating* P, Py_ssize_t start, Py_ssize_t B, int nt,
     else:
         X = <const floating*>p.XB
     with parallel(num_threads=nt):
+        csr = cydl_ftz_begin()      # denormals flushed on every thread (see _cpu.h)
+        t0 = _tick(p, -1, 0)
         for t in prange(nt, schedule='static', chunksize=1):
             _gather_part(p, P, t, nt, start, B, x_direct, mode)
+        t0 = _tick(p, P_GATHER, t0)
         for l in range(p.n_layers):
             for t in prange(nt, schedule='static', chunksize=1):
                 _forward_part(p, P, X, l, t, nt, B, mode)
+            t0 = _tick(p, P_LAYERS + 2 * l, t0)
         if last.act == ACT_SOFTMAX and (mode == 0 or not p.on_logits):
             for t in prange(nt, schedule='static', chunksize=1):
                 _softmax_part(p, WS, t, nt, B)
+            t0 = _tick(p, P_SOFTMAX, t0)
         if mode > 0:
             for t in prange(nt, schedule='static', chunksize=1):
                 _loss_part(p, WS, t, nt, B, train)
+            t0 = _tick(p, P_LOSS, t0)
         if train:
             for l in range(p.n_layers - 1, p.first_bwd - 1, -1):
                 for t in prange(nt, schedule='static', chunksize=1):
+                    if eager and l + 1 < p.n_layers:
+                        _update_layer_part(p, P, G, l + 1, t, nt, B)
                     _backward_part(p, P, G, X, l, t, nt, B)
-            if p.rule.needs_norms():
+                    if eager and l == p.first_bwd:
+                        _update_layer_part(p, P, G, l, t, nt, B)
+                t0 = _tick(p, P_LAYERS + 2 * l + 1, t0)
+            if not eager:
                 for k in prange(p.rule.n_segments, schedule='dynamic'):
                     p.rule.seg_scale[k] = sumsq(G, p.rule.seg_bounds[k], p.rule.seg_bounds[k + 1])
                 for t in prange(nt, schedule='static', chunksize=1):
                     if t == 0:
                         p.rule.finish_scales()
-            for t in prange(nt, schedule='static', chunksize=1):
-                _update_part(p, P, G, t, nt)
+                t0 = _tick(p, P_NORMS, t0)
+                for t in prange(nt, schedule='static', chunksize=1):
+                    _update_part(p, P, G, t, nt)
+                t0 = _tick(p, P_UPDATE, t0)
+        cydl_ftz_end(csr)
+
+
+cdef inline double _tick(Plan p, int slot, double t0) noexcept nogil:
+    """Thread 0 adds the time since t0 to a profile slot and returns the new t0."""
+    cdef double now
+    if not p.profiling or omp_get_thread_num() != 0:
+        return t0
+    now = omp_get_wtime()
+    if slot >= 0:
+        p.prof[slot] += now - t0
+    return now
 
 
 cdef void _gather_part(Plan p, floating* P, int t, int nt, Py_ssize_t start, Py_ssize_t B,
@@ -434,6 +514,26 @@ cdef void _backward_part(Plan p, floating* P, floating* G, const floating* X, in
     dense_input_grad_cols(B, L.n_out, dZ, B, P + L.w, L.n_in, WS + prev.d, B, sp.lo, sp.hi, 0)
     act_backward(prev.act, <floating>prev.alpha, B, sp.lo, sp.hi, WS + prev.d, B,
                  WS + prev.a, B, WS + prev.z if prev.keep_z else NULL, B, WS + prev.d, B)
+
+
+cdef void _update_layer_part(Plan p, floating* P, floating* G, int l, int t, int nt,
+                             Py_ssize_t B) noexcept nogil:
+    """Optimizer step on the columns of layer l whose gradient thread t computed
+    (the same split as its weight-gradient GEMM, so the block is still in cache)."""
+    cdef LayerDesc* L = &p.L[l]
+    cdef int parts
+    cdef Span sp
+    if not L.trainable:
+        return
+    parts = parts_for(<double>B * L.n_in * L.n_out, GEMM_MIN_WORK, nt, L.n_out)
+    if t >= parts:
+        return
+    sp = split_range(L.n_out, parts, t, COL_ALIGN)
+    update_range(p.rule, L.w + sp.lo * L.n_in, L.w + sp.hi * L.n_in, P, G,
+                 <floating*>p.S1, <floating*>p.S2, <floating*>p.S3)
+    if L.b >= 0:
+        update_range(p.rule, L.b + sp.lo, L.b + sp.hi, P, G, <floating*>p.S1,
+                     <floating*>p.S2, <floating*>p.S3)
 
 
 cdef void _update_part(Plan p, floating* P, floating* G, int t, int nt) noexcept nogil:

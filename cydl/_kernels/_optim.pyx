@@ -10,7 +10,8 @@ from cython.parallel cimport prange
 from libc.stdlib cimport malloc, free
 from libc.math cimport sqrt
 from cydl._kernels._math cimport fsqrt, fabsx
-from cydl._kernels._parallel cimport Span, split_range, parts_for
+from cydl._kernels._parallel cimport (Span, split_range, parts_for, cydl_ftz_begin,
+                                      cydl_ftz_end)
 
 KINDS = {"sgd": OPT_SGD, "adam": OPT_ADAM, "adamax": OPT_ADAMAX, "nadam": OPT_NADAM,
          "rmsprop": OPT_RMSPROP, "adagrad": OPT_ADAGRAD}
@@ -31,15 +32,27 @@ cdef void update_span(const OptStep* s, Py_ssize_t lo, Py_ssize_t hi, floating* 
                       const floating* g, floating* s1, floating* s2, floating* s3,
                       floating gscale) noexcept nogil:
     """p[lo:hi] <- one optimizer step with gradient gscale * g (then clipvalue)."""
-    cdef Py_ssize_t i
     cdef floating lr = <floating>s.lr, mom = <floating>s.momentum
     cdef floating b1 = <floating>s.beta1, b2 = <floating>s.beta2, eps = <floating>s.eps
     cdef floating rho = <floating>s.rho, cv = <floating>s.clipvalue
     cdef floating decay = 1 - <floating>(s.lr * s.weight_decay)
     cdef floating c1 = <floating>s.c1, c2 = <floating>s.c2, c3 = <floating>s.c3
-    cdef floating gi, m, v, d
     cdef bint wd = s.weight_decay != 0, clip = s.clipvalue > 0, scaled = gscale != 1
     cdef int kind = s.kind
+    cdef unsigned int csr = cydl_ftz_begin()
+    _update_span(s, lo, hi, p, g, s1, s2, s3, gscale, lr, mom, b1, b2, eps, rho, cv, decay,
+                 c1, c2, c3, wd, clip, scaled, kind)
+    cydl_ftz_end(csr)
+
+
+cdef inline void _update_span(const OptStep* s, Py_ssize_t lo, Py_ssize_t hi, floating* p,
+                              const floating* g, floating* s1, floating* s2, floating* s3,
+                              floating gscale, floating lr, floating mom, floating b1,
+                              floating b2, floating eps, floating rho, floating cv,
+                              floating decay, floating c1, floating c2, floating c3,
+                              bint wd, bint clip, bint scaled, int kind) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating gi, m, v, d
     # The common cases get loops without per-element branches so they vectorize.
     if kind == OPT_SGD and mom == 0 and not wd and not clip and not scaled:
         for i in range(lo, hi):

@@ -3,11 +3,17 @@ cdef extern from "_omp.h" nogil:
     int omp_get_thread_num()
     int omp_get_max_threads()
     int omp_get_num_procs()
+    double omp_get_wtime()
 
 
 cdef struct Span:
     Py_ssize_t lo
     Py_ssize_t hi
+
+
+cdef extern from "_cpu.h" nogil:
+    unsigned int cydl_ftz_begin()
+    void cydl_ftz_end(unsigned int old)
 
 
 cdef inline Span split_range(Py_ssize_t n, int parts, int i, Py_ssize_t align) noexcept nogil:
