@@ -43,7 +43,18 @@ def epsilon():
     return 1e-7
 
 
+_CPUS = None
+
+
 def _available_cpus():
+    """CPUs this process may use (affinity, capped by a cgroup quota); read once."""
+    global _CPUS
+    if _CPUS is None:
+        _CPUS = _count_cpus()
+    return _CPUS
+
+
+def _count_cpus():
     try:
         n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -58,9 +69,15 @@ def _available_cpus():
     return max(1, n)
 
 
+_OPENMP = None
+
+
 def _openmp_enabled():
-    from cydl._kernels._parallel import openmp_enabled
-    return openmp_enabled()
+    global _OPENMP
+    if _OPENMP is None:
+        from cydl._kernels._parallel import openmp_enabled
+        _OPENMP = bool(openmp_enabled())
+    return _OPENMP
 
 
 def get_num_threads():

@@ -32,6 +32,8 @@ class Variable:
 
     # views handed out by the parameter store
     def _bind(self, value_view, grad_view, store):
+        if self._store is not None and self._store is not store:
+            self._store.stale = True      # the old model no longer holds this weight
         value_view[...] = self._value
         self._value = value_view
         self._grad = grad_view

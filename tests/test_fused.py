@@ -121,3 +121,34 @@ def test_python_calls_per_step_do_not_grow_with_depth():
     deep = _python_calls_per_step([16] * 20)
     assert shallow == deep
     assert deep <= 20
+
+
+def test_fast_predict_path_matches_and_falls_back():
+    cydl.utils.set_random_seed(0)
+    model = _mlp([32, 16])
+    x = np.random.default_rng(3).random((5, 20)).astype(np.float32)
+    general = model.predict(x, batch_size=2)           # batched general path
+    np.testing.assert_allclose(model(x), general, rtol=1e-6)
+    assert model._fast is not None
+    np.testing.assert_allclose(model(x[:1]), general[:1], rtol=1e-6)
+    np.testing.assert_allclose(model.predict(x.astype(np.float64)), general, rtol=1e-6)
+    bad = x.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model(bad)
+    with pytest.raises(ValueError, match="incompatible shape"):
+        model(x[:, :5])
+
+
+def test_fast_predict_sees_new_weights_and_shared_layers():
+    cydl.utils.set_random_seed(0)
+    model = _mlp([8])
+    x = np.random.default_rng(4).random((3, 20)).astype(np.float32)
+    before = model(x)
+    model.set_weights([w * 0.5 for w in model.get_weights()])
+    assert not np.allclose(model(x), before)
+    # a second model adopting the same layers moves their weights to its buffer
+    other = cydl.Sequential([layers.Input(shape=(20,))] + model.layers)
+    other.compile(loss="sparse_categorical_crossentropy", optimizer=cydl.optimizers.SGD(0.5))
+    other.fit(x, np.array([0, 1, 2]), epochs=3, verbose=0)
+    np.testing.assert_allclose(model(x), other(x), rtol=1e-6)

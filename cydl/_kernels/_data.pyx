@@ -54,6 +54,13 @@ def first_nonfinite(floating[::1] x, int n_threads):
     if n == 0:
         return -1
     parts = parts_for(<double>n, 500000, min(n_threads, 64), n)
+    if parts == 1:      # no parallel region for small inputs (latency of predict)
+        with nogil:
+            for i in range(n):
+                if not isfinite(x[i]):
+                    best = i
+                    break
+        return best
     with nogil:
         for t in prange(parts, num_threads=parts, schedule='static'):
             sp = split_range(n, parts, t, 1)

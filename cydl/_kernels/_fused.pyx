@@ -285,6 +285,40 @@ cdef class Plan:
                 _copy_out(self, <float*>op, start, B)
             start += B
 
+    # Low-latency entry points of model(x) / model.predict(x) for small batches in
+    # the model dtype. Two plain methods rather than one fused one: Cython picks a
+    # fused def's specialization at call time, which costs microseconds here.
+    def predict_f32(self, float[:, ::1] X, float[:, ::1] out, int n_threads):
+        """out = network(X), float32 model; rows <= workspace rows."""
+        if self.is_double:
+            raise ValueError("this plan is float64")
+        self._predict_small(<const char*>&X[0, 0], X.shape[0], X.shape[1], out.shape[0],
+                            out.shape[1], n_threads)
+        _copy_out(self, &out[0, 0], 0, X.shape[0])
+
+    def predict_f64(self, double[:, ::1] X, double[:, ::1] out, int n_threads):
+        """out = network(X), float64 model; rows <= workspace rows."""
+        if not self.is_double:
+            raise ValueError("this plan is float32")
+        self._predict_small(<const char*>&X[0, 0], X.shape[0], X.shape[1], out.shape[0],
+                            out.shape[1], n_threads)
+        _copy_out(self, &out[0, 0], 0, X.shape[0])
+
+    cdef int _predict_small(self, const char* X, Py_ssize_t B, Py_ssize_t F, Py_ssize_t outB,
+                            Py_ssize_t outC, int n_threads) except -1:
+        if F != self.n_features or B == 0 or B > self.bmax or outB != B or \
+                outC != self.L[self.n_layers - 1].n_out:
+            raise ValueError("predict: X must be (n <= workspace rows, n_features), "
+                             "out (n, n_out)")
+        self.X = X
+        self.n_rows = B
+        self.src_kind = SRC_F64 if self.is_double else SRC_F32
+        self.idx = NULL
+        self._X = None
+        self._run(0, B, n_threads, 0)
+        self.X = NULL
+        return 0
+
     cdef void _run(self, Py_ssize_t start, Py_ssize_t B, int n_threads, int mode):
         cdef int nt = n_threads if n_threads < MAX_THREADS else MAX_THREADS
         cdef int t, k, old
@@ -313,11 +347,11 @@ cdef void _step(Plan p, floating* P, Py_ssize_t start, Py_ssize_t B, int nt,
                 int mode) noexcept nogil:
     """mode 0: predict (forward with output activation); 1: forward + loss;
     2: forward + loss + backward + update."""
-    cdef int t, l, k
+    cdef int t, l = 0, k
     cdef bint train = mode == 2
     cdef bint x_direct
     cdef double t0 = 0
-    cdef unsigned int csr
+    cdef unsigned int csr = 0
     # Update each layer while its gradient is still in cache, unless clipping by
     # norm needs every gradient first.
     cdef bint eager = train and not p.rule.needs_norms()
@@ -336,9 +370,10 @@ cdef void _step(Plan p, floating* P, Py_ssize_t start, Py_ssize_t B, int nt,
     with parallel(num_threads=nt):
         csr = cydl_ftz_begin()      # denormals flushed on every thread (see _cpu.h)
         t0 = _tick(p, -1, 0)
-        for t in prange(nt, schedule='static', chunksize=1):
-            _gather_part(p, P, t, nt, start, B, x_direct, mode)
-        t0 = _tick(p, P_GATHER, t0)
+        if not (x_direct and mode == 0):
+            for t in prange(nt, schedule='static', chunksize=1):
+                _gather_part(p, P, t, nt, start, B, x_direct, mode)
+            t0 = _tick(p, P_GATHER, t0)
         for l in range(p.n_layers):
             for t in prange(nt, schedule='static', chunksize=1):
                 _forward_part(p, P, X, l, t, nt, B, mode)

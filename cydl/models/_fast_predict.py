@@ -1,0 +1,39 @@
+"""The low-latency inference path of model(x) and model.predict(x).
+
+For a small float array of the model's dtype and input shape, one compiled call
+runs the whole network: no batching, no callbacks, no per-layer Python. Anything
+else (other dtypes, big arrays, layout) returns None and takes the general path.
+"""
+import numpy as np
+
+from cydl import ops
+from cydl._kernels import _data
+
+
+class FastPredict:
+    """Bound to one compiled plan; invalid once the model's weights move."""
+
+    def __init__(self, plan, store, sample_shape, n_out, max_rows=256):
+        self.plan = plan
+        self.store = store
+        self.dtype = store.dtype
+        self.sample_shape = tuple(sample_shape)
+        self.n_features = int(np.prod(sample_shape))
+        self.n_out = n_out
+        self.max_rows = max_rows
+        self.run = plan.predict_f64 if self.dtype == np.float64 else plan.predict_f32
+        plan.ensure_batch(max_rows)
+
+    def __call__(self, x):
+        if type(x) is not np.ndarray or x.dtype != self.dtype or self.store.stale \
+                or x.shape[1:] != self.sample_shape or not x.flags.c_contiguous:
+            return None
+        n = x.shape[0]
+        if n == 0 or n > self.max_rows:
+            return None
+        flat = x if x.ndim == 2 else x.reshape(n, self.n_features)
+        if _data.first_nonfinite(x.reshape(-1), 1) >= 0:
+            return None          # the general path raises the detailed error
+        out = np.empty((n, self.n_out), self.dtype)
+        self.run(flat, out, ops.resolve_threads())
+        return out
