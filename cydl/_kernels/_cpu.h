@@ -17,4 +17,11 @@ static inline void cydl_ftz_end(unsigned int old) { _mm_setcsr(old); }
 static inline unsigned int cydl_ftz_begin(void) { return 0; }
 static inline void cydl_ftz_end(unsigned int old) { (void)old; }
 #endif
+
+/* Ask for a cache line ahead of use (no-op where unsupported). */
+#if defined(__GNUC__) || defined(__clang__)
+#define cydl_prefetch(addr) __builtin_prefetch((addr), 0, 2)
+#else
+#define cydl_prefetch(addr) ((void)(addr))
+#endif
 #endif

@@ -28,7 +28,8 @@ from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset, memcpy
 from cydl._kernels._parallel cimport (Span, split_range, parts_for, omp_get_thread_num,
-                                      omp_get_wtime, cydl_ftz_begin, cydl_ftz_end)
+                                      omp_get_wtime, cydl_ftz_begin, cydl_ftz_end,
+                                      cydl_prefetch)
 from cydl._kernels._blas cimport blas_pin, blas_unpin
 from cydl._kernels._activations cimport (bias_act_forward, act_backward, softmax_rows,
                                          softmax_backward_rows, ACT_SOFTMAX, ACT_LINEAR)
@@ -389,6 +390,8 @@ cdef void _step(Plan p, floating* P, Py_ssize_t start, Py_ssize_t B, int nt,
         if train:
             for l in range(p.n_layers - 1, p.first_bwd - 1, -1):
                 for t in prange(nt, schedule='static', chunksize=1):
+                    if l == p.n_layers - 1:
+                        _prefetch_next(p, t, nt, start + B, B)
                     if eager and l + 1 < p.n_layers:
                         _update_layer_part(p, P, G, l + 1, t, nt, B)
                     _backward_part(p, P, G, X, l, t, nt, B)
@@ -449,6 +452,26 @@ cdef void _gather_part(Plan p, floating* P, int t, int nt, Py_ssize_t start, Py_
             memcpy(yb + r * C, <const floating*>p.Y + row * C, C * sizeof(floating))
         if p.SW != NULL:
             swb[r] = (<const floating*>p.SW)[row]
+
+
+cdef void _prefetch_next(Plan p, int t, int nt, Py_ssize_t start, Py_ssize_t B) noexcept nogil:
+    """Prefetch this thread's share of the next batch's input rows: shuffled rows
+    come from all over the data set, and the next gather then finds them in cache."""
+    cdef Py_ssize_t r, row, off, item, row_bytes
+    cdef Span sp
+    cdef const char* base
+    if start + B > p.n_rows or p.idx == NULL:
+        return       # in-order rows: the hardware prefetcher already streams them
+    item = 1 if p.src_kind == SRC_U8 else (8 if p.src_kind == SRC_F64 else 4)
+    row_bytes = p.n_features * item
+    sp = split_range(B, nt, t, 1)
+    for r in range(sp.lo, sp.hi):
+        row = p.idx[start + r]
+        base = p.X + row * row_bytes
+        off = 0
+        while off < row_bytes:
+            cydl_prefetch(base + off)
+            off += 64
 
 
 cdef void _forward_part(Plan p, floating* P, const floating* X, int l, int t, int nt,

@@ -14,6 +14,7 @@ cdef struct Span:
 cdef extern from "_cpu.h" nogil:
     unsigned int cydl_ftz_begin()
     void cydl_ftz_end(unsigned int old)
+    void cydl_prefetch(const void* addr)
 
 
 cdef inline Span split_range(Py_ssize_t n, int parts, int i, Py_ssize_t align) noexcept nogil:
