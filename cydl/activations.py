@@ -78,6 +78,15 @@ def get(identifier):
     (linear)."""
     if identifier is None:
         return linear
+    if isinstance(identifier, (list, tuple)) and len(identifier) == 2:
+        name, param = identifier          # a serialized [name, parameter] pair
+        fn = get(name)
+        if param is None:
+            return fn
+        key = {"leaky_relu": "negative_slope", "elu": "alpha"}.get(name)
+        if key is None:
+            raise ValueError(f"Activation {name!r} takes no parameter (received {param!r})")
+        return functools.partial(fn, **{key: param})
     if isinstance(identifier, str):
         if identifier not in _BY_NAME:
             raise ValueError(f"Unknown activation: {identifier!r}. Known: "

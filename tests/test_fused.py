@@ -152,3 +152,18 @@ def test_fast_predict_sees_new_weights_and_shared_layers():
     other.compile(loss="sparse_categorical_crossentropy", optimizer=cydl.optimizers.SGD(0.5))
     other.fit(x, np.array([0, 1, 2]), epochs=3, verbose=0)
     np.testing.assert_allclose(model(x), other(x), rtol=1e-6)
+
+
+def test_activation_layers_fold_into_the_fused_path_and_nd_dense_does_not():
+    model = cydl.Sequential([layers.Input(shape=(6,)), layers.Dense(8), layers.LeakyReLU(0.1),
+                             layers.Dense(3), layers.Softmax()])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    model.fit(np.ones((4, 6)), np.zeros(4), verbose=0)
+    assert model._runner(train=True).fused
+    # Dense on the last axis of (5, 6) samples: not a chain over flattened rows
+    nd = cydl.Sequential([layers.Input(shape=(5, 6)), layers.Dense(3)])
+    x = np.random.default_rng(0).random((2, 5, 6))
+    out = nd.predict(x)
+    assert out.shape == (2, 5, 3)
+    np.testing.assert_allclose(out, x @ nd.layers[0].kernel.numpy(), rtol=1e-5, atol=1e-6)
+    assert not nd._runner(train=False).fused

@@ -29,7 +29,8 @@ def fused_specs(layers, store):
                           "activation": layer.act_name, "alpha": layer.act_alpha,
                           "trainable": trainable, "w": store.offset(layer.kernel),
                           "b": store.offset(layer.bias) if layer.use_bias else -1})
-        elif type(layer) is Activation and specs and specs[-1]["activation"] == "linear":
+        elif isinstance(layer, Activation) and type(layer).forward is Activation.forward \
+                and specs and specs[-1]["activation"] == "linear":
             specs[-1]["activation"] = layer.act_name       # Dense + Activation: one layer
             specs[-1]["alpha"] = layer.act_alpha
         else:
@@ -243,6 +244,10 @@ def make_runner(model, store, head, optimizer, n_threads, force_layers=False):
     layers = model._compute_layers()
     specs = None if force_layers or (head is not None and head.kind is None) \
         else fused_specs(layers, store)
+    # the plan reads each sample as one row of the flattened input: that is what its
+    # first Dense must take (a Dense on the last axis of N-D input is not a chain)
+    if specs is not None and int(np.prod(model.input_shape[1:])) != specs[0]["n_in"]:
+        specs = None
     if specs is not None:
         n_features = specs[0]["n_in"]
         return PlanRunner(model, store, head, optimizer, n_threads, specs, n_features)
