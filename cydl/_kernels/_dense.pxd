@@ -26,3 +26,12 @@ cdef void dense_input_grad_cols(Py_ssize_t B, Py_ssize_t n_out,
 
 cdef int layout(Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t s0, Py_ssize_t s1,
                 Py_ssize_t item, char* trans, Py_ssize_t* ld) noexcept nogil
+
+cdef void dense_weight_grad_rows(Py_ssize_t B, Py_ssize_t n_out,
+                                 const floating* X, Py_ssize_t ldx, char xt,
+                                 const floating* dZ, Py_ssize_t lddz,
+                                 floating* dW, Py_ssize_t ldw,
+                                 Py_ssize_t i0, Py_ssize_t i1, floating beta) noexcept nogil
+
+cdef void bias_grad_cols(Py_ssize_t B, const floating* dZ, Py_ssize_t lddz, floating* db,
+                         Py_ssize_t c0, Py_ssize_t c1, floating beta) noexcept nogil

@@ -68,6 +68,36 @@ cdef void dense_weight_grad_cols(Py_ssize_t B, Py_ssize_t n_in,
             db[c] = s if beta == 0 else s + beta * db[c]
 
 
+cdef void dense_weight_grad_rows(Py_ssize_t B, Py_ssize_t n_out,
+                                 const floating* X, Py_ssize_t ldx, char xt,
+                                 const floating* dZ, Py_ssize_t lddz,
+                                 floating* dW, Py_ssize_t ldw,
+                                 Py_ssize_t i0, Py_ssize_t i1, floating beta) noexcept nogil:
+    """dW[i0:i1, :] = X[:, i0:i1]^T dZ + beta dW[i0:i1, :] (rows of dW: input units)."""
+    if i1 <= i0:
+        return
+    if xt == c'N':      # X column-major (B x n_in): its columns i0..i1
+        gemm(c'T', c'N', <int>(i1 - i0), <int>n_out, <int>B, <floating>1, X + i0 * ldx,
+             <int>ldx, dZ, <int>lddz, beta, dW + i0, <int>ldw)
+    else:               # X row-major: the column-major (n_in x B) matrix's rows i0..i1
+        gemm(c'N', c'N', <int>(i1 - i0), <int>n_out, <int>B, <floating>1, X + i0,
+             <int>ldx, dZ, <int>lddz, beta, dW + i0, <int>ldw)
+
+
+cdef void bias_grad_cols(Py_ssize_t B, const floating* dZ, Py_ssize_t lddz, floating* db,
+                         Py_ssize_t c0, Py_ssize_t c1, floating beta) noexcept nogil:
+    """db[c] = sum_r dZ[r, c] + beta db[c] for c in [c0, c1)."""
+    cdef Py_ssize_t r, c
+    cdef floating s
+    cdef const floating* col
+    for c in range(c0, c1):
+        col = dZ + c * lddz
+        s = 0
+        for r in range(B):
+            s = s + col[r]
+        db[c] = s if beta == 0 else s + beta * db[c]
+
+
 cdef void dense_input_grad_cols(Py_ssize_t B, Py_ssize_t n_out,
                                 const floating* dZ, Py_ssize_t lddz,
                                 const floating* W, Py_ssize_t ldw,
