@@ -4,12 +4,16 @@ side by side in one run.
     python benchmarks/run_all.py [--windows 7] [--quick] [--no-ch10]
 
 cydl runs at 2 threads; PyTorch eager gets the better of its 1- and 2-thread runs.
-Each measurement runs in its own process; numbers are medians over `--windows`
-repeated windows (min-max in brackets where shown).
+Each measurement runs in its own process; each number is a median over `--windows`
+repeated windows. Shared machines drift over minutes, so every training
+configuration is measured in `--rounds` interleaved rounds (cydl, floor, PyTorch,
+one after the other); ratios are taken within a round and the median round is
+reported, with the spread across rounds.
 """
 import argparse
 import datetime
 import os
+import statistics
 
 from _harness import HERE, fmt_rate, have_torch, machine, run, wait_for_quiet
 
@@ -27,6 +31,14 @@ def best_torch(**kw):
     return max(runs, key=lambda r: r["samples_per_s"]) if runs else {}
 
 
+def med(values):
+    return statistics.median(values)
+
+
+def spread(values):
+    return f"{min(values):.2f}-{max(values):.2f}"
+
+
 def mark(ok):
     return "met" if ok else "**missed**"
 
@@ -34,6 +46,7 @@ def mark(ok):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--windows", type=int, default=7)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-ch10", action="store_true", help="skip the 30-epoch Fashion-MNIST runs")
     args = ap.parse_args()
     quiet = wait_for_quiet()
@@ -57,35 +70,47 @@ def main():
 
     # ---------------------------------------------------------------- training
     out += ["## Training throughput (float32, full steps through `model.fit`)", "",
+            f"Median of {args.rounds} interleaved rounds; ratios per round, range across "
+            "rounds in brackets.", "",
             "| network | batch | optimizer | cydl samples/s | PyTorch samples/s | cydl / PyTorch "
-            "| target | step ms (min-max) | GEMM floor ms (numpy / scipy) | x floor | target |",
+            "| target | cydl step ms | GEMM floor ms (numpy / scipy) | x floor | target |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     verdicts = []
     for net, batch in CONFIGS:
-        floor = run("gemm_floor", net=net, batch=batch, threads=2, windows=w)
         t_sgd, t_adam, t_floor = TARGETS[(net, batch)]
+        rounds = []
+        for _ in range(args.rounds):
+            r = {"floor": run("gemm_floor", net=net, batch=batch, threads=2, windows=w)}
+            for opt in ("sgd", "adam"):
+                r[opt] = run("cydl_train", net=net, batch=batch, opt=opt, threads=2, windows=w)
+                r["torch_" + opt] = best_torch(net=net, batch=batch, opt=opt, windows=w) \
+                    if torch else {}
+            rounds.append(r)
+        floors = [r["floor"]["step_ms"] for r in rounds]
         for opt, target in (("sgd", t_sgd), ("adam", t_adam)):
-            c = run("cydl_train", net=net, batch=batch, opt=opt, threads=2, windows=w)
-            t = best_torch(net=net, batch=batch, opt=opt, windows=w) if torch else {}
-            ratio = c["samples_per_s"] / t["samples_per_s"] if t else None
-            xf = c["step_ms"] / floor["step_ms"]
-            floor_cell = (f"{floor['step_ms']:.3f} ({floor['numpy_step_ms']:.3f} / "
-                          f"{floor['scipy_step_ms']:.3f})")
+            rates = [r[opt]["samples_per_s"] for r in rounds]
+            steps = [r[opt]["step_ms"] for r in rounds]
+            xfs = [r[opt]["step_ms"] / r["floor"]["step_ms"] for r in rounds]
+            ratios = [r[opt]["samples_per_s"] / r["torch_" + opt]["samples_per_s"]
+                      for r in rounds if r["torch_" + opt]]
+            trates = [r["torch_" + opt]["samples_per_s"] for r in rounds if r["torch_" + opt]]
+            floor_cell = (f"{med(floors):.3f} ({med([r['floor']['numpy_step_ms'] for r in rounds]):.3f}"
+                          f" / {med([r['floor']['scipy_step_ms'] for r in rounds]):.3f})")
+            ratio_cell = f"{med(ratios):.2f}x ({spread(ratios)})" if ratios else "-"
             out.append(
-                f"| {NET_NAMES[net]} | {batch} | {opt.upper() if opt == 'sgd' else 'Adam'} "
-                f"| {fmt_rate(c['samples_per_s'])} | {fmt_rate(t['samples_per_s']) if t else '-'} "
-                f"| {f'{ratio:.2f}x' if ratio else '-'} | >= {target}x "
-                f"| {c['step_ms']:.3f} ({c['step_ms_min']:.3f}-{c['step_ms_max']:.3f}) "
+                f"| {NET_NAMES[net]} | {batch} | {'SGD' if opt == 'sgd' else 'Adam'} "
+                f"| {fmt_rate(med(rates))} | {fmt_rate(med(trates)) if trates else '-'} "
+                f"| {ratio_cell} | >= {target}x | {med(steps):.3f} "
                 f"| {floor_cell if opt == 'sgd' else '(same)'} "
-                f"| {xf:.2f} | <= {t_floor} |")
-            if ratio is not None:
-                verdicts.append(f"{NET_NAMES[net]}, batch {batch}, {opt}: {ratio:.2f}x PyTorch "
-                                f"(target {target}x, {mark(ratio >= target)})")
+                f"| {med(xfs):.2f} ({spread(xfs)}) | {f'<= {t_floor}' if opt == 'sgd' else '-'} |")
+            if ratios:
+                verdicts.append(f"{NET_NAMES[net]}, batch {batch}, {opt}: {med(ratios):.2f}x "
+                                f"PyTorch (target {target}x, {mark(med(ratios) >= target)})")
             if opt == "sgd":
-                verdicts.append(f"{NET_NAMES[net]}, batch {batch}: step {xf:.2f}x the GEMM "
-                                f"floor (target <= {t_floor}, {mark(xf <= t_floor)}); "
-                                f"vs scipy's floor alone "
-                                f"{c['step_ms'] / floor['scipy_step_ms']:.2f}x")
+                scipy_x = med([r[opt]["step_ms"] / r["floor"]["scipy_step_ms"] for r in rounds])
+                verdicts.append(f"{NET_NAMES[net]}, batch {batch}: step {med(xfs):.2f}x the GEMM "
+                                f"floor (target <= {t_floor}, {mark(med(xfs) <= t_floor)}); "
+                                f"{scipy_x:.2f}x scipy's floor alone")
             print(out[-1], flush=True)
     out.append("")
 
@@ -95,18 +120,22 @@ def main():
             "(cydl.ops._reference) | GEMM floor 1 thread ms | cydl 1T x floor |",
             "|---|---|---|---|---|---|---|"]
     for batch in (32, 128, 512):
-        c1 = run("cydl_train", net="mlp", batch=batch, opt="sgd", threads=1, windows=w)
-        c2 = run("cydl_train", net="mlp", batch=batch, opt="sgd", threads=2, windows=w)
+        scales, c1s, c2s, f1s = [], [], [], []
+        for _ in range(args.rounds):
+            c1s.append(run("cydl_train", net="mlp", batch=batch, opt="sgd", threads=1, windows=w))
+            c2s.append(run("cydl_train", net="mlp", batch=batch, opt="sgd", threads=2, windows=w))
+            f1s.append(run("gemm_floor", net="mlp", batch=batch, threads=1, windows=w))
+            scales.append(c2s[-1]["samples_per_s"] / c1s[-1]["samples_per_s"])
+        pick = sorted(range(args.rounds), key=lambda i: scales[i])[args.rounds // 2]
+        c1, c2, f1, scale = c1s[pick], c2s[pick], f1s[pick], scales[pick]
         nref = run("numpy_train", net="mlp", batch=batch, opt="sgd", threads=2)
-        f1 = run("gemm_floor", net="mlp", batch=batch, threads=1, windows=w)
-        scale = c2["samples_per_s"] / c1["samples_per_s"]
         out.append(f"| {batch} | {fmt_rate(c1['samples_per_s'])} | {fmt_rate(c2['samples_per_s'])} "
                    f"| {scale:.2f}x | {fmt_rate(nref.get('samples_per_s', 0))} "
                    f"| {f1['step_ms']:.3f} | {c1['step_ms'] / f1['step_ms']:.2f} |")
         print(out[-1], flush=True)
         if batch == 512:
-            verdicts.append(f"scaling at batch 512: 2 threads {scale:.2f}x 1 thread "
-                            f"(target >= 1.7x, {mark(scale >= 1.7)})")
+            verdicts.append(f"scaling at batch 512: 2 threads {scale:.2f}x 1 thread, rounds "
+                            f"{spread(scales)} (target >= 1.7x, {mark(scale >= 1.7)})")
     out.append("")
 
     # ---------------------------------------------------------------- inference

@@ -92,6 +92,7 @@ cdef class Plan:
     cdef char* SWB
     cdef double* part_stats
     cdef public object stats     # float64[4]: loss sum, hits, |err| sum, err^2 sum
+    cdef double[::1] _stats
     # bound data
     cdef object _X, _labels, _Y, _sw, _idx
     cdef const char* X
@@ -155,6 +156,7 @@ cdef class Plan:
         self.loss_kind, self.acc_mode, self.on_logits = loss_kind, acc_mode, on_logits
         self.loss_param, self.thresh = loss_param, thresh
         self.stats = np.zeros(N_STATS)
+        self._stats = self.stats
         self.bmax = 0
         self.X = NULL
         self.rule = None
@@ -336,12 +338,11 @@ cdef class Plan:
             blas_unpin(old)
         if self.profiling:
             self.prof_steps += 1
-        st = self.stats
         for k in range(N_STATS):
-            st[k] = 0.0
+            self._stats[k] = 0.0
         for t in range(nt):          # fixed order: sums do not depend on timing
             for k in range(N_STATS):
-                st[k] += self.part_stats[t * STAT_STRIDE + k]
+                self._stats[k] += self.part_stats[t * STAT_STRIDE + k]
 
 
 # ---------------------------------------------------------------- the step
