@@ -456,7 +456,7 @@ cdef void _gather_part(Plan p, floating* P, int t, int nt, Py_ssize_t start, Py_
     cdef floating* swb = <floating*>p.SWB
     cdef int parts
     memset(p.part_stats + t * STAT_STRIDE, 0, STAT_STRIDE * sizeof(double))
-    parts = parts_for(<double>B * F, 100000, nt, B)
+    parts = parts_for(<double>B * F, 8192, nt, B)
     if t >= parts:
         return
     sp = split_range(B, parts, t, 1)
