@@ -93,7 +93,8 @@ def extensions():
         "wraparound": debug,
         "initializedcheck": debug,
         "cdivision": not debug,
-        "nonecheck": debug,
+        # nonecheck would need the GIL for attribute access in nogil kernels
+        "nonecheck": False,
         "embedsignature": True,
     }
     exts = [
