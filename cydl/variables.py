@@ -61,7 +61,12 @@ class Variable:
 
     @property
     def grad(self):
-        """The gradient of the last training step (a view), or None before training."""
+        """The gradient of the last training step (a view), or None before training.
+
+        One exception: the fused training step with plain SGD (no momentum, decay
+        or clipping) folds the update of the lowest trained layer into its gradient
+        GEMM and never stores that layer's gradient.
+        """
         return self._grad
 
     def numpy(self):

@@ -31,7 +31,7 @@ def _bound_runner(model, x, y, batch):
 DATA = np.random.default_rng(1).standard_normal((640, 20)), np.random.default_rng(2).integers(0, 5, 640)
 
 
-@pytest.mark.parametrize("opt", ["sgd", "adam", "rmsprop", "nadam"])
+@pytest.mark.parametrize("opt", ["sgd", "adam", "rmsprop", "nadam", "sgd-momentum"])
 @pytest.mark.parametrize("loss,out", [("sparse_categorical_crossentropy", "softmax"),
                                       ("mse", "tanh"), ("categorical_crossentropy", "sigmoid")])
 def test_fused_and_layer_paths_agree(opt, loss, out):
@@ -42,7 +42,8 @@ def test_fused_and_layer_paths_agree(opt, loss, out):
     results = []
     for eager in (False, True):
         model = _mlp([32, 16], act="elu", out=out)
-        model.compile(loss=loss, optimizer=opt, metrics=["accuracy"], run_eagerly=eager)
+        optimizer = cydl.optimizers.SGD(0.05, momentum=0.9) if opt == "sgd-momentum" else opt
+        model.compile(loss=loss, optimizer=optimizer, metrics=["accuracy"], run_eagerly=eager)
         cydl.utils.set_random_seed(3)
         h = model.fit(x, y, epochs=3, batch_size=50, validation_split=0.1, verbose=0)
         assert model._runner(train=True).fused is not eager

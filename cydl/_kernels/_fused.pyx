@@ -12,7 +12,9 @@ a new region):
            activation derivative (one barrier per layer). The optimizer updates
            each column block of W right after its gradient (the lowest layer) or
            one barrier later (the others, whose W the dX GEMM still reads), while
-           the block is in cache.
+           the block is in cache. With plain SGD the lowest layer's update is the
+           weight-gradient GEMM itself (alpha -lr, beta 1, written into W), so its
+           gradient is never stored.
   update   with clipnorm / global_clipnorm only: norms first, then one pass over
            the flat parameter buffer
 
@@ -38,7 +40,7 @@ from cydl._kernels._dense cimport (dense_forward_cols, dense_weight_grad_cols,
                                    dense_input_grad_cols, GEMM_MIN_WORK, COL_ALIGN)
 from cydl._kernels._blas cimport gemm
 from cydl._kernels._losses cimport loss_rows, N_STATS
-from cydl._kernels._optim cimport UpdateRule, update_range, sumsq
+from cydl._kernels._optim cimport UpdateRule, update_range, sumsq, OPT_SGD
 from cydl._kernels._data cimport gather_rows_span
 import numpy as np
 
@@ -359,6 +361,10 @@ cdef void _step(Plan p, floating* P, Py_ssize_t start, Py_ssize_t B, int nt,
     # Update each layer while its gradient is still in cache, unless clipping by
     # norm needs every gradient first.
     cdef bint eager = train and not p.rule.needs_norms()
+    # Plain SGD on the lowest trained layer: W -= lr X^T dZ is itself a GEMM (alpha
+    # -lr, beta 1), so that layer's gradient is never stored and never re-read.
+    cdef bint fold = eager and p.rule.s.kind == OPT_SGD and p.rule.s.momentum == 0 and \
+        p.rule.s.weight_decay == 0 and p.rule.s.clipvalue == 0
     cdef const floating* X
     cdef floating* WS = <floating*>p.WS
     cdef floating* G = <floating*>p.G
@@ -396,10 +402,12 @@ cdef void _step(Plan p, floating* P, Py_ssize_t start, Py_ssize_t B, int nt,
                     if l == p.n_layers - 1:
                         _prefetch_next(p, t, nt, start + B, B)
                     if eager and l + 1 < p.n_layers:
-                        _update_layer_part(p, P, G, l + 1, t, nt, B)
-                    _backward_part(p, P, G, X, l, t, nt, B)
+                        _update_layer_part(p, P, G, l + 1, t, nt, B, False)
+                    _backward_part(p, P, G, X, l, t, nt, B, fold and l == p.first_bwd
+                                   and not _dw_rows(B, &p.L[l]))
                     if eager and l == p.first_bwd:
-                        _update_layer_part(p, P, G, l, t, nt, B)
+                        _update_layer_part(p, P, G, l, t, nt, B,
+                                           fold and not _dw_rows(B, &p.L[l]))
                 t0 = _tick(p, P_LAYERS + 2 * l + 1, t0)
             if not eager:
                 for k in prange(p.rule.n_segments, schedule='dynamic'):
@@ -577,7 +585,7 @@ cdef void _loss_part(Plan p, floating* WS, int t, int nt, Py_ssize_t B, bint gra
 
 
 cdef void _backward_part(Plan p, floating* P, floating* G, const floating* X, int l, int t,
-                         int nt, Py_ssize_t B) noexcept nogil:
+                         int nt, Py_ssize_t B, bint fold) noexcept nogil:
     cdef LayerDesc* L = &p.L[l]
     cdef LayerDesc* prev
     cdef floating* WS = <floating*>p.WS
@@ -592,7 +600,7 @@ cdef void _backward_part(Plan p, floating* P, floating* G, const floating* X, in
         x, ldx, xt = X, p.n_features, c'T'
     else:
         x, ldx, xt = WS + p.L[l - 1].a, B, c'N'
-    if L.trainable and _dw_rows(B, L):
+    if L.trainable and _dw_rows(B, L):     # (never folded: see _step)
         parts = parts_for(work, GEMM_MIN_WORK, nt, L.n_in)
         if t < parts:
             sp = split_range(L.n_in, parts, t, COL_ALIGN)
@@ -601,6 +609,16 @@ cdef void _backward_part(Plan p, floating* P, floating* G, const floating* X, in
         if L.b >= 0:
             sp = split_range(L.n_out, nt, t, COL_ALIGN)
             bias_grad_cols(B, dZ, B, G + L.b, sp.lo, sp.hi, 0)
+    elif L.trainable and fold:
+        parts = parts_for(work, GEMM_MIN_WORK, nt, L.n_out)
+        if t < parts:
+            sp = split_range(L.n_out, parts, t, COL_ALIGN)
+            if sp.hi > sp.lo:
+                gemm(c'T' if xt == c'N' else c'N', c'N', L.n_in, <int>(sp.hi - sp.lo), <int>B,
+                     <floating>(-p.rule.s.lr), x, <int>ldx, dZ + sp.lo * B, <int>B,
+                     <floating>1, P + L.w + sp.lo * L.n_in, L.n_in)
+                if L.b >= 0:
+                    bias_grad_cols(B, dZ, B, G + L.b, sp.lo, sp.hi, 0)
     elif L.trainable:
         parts = parts_for(work, GEMM_MIN_WORK, nt, L.n_out)
         if t < parts:
@@ -636,7 +654,7 @@ cdef void _backward_part(Plan p, floating* P, floating* G, const floating* X, in
 
 
 cdef void _update_layer_part(Plan p, floating* P, floating* G, int l, int t, int nt,
-                             Py_ssize_t B) noexcept nogil:
+                             Py_ssize_t B, bint folded) noexcept nogil:
     """Optimizer step on the columns of layer l whose gradient thread t computed
     (the same split as its weight-gradient GEMM, so the block is still in cache)."""
     cdef LayerDesc* L = &p.L[l]
@@ -665,7 +683,8 @@ cdef void _update_layer_part(Plan p, floating* P, floating* G, int l, int t, int
     if t >= parts:
         return
     sp = split_range(L.n_out, parts, t, COL_ALIGN)
-    update_range(p.rule, L.w + sp.lo * L.n_in, L.w + sp.hi * L.n_in, P, G, S1, S2, S3)
+    if not folded:      # folded: the weight-gradient GEMM already updated W
+        update_range(p.rule, L.w + sp.lo * L.n_in, L.w + sp.hi * L.n_in, P, G, S1, S2, S3)
     if L.b >= 0:
         update_range(p.rule, L.b + sp.lo, L.b + sp.hi, P, G, S1, S2, S3)
 
