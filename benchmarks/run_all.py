@@ -72,8 +72,9 @@ def main():
     out += ["## Training throughput (float32, full steps through `model.fit`)", "",
             f"Median of {args.rounds} interleaved rounds; ratios per round, range across "
             "rounds in brackets.", "",
-            "| network | batch | optimizer | cydl samples/s | PyTorch samples/s | cydl / PyTorch "
-            "| target | cydl step ms | GEMM floor ms (numpy / scipy) | x floor | target |",
+            "| network | batch | optimizer | cydl samples/s (1 thread) | PyTorch samples/s "
+            "| cydl / PyTorch | target | cydl step ms | GEMM floor ms (numpy / scipy) | x floor "
+            "| target |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     verdicts = []
     for net, batch in CONFIGS:
@@ -83,12 +84,15 @@ def main():
             r = {"floor": run("gemm_floor", net=net, batch=batch, threads=2, windows=w)}
             for opt in ("sgd", "adam"):
                 r[opt] = run("cydl_train", net=net, batch=batch, opt=opt, threads=2, windows=w)
+                r[opt + "_1t"] = run("cydl_train", net=net, batch=batch, opt=opt, threads=1,
+                                     windows=w)
                 r["torch_" + opt] = best_torch(net=net, batch=batch, opt=opt, windows=w) \
                     if torch else {}
             rounds.append(r)
         floors = [r["floor"]["step_ms"] for r in rounds]
         for opt, target in (("sgd", t_sgd), ("adam", t_adam)):
             rates = [r[opt]["samples_per_s"] for r in rounds]
+            rates_1t = [r[opt + "_1t"]["samples_per_s"] for r in rounds]
             steps = [r[opt]["step_ms"] for r in rounds]
             xfs = [r[opt]["step_ms"] / r["floor"]["step_ms"] for r in rounds]
             ratios = [r[opt]["samples_per_s"] / r["torch_" + opt]["samples_per_s"]
@@ -99,7 +103,8 @@ def main():
             ratio_cell = f"{med(ratios):.2f}x ({spread(ratios)})" if ratios else "-"
             out.append(
                 f"| {NET_NAMES[net]} | {batch} | {'SGD' if opt == 'sgd' else 'Adam'} "
-                f"| {fmt_rate(med(rates))} | {fmt_rate(med(trates)) if trates else '-'} "
+                f"| {fmt_rate(med(rates))} ({fmt_rate(med(rates_1t))}) "
+                f"| {fmt_rate(med(trates)) if trates else '-'} "
                 f"| {ratio_cell} | >= {target}x | {med(steps):.3f} "
                 f"| {floor_cell if opt == 'sgd' else '(same)'} "
                 f"| {med(xfs):.2f} ({spread(xfs)}) | {f'<= {t_floor}' if opt == 'sgd' else '-'} |")

@@ -28,23 +28,26 @@ cdef struct OptStep:
     double c3
 
 
+cdef struct RuleData:
+    OptStep s
+    Py_ssize_t n_segments
+    Py_ssize_t* seg_bounds         # n_segments + 1 offsets of the variables
+    double* seg_scale              # gradient scale of each variable this step
+
+
 cdef class UpdateRule:
-    cdef OptStep s
-    cdef Py_ssize_t n_segments
-    cdef Py_ssize_t* seg_bounds    # n_segments + 1 offsets of the variables
-    cdef double* seg_scale         # gradient scale of each variable this step
+    cdef RuleData d
     cdef int n_slots
 
-    cdef void compute_scales_serial(self, const void* g, bint is_double) noexcept nogil
-    cdef bint needs_norms(self) noexcept nogil
-    cdef void finish_scales(self) noexcept nogil
 
+cdef bint needs_norms(const RuleData* r) noexcept nogil
+cdef void finish_scales(RuleData* r) noexcept nogil
 
 cdef void update_span(const OptStep* s, Py_ssize_t lo, Py_ssize_t hi, floating* p,
                       const floating* g, floating* s1, floating* s2, floating* s3,
                       floating gscale) noexcept nogil
 
-cdef void update_range(UpdateRule rule, Py_ssize_t lo, Py_ssize_t hi, floating* p,
+cdef void update_range(const RuleData* r, Py_ssize_t lo, Py_ssize_t hi, floating* p,
                        const floating* g, floating* s1, floating* s2,
                        floating* s3) noexcept nogil
 

@@ -123,21 +123,43 @@ cdef inline void _update_span(const OptStep* s, Py_ssize_t lo, Py_ssize_t hi, fl
             p[i] -= lr * gi / fsqrt(v + eps)
 
 
-cdef void update_range(UpdateRule rule, Py_ssize_t lo, Py_ssize_t hi, floating* p,
+cdef bint needs_norms(const RuleData* r) noexcept nogil:
+    return r.s.clipnorm > 0 or r.s.global_clipnorm > 0
+
+
+cdef void finish_scales(RuleData* r) noexcept nogil:
+    """Turn the per-variable sums of squares in seg_scale into scale factors."""
+    cdef Py_ssize_t k
+    cdef double total = 0, norm, clip
+    if r.s.global_clipnorm > 0:
+        for k in range(r.n_segments):
+            total += r.seg_scale[k]
+        norm = sqrt(total)
+        clip = r.s.global_clipnorm
+        for k in range(r.n_segments):
+            r.seg_scale[k] = clip / (norm if norm > clip else clip)
+    else:
+        clip = r.s.clipnorm
+        for k in range(r.n_segments):
+            norm = sqrt(r.seg_scale[k])
+            r.seg_scale[k] = clip / (norm if norm > clip else clip)
+
+
+cdef void update_range(const RuleData* r, Py_ssize_t lo, Py_ssize_t hi, floating* p,
                        const floating* g, floating* s1, floating* s2,
                        floating* s3) noexcept nogil:
     """Update [lo, hi), each variable's piece with that variable's gradient scale."""
     cdef Py_ssize_t k, a, b
-    if not rule.needs_norms():
-        update_span(&rule.s, lo, hi, p, g, s1, s2, s3, <floating>1)
+    if not needs_norms(r):
+        update_span(&r.s, lo, hi, p, g, s1, s2, s3, <floating>1)
         return
-    for k in range(rule.n_segments):
-        a = rule.seg_bounds[k]
-        b = rule.seg_bounds[k + 1]
+    for k in range(r.n_segments):
+        a = r.seg_bounds[k]
+        b = r.seg_bounds[k + 1]
         if b <= lo or a >= hi:
             continue
-        update_span(&rule.s, a if a > lo else lo, b if b < hi else hi, p, g, s1, s2, s3,
-                    <floating>rule.seg_scale[k])
+        update_span(&r.s, a if a > lo else lo, b if b < hi else hi, p, g, s1, s2, s3,
+                    <floating>r.seg_scale[k])
 
 
 cdef class UpdateRule:
@@ -145,92 +167,61 @@ cdef class UpdateRule:
     the GIL, plus the variable boundaries that clipnorm needs."""
 
     def __cinit__(self):
-        self.seg_bounds = NULL
-        self.seg_scale = NULL
-        self.n_segments = 0
+        self.d.seg_bounds = NULL
+        self.d.seg_scale = NULL
+        self.d.n_segments = 0
 
     def __dealloc__(self):
-        free(self.seg_bounds)
-        free(self.seg_scale)
+        free(self.d.seg_bounds)
+        free(self.d.seg_scale)
 
     def configure(self, int kind, *, double momentum=0, bint nesterov=False,
                   double beta1=0.9, double beta2=0.999, double eps=1e-7, double rho=0.9,
                   bint amsgrad=False, bint centered=False, double weight_decay=0,
                   double clipvalue=0, double clipnorm=0, double global_clipnorm=0,
                   int n_slots=0):
-        self.s.kind = kind
-        self.s.momentum = momentum
-        self.s.nesterov = nesterov
-        self.s.beta1 = beta1
-        self.s.beta2 = beta2
-        self.s.eps = eps
-        self.s.rho = rho
-        self.s.amsgrad = amsgrad
-        self.s.centered = centered
-        self.s.weight_decay = weight_decay
-        self.s.clipvalue = clipvalue
-        self.s.clipnorm = clipnorm
-        self.s.global_clipnorm = global_clipnorm
+        cdef OptStep* s = &self.d.s
+        s.kind = kind
+        s.momentum = momentum
+        s.nesterov = nesterov
+        s.beta1 = beta1
+        s.beta2 = beta2
+        s.eps = eps
+        s.rho = rho
+        s.amsgrad = amsgrad
+        s.centered = centered
+        s.weight_decay = weight_decay
+        s.clipvalue = clipvalue
+        s.clipnorm = clipnorm
+        s.global_clipnorm = global_clipnorm
         self.n_slots = n_slots
 
     def set_segments(self, bounds):
         """Offsets [0, e1, e2, ..., n] of the variables in the trainable buffer."""
         cdef Py_ssize_t k, n = len(bounds) - 1
-        free(self.seg_bounds)
-        free(self.seg_scale)
-        self.seg_bounds = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
-        self.seg_scale = <double*>malloc((n + 1) * sizeof(double))
-        if self.seg_bounds == NULL or self.seg_scale == NULL:
+        free(self.d.seg_bounds)
+        free(self.d.seg_scale)
+        self.d.seg_bounds = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
+        self.d.seg_scale = <double*>malloc((n + 1) * sizeof(double))
+        if self.d.seg_bounds == NULL or self.d.seg_scale == NULL:
             raise MemoryError()
         for k in range(n + 1):
-            self.seg_bounds[k] = bounds[k]
-            self.seg_scale[k] = 1.0
-        self.n_segments = n
+            self.d.seg_bounds[k] = bounds[k]
+            self.d.seg_scale[k] = 1.0
+        self.d.n_segments = n
 
     def state(self):
         """The hyper-parameters, per-step scalars and variable bounds, as a dict."""
-        d = dict(self.s)
-        d["segments"] = [self.seg_bounds[k] for k in range(self.n_segments + 1)] \
-            if self.n_segments else []
+        d = dict(self.d.s)
+        d["segments"] = [self.d.seg_bounds[k] for k in range(self.d.n_segments + 1)] \
+            if self.d.n_segments else []
         return d
 
     def set_step(self, double lr, double c1=0, double c2=0, double c3=0):
-        self.s.lr = lr
-        self.s.c1 = c1
-        self.s.c2 = c2
-        self.s.c3 = c3
-
-    cdef bint needs_norms(self) noexcept nogil:
-        return self.s.clipnorm > 0 or self.s.global_clipnorm > 0
-
-    cdef void compute_scales_serial(self, const void* g, bint is_double) noexcept nogil:
-        """seg_scale[k] from the gradient norms (one thread per variable is enough:
-        the callers run this per variable in parallel where it matters)."""
-        cdef Py_ssize_t k
-        cdef double total = 0, norm, clip
-        for k in range(self.n_segments):
-            if is_double:
-                self.seg_scale[k] = sumsq(<const double*>g, self.seg_bounds[k], self.seg_bounds[k + 1])
-            else:
-                self.seg_scale[k] = sumsq(<const float*>g, self.seg_bounds[k], self.seg_bounds[k + 1])
-        self.finish_scales()
-
-    cdef void finish_scales(self) noexcept nogil:
-        """Turn the per-variable sums of squares in seg_scale into scale factors."""
-        cdef Py_ssize_t k
-        cdef double total = 0, norm, clip
-        if self.s.global_clipnorm > 0:
-            for k in range(self.n_segments):
-                total += self.seg_scale[k]
-            norm = sqrt(total)
-            clip = self.s.global_clipnorm
-            for k in range(self.n_segments):
-                self.seg_scale[k] = clip / (norm if norm > clip else clip)
-        else:
-            clip = self.s.clipnorm
-            for k in range(self.n_segments):
-                norm = sqrt(self.seg_scale[k])
-                self.seg_scale[k] = clip / (norm if norm > clip else clip)
+        self.d.s.lr = lr
+        self.d.s.c1 = c1
+        self.d.s.c2 = c2
+        self.d.s.c3 = c3
 
     def apply(self, floating[::1] p, floating[::1] g, floating[::1] s1, floating[::1] s2,
               floating[::1] s3, int n_threads):
@@ -238,20 +229,21 @@ cdef class UpdateRule:
         cdef Py_ssize_t n = p.shape[0], k
         cdef int t, parts
         cdef Span sp
+        cdef RuleData* r = &self.d
         cdef floating* q1 = &s1[0] if s1 is not None and n > 0 else NULL
         cdef floating* q2 = &s2[0] if s2 is not None and n > 0 else NULL
         cdef floating* q3 = &s3[0] if s3 is not None and n > 0 else NULL
         if n == 0:
             return
-        if self.needs_norms():
-            if self.n_segments == 0 or self.seg_bounds[self.n_segments] != n:
+        if needs_norms(r):
+            if r.n_segments == 0 or r.seg_bounds[r.n_segments] != n:
                 raise ValueError("set_segments() must describe the whole buffer")
             with nogil:
-                for k in prange(self.n_segments, num_threads=n_threads, schedule='dynamic'):
-                    self.seg_scale[k] = sumsq(&g[0], self.seg_bounds[k], self.seg_bounds[k + 1])
-                self.finish_scales()
+                for k in prange(r.n_segments, num_threads=n_threads, schedule='dynamic'):
+                    r.seg_scale[k] = sumsq(&g[0], r.seg_bounds[k], r.seg_bounds[k + 1])
+                finish_scales(r)
         parts = parts_for(<double>n, <double>MIN_CHUNK, n_threads, n)
         with nogil:
             for t in prange(parts, num_threads=parts, schedule='static'):
                 sp = split_range(n, parts, t, 16)
-                update_range(self, sp.lo, sp.hi, &p[0], &g[0], q1, q2, q3)
+                update_range(r, sp.lo, sp.hi, &p[0], &g[0], q1, q2, q3)

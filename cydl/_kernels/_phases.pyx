@@ -1,0 +1,395 @@
+"""The phases of a fused training step, run by every thread of one parallel region.
+
+`run_step` is the whole step: gather, forward, loss, backward with the optimizer
+update folded in, as described in _fused.pyx, which owns the buffers. Everything
+here works on a StepState, a plain C struct, so no Python object is touched
+without the GIL.
+"""
+from cython cimport floating
+from cython.parallel cimport prange, parallel
+from libc.string cimport memset, memcpy
+from cydl._kernels._parallel cimport (Span, split_range, parts_for, omp_get_thread_num,
+                                      omp_get_wtime, cydl_ftz_begin, cydl_ftz_end,
+                                      cydl_prefetch)
+from cydl._kernels._blas cimport gemm, blas_pin, blas_unpin
+from cydl._kernels._activations cimport (bias_act_forward, act_backward, softmax_rows,
+                                         softmax_backward_rows, ACT_SOFTMAX, ACT_LINEAR)
+from cydl._kernels._dense cimport (dense_forward_cols, dense_weight_grad_cols,
+                                   dense_weight_grad_rows, bias_grad_cols,
+                                   dense_input_grad_cols, GEMM_MIN_WORK, COL_ALIGN)
+from cydl._kernels._losses cimport loss_rows
+from cydl._kernels._data cimport gather_rows_span
+from cydl._kernels._optim cimport (RuleData, update_range, sumsq, needs_norms,
+                                   finish_scales, OPT_SGD)
+
+
+cdef void run_step(StepState* p, Py_ssize_t start, Py_ssize_t B, int nt, int mode) noexcept nogil:
+    """One step on rows [start, start + B) of the bound order, BLAS pinned to one
+    thread. mode 0: predict; 1: forward + loss; 2: training step."""
+    cdef int old = blas_pin()
+    if p.is_double:
+        _step(p, <double*>p.P, start, B, nt, mode)
+    else:
+        _step(p, <float*>p.P, start, B, nt, mode)
+    blas_unpin(old)
+
+
+cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int nt,
+                int mode) noexcept nogil:
+    """mode 0: predict (forward with output activation); 1: forward + loss;
+    2: forward + loss + backward + update."""
+    cdef int t, l = 0, k
+    cdef bint train = mode == 2
+    cdef bint x_direct
+    cdef double t0 = 0
+    cdef unsigned int csr = 0
+    # Update each layer while its gradient is still in cache, unless clipping by
+    # norm needs every gradient first.
+    cdef bint eager = train and not needs_norms(p.rule)
+    # Plain SGD on the lowest trained layer: W -= lr X^T dZ is itself a GEMM (alpha
+    # -lr, beta 1), so that layer's gradient is never stored and never re-read.
+    cdef bint fold = eager and p.rule.s.kind == OPT_SGD and p.rule.s.momentum == 0 and \
+        p.rule.s.weight_decay == 0 and p.rule.s.clipvalue == 0
+    cdef const floating* X
+    cdef floating* WS = <floating*>p.WS
+    cdef floating* G = <floating*>p.G
+    cdef Py_ssize_t F = p.n_features
+    cdef LayerDesc* last = &p.L[p.n_layers - 1]
+    # rows used in place when they already are the model dtype and in order
+    x_direct = p.idx == NULL and ((floating is double and p.src_kind == SRC_F64) or
+                                  (floating is float and p.src_kind == SRC_F32))
+    if x_direct:
+        X = <const floating*>p.X + start * F
+    else:
+        X = <const floating*>p.XB
+    with parallel(num_threads=nt):
+        csr = cydl_ftz_begin()      # denormals flushed on every thread (see _cpu.h)
+        t0 = _tick(p, -1, 0)
+        if not (x_direct and mode == 0):
+            for t in prange(nt, schedule='static', chunksize=1):
+                _gather_part(p, P, t, nt, start, B, x_direct, mode)
+            t0 = _tick(p, P_GATHER, t0)
+        for l in range(p.n_layers):
+            for t in prange(nt, schedule='static', chunksize=1):
+                _forward_part(p, P, X, l, t, nt, B, mode)
+            t0 = _tick(p, P_LAYERS + 2 * l, t0)
+        if last.act == ACT_SOFTMAX and (mode == 0 or not p.on_logits):
+            for t in prange(nt, schedule='static', chunksize=1):
+                _softmax_part(p, WS, t, nt, B)
+            t0 = _tick(p, P_SOFTMAX, t0)
+        if mode > 0:
+            for t in prange(nt, schedule='static', chunksize=1):
+                _loss_part(p, WS, t, nt, B, train)
+            t0 = _tick(p, P_LOSS, t0)
+        if train:
+            for l in range(p.n_layers - 1, p.first_bwd - 1, -1):
+                for t in prange(nt, schedule='static', chunksize=1):
+                    if l == p.n_layers - 1:
+                        _prefetch_next(p, t, nt, start + B, B)
+                    if eager and l + 1 < p.n_layers:
+                        _update_layer_part(p, P, G, l + 1, t, nt, B, False)
+                    _backward_part(p, P, G, X, l, t, nt, B, fold and l == p.first_bwd
+                                   and not _dw_rows(B, &p.L[l]))
+                    if eager and l == p.first_bwd:
+                        _update_layer_part(p, P, G, l, t, nt, B,
+                                           fold and not _dw_rows(B, &p.L[l]))
+                t0 = _tick(p, P_LAYERS + 2 * l + 1, t0)
+            if not eager:
+                for k in prange(p.rule.n_segments, schedule='dynamic'):
+                    p.rule.seg_scale[k] = sumsq(G, p.rule.seg_bounds[k], p.rule.seg_bounds[k + 1])
+                for t in prange(nt, schedule='static', chunksize=1):
+                    if t == 0:
+                        finish_scales(p.rule)
+                t0 = _tick(p, P_NORMS, t0)
+                for t in prange(nt, schedule='static', chunksize=1):
+                    _update_part(p, P, G, t, nt)
+                t0 = _tick(p, P_UPDATE, t0)
+        cydl_ftz_end(csr)
+
+
+# Which dimension of each GEMM the threads split. Splitting the units (columns)
+# gives each thread its own block of W in every phase, which is what the cache
+# wants; a row split makes every thread pack all of W. Measured on the 2-core
+# development machine, a row split of the large layers ranged from 6% faster to
+# 19% slower from one run to the next, so units are split unless a layer is too
+# narrow to share out in 8-column blocks (e.g. a 10-class output layer).
+cdef enum:
+    NARROW = 4 * COL_ALIGN
+
+
+cdef inline bint _fwd_rows(Py_ssize_t B, LayerDesc* L) noexcept nogil:
+    return L.n_out < NARROW and B >= NARROW
+
+
+cdef inline bint _dw_rows(Py_ssize_t B, LayerDesc* L) noexcept nogil:
+    return L.n_out < NARROW and L.n_in >= NARROW
+
+
+cdef inline bint _dx_rows(Py_ssize_t B, LayerDesc* L) noexcept nogil:
+    return L.n_in < NARROW and B >= NARROW
+
+
+cdef inline double _tick(StepState* p, int slot, double t0) noexcept nogil:
+    """Thread 0 adds the time since t0 to a profile slot and returns the new t0."""
+    cdef double now
+    if not p.profiling or omp_get_thread_num() != 0:
+        return t0
+    now = omp_get_wtime()
+    if slot >= 0:
+        p.prof[slot] += now - t0
+    return now
+
+
+cdef void _gather_part(StepState* p, floating* P, int t, int nt, Py_ssize_t start, Py_ssize_t B,
+                       bint x_direct, int mode) noexcept nogil:
+    cdef Span sp
+    cdef Py_ssize_t r, row, F = p.n_features
+    cdef int C = p.y_cols
+    cdef floating* yb = <floating*>p.YB
+    cdef floating* swb = <floating*>p.SWB
+    cdef int parts
+    memset(p.part_stats + t * STAT_STRIDE, 0, STAT_STRIDE * sizeof(double))
+    parts = parts_for(<double>B * F, 8192, nt, B)
+    if t >= parts:
+        return
+    sp = split_range(B, parts, t, 1)
+    if not x_direct:
+        if p.src_kind == SRC_U8:
+            gather_rows_span(<const unsigned char*>p.X, F, F, p.idx, start, sp.lo, sp.hi, <floating*>p.XB)
+        elif p.src_kind == SRC_F32:
+            gather_rows_span(<const float*>p.X, F, F, p.idx, start, sp.lo, sp.hi, <floating*>p.XB)
+        else:
+            gather_rows_span(<const double*>p.X, F, F, p.idx, start, sp.lo, sp.hi, <floating*>p.XB)
+    if mode == 0:
+        return
+    for r in range(sp.lo, sp.hi):
+        row = p.idx[start + r] if p.idx != NULL else start + r
+        if p.labels != NULL:
+            p.LB[r] = p.labels[row]
+        if p.Y != NULL:
+            memcpy(yb + r * C, <const floating*>p.Y + row * C, C * sizeof(floating))
+        if p.SW != NULL:
+            swb[r] = (<const floating*>p.SW)[row]
+
+
+cdef void _prefetch_next(StepState* p, int t, int nt, Py_ssize_t start, Py_ssize_t B) noexcept nogil:
+    """Prefetch this thread's share of the next batch's input rows: shuffled rows
+    come from all over the data set, and the next gather then finds them in cache."""
+    cdef Py_ssize_t r, row, off, item, row_bytes
+    cdef Span sp
+    cdef const char* base
+    if start + B > p.n_rows or p.idx == NULL:
+        return       # in-order rows: the hardware prefetcher already streams them
+    item = 1 if p.src_kind == SRC_U8 else (8 if p.src_kind == SRC_F64 else 4)
+    row_bytes = p.n_features * item
+    sp = split_range(B, nt, t, 1)
+    for r in range(sp.lo, sp.hi):
+        row = p.idx[start + r]
+        base = p.X + row * row_bytes
+        off = 0
+        while off < row_bytes:
+            cydl_prefetch(base + off)
+            off += 64
+
+
+cdef void _forward_part(StepState* p, floating* P, const floating* X, int l, int t, int nt,
+                        Py_ssize_t B, int mode) noexcept nogil:
+    cdef LayerDesc* L = &p.L[l]
+    cdef floating* WS = <floating*>p.WS
+    cdef const floating* x
+    cdef Py_ssize_t ldx
+    cdef char xt
+    cdef floating* A = WS + L.a
+    cdef floating* Z = A
+    cdef int act = L.act, parts
+    cdef Span sp
+    if l == 0:
+        x, ldx, xt = X, p.n_features, c'T'
+    else:
+        x, ldx, xt = WS + p.L[l - 1].a, B, c'N'
+    if mode > 0 and L.keep_z:
+        Z = WS + L.z
+    if l == p.n_layers - 1 and (act == ACT_SOFTMAX or (mode > 0 and p.on_logits)):
+        act = ACT_LINEAR   # a fused loss works on the logits; softmax is a row phase
+    if _fwd_rows(B, L):
+        parts = parts_for(<double>B * L.n_in * L.n_out, GEMM_MIN_WORK, nt, B)
+        if t >= parts:
+            return
+        sp = split_range(B, parts, t, COL_ALIGN)
+        if sp.hi <= sp.lo:
+            return
+        # rows lo..hi of Z = X W, then bias + activation on those rows of every column
+        gemm(xt, c'N', <int>(sp.hi - sp.lo), L.n_out, L.n_in, <floating>1,
+             x + (sp.lo * ldx if xt == c'T' else sp.lo), <int>ldx, P + L.w, L.n_in,
+             <floating>0, Z + sp.lo, <int>B)
+        bias_act_forward(act, <floating>L.alpha, sp.hi - sp.lo, 0, L.n_out, Z + sp.lo, B,
+                         P + L.b if L.b >= 0 else NULL, A + sp.lo, B)
+        return
+    parts = parts_for(<double>B * L.n_in * L.n_out, GEMM_MIN_WORK, nt, L.n_out)
+    if t >= parts:
+        return
+    sp = split_range(L.n_out, parts, t, COL_ALIGN)
+    dense_forward_cols(act, <floating>L.alpha, B, L.n_in, x, ldx, xt, P + L.w, L.n_in,
+                       P + L.b if L.b >= 0 else NULL, Z, B, A, B, sp.lo, sp.hi)
+
+
+cdef void _softmax_part(StepState* p, floating* WS, int t, int nt, Py_ssize_t B) noexcept nogil:
+    cdef LayerDesc* L = &p.L[p.n_layers - 1]
+    cdef int parts = parts_for(<double>B * L.n_out * 20, 40000, nt, B)
+    cdef Span sp
+    if t >= parts:
+        return
+    sp = split_range(B, parts, t, 1)
+    softmax_rows(sp.lo, sp.hi, L.n_out, WS + L.a, B, WS + L.a, B)
+
+
+cdef void _loss_part(StepState* p, floating* WS, int t, int nt, Py_ssize_t B, bint grad) noexcept nogil:
+    cdef LayerDesc* L = &p.L[p.n_layers - 1]
+    cdef int C = L.n_out, parts
+    cdef floating* A = WS + L.a
+    cdef floating* D = WS + L.d
+    cdef Span sp
+    parts = parts_for(<double>B * C * 30, 40000, nt, B)
+    if t >= parts:
+        return
+    sp = split_range(B, parts, t, 1)
+    loss_rows(p.loss_kind, p.acc_mode, p.loss_param, p.thresh, sp.lo, sp.hi, C, A, 1, B,
+              p.LB if p.labels != NULL else NULL,
+              <floating*>p.YB if p.Y != NULL else NULL, C, 1,
+              <floating*>p.SWB if p.SW != NULL else NULL,
+              D if grad else NULL, 1, B, <floating>(1.0 / B),
+              p.part_stats + t * STAT_STRIDE)
+    if not grad or p.on_logits or L.act == ACT_LINEAR:
+        return
+    # the loss saw the activated output: chain through the output activation
+    if L.act == ACT_SOFTMAX:
+        softmax_backward_rows(sp.lo, sp.hi, C, D, B, A, B, D, B)
+    else:
+        act_backward(L.act, <floating>L.alpha, sp.hi - sp.lo, 0, C, D + sp.lo, B, A + sp.lo, B,
+                     WS + L.z + sp.lo if L.keep_z else NULL, B, D + sp.lo, B)
+
+
+cdef void _backward_part(StepState* p, floating* P, floating* G, const floating* X, int l, int t,
+                         int nt, Py_ssize_t B, bint fold) noexcept nogil:
+    cdef LayerDesc* L = &p.L[l]
+    cdef LayerDesc* prev
+    cdef floating* WS = <floating*>p.WS
+    cdef floating* dZ = WS + L.d
+    cdef const floating* x
+    cdef Py_ssize_t ldx
+    cdef char xt
+    cdef int parts, tt
+    cdef Span sp
+    cdef double work = <double>B * L.n_in * L.n_out
+    if l == 0:
+        x, ldx, xt = X, p.n_features, c'T'
+    else:
+        x, ldx, xt = WS + p.L[l - 1].a, B, c'N'
+    if L.trainable and _dw_rows(B, L):     # (never folded: see _step)
+        parts = parts_for(work, GEMM_MIN_WORK, nt, L.n_in)
+        if t < parts:
+            sp = split_range(L.n_in, parts, t, COL_ALIGN)
+            dense_weight_grad_rows(B, L.n_out, x, ldx, xt, dZ, B, G + L.w, L.n_in,
+                                   sp.lo, sp.hi, 0)
+        if L.b >= 0:
+            sp = split_range(L.n_out, nt, t, COL_ALIGN)
+            bias_grad_cols(B, dZ, B, G + L.b, sp.lo, sp.hi, 0)
+    elif L.trainable and fold:
+        parts = parts_for(work, GEMM_MIN_WORK, nt, L.n_out)
+        if t < parts:
+            sp = split_range(L.n_out, parts, t, COL_ALIGN)
+            if sp.hi > sp.lo:
+                gemm(c'T' if xt == c'N' else c'N', c'N', L.n_in, <int>(sp.hi - sp.lo), <int>B,
+                     <floating>(-p.rule.s.lr), x, <int>ldx, dZ + sp.lo * B, <int>B,
+                     <floating>1, P + L.w + sp.lo * L.n_in, L.n_in)
+                if L.b >= 0:
+                    bias_grad_cols(B, dZ, B, G + L.b, sp.lo, sp.hi, 0)
+    elif L.trainable:
+        parts = parts_for(work, GEMM_MIN_WORK, nt, L.n_out)
+        if t < parts:
+            sp = split_range(L.n_out, parts, t, COL_ALIGN)
+            dense_weight_grad_cols(B, L.n_in, x, ldx, xt, dZ, B, G + L.w, L.n_in,
+                                   G + L.b if L.b >= 0 else NULL, sp.lo, sp.hi, 0)
+    if l <= p.first_bwd:
+        return
+    # input gradient, handed out from the last thread down so that two one-part
+    # GEMMs of this phase land on different threads
+    prev = &p.L[l - 1]
+    tt = nt - 1 - t
+    if _dx_rows(B, L):
+        parts = parts_for(work, GEMM_MIN_WORK, nt, B)
+        if tt >= parts:
+            return
+        sp = split_range(B, parts, tt, COL_ALIGN)
+        if sp.hi <= sp.lo:
+            return
+        gemm(c'N', c'T', <int>(sp.hi - sp.lo), L.n_in, L.n_out, <floating>1, dZ + sp.lo,
+             <int>B, P + L.w, L.n_in, <floating>0, WS + prev.d + sp.lo, <int>B)
+        act_backward(prev.act, <floating>prev.alpha, sp.hi - sp.lo, 0, L.n_in,
+                     WS + prev.d + sp.lo, B, WS + prev.a + sp.lo, B,
+                     WS + prev.z + sp.lo if prev.keep_z else NULL, B, WS + prev.d + sp.lo, B)
+        return
+    parts = parts_for(work, GEMM_MIN_WORK, nt, L.n_in)
+    if tt >= parts:
+        return
+    sp = split_range(L.n_in, parts, tt, COL_ALIGN)
+    dense_input_grad_cols(B, L.n_out, dZ, B, P + L.w, L.n_in, WS + prev.d, B, sp.lo, sp.hi, 0)
+    act_backward(prev.act, <floating>prev.alpha, B, sp.lo, sp.hi, WS + prev.d, B,
+                 WS + prev.a, B, WS + prev.z if prev.keep_z else NULL, B, WS + prev.d, B)
+
+
+cdef void _update_layer_part(StepState* p, floating* P, floating* G, int l, int t, int nt,
+                             Py_ssize_t B, bint folded) noexcept nogil:
+    """Optimizer step on the columns of layer l whose gradient thread t computed
+    (the same split as its weight-gradient GEMM, so the block is still in cache)."""
+    cdef LayerDesc* L = &p.L[l]
+    cdef int parts
+    cdef Span sp
+    cdef Py_ssize_t c, col
+    cdef floating* S1 = <floating*>p.S1
+    cdef floating* S2 = <floating*>p.S2
+    cdef floating* S3 = <floating*>p.S3
+    if not L.trainable:
+        return
+    if _dw_rows(B, L):
+        # this thread computed rows lo..hi of dW: a piece of every column
+        parts = parts_for(<double>B * L.n_in * L.n_out, GEMM_MIN_WORK, nt, L.n_in)
+        if t < parts:
+            sp = split_range(L.n_in, parts, t, COL_ALIGN)
+            if sp.hi > sp.lo:
+                for c in range(L.n_out):
+                    col = L.w + c * L.n_in
+                    update_range(p.rule, col + sp.lo, col + sp.hi, P, G, S1, S2, S3)
+        if L.b >= 0:
+            sp = split_range(L.n_out, nt, t, COL_ALIGN)
+            update_range(p.rule, L.b + sp.lo, L.b + sp.hi, P, G, S1, S2, S3)
+        return
+    parts = parts_for(<double>B * L.n_in * L.n_out, GEMM_MIN_WORK, nt, L.n_out)
+    if t >= parts:
+        return
+    sp = split_range(L.n_out, parts, t, COL_ALIGN)
+    if not folded:      # folded: the weight-gradient GEMM already updated W
+        update_range(p.rule, L.w + sp.lo * L.n_in, L.w + sp.hi * L.n_in, P, G, S1, S2, S3)
+    if L.b >= 0:
+        update_range(p.rule, L.b + sp.lo, L.b + sp.hi, P, G, S1, S2, S3)
+
+
+cdef void _update_part(StepState* p, floating* P, floating* G, int t, int nt) noexcept nogil:
+    cdef Py_ssize_t n = p.n_trainable
+    cdef int parts = parts_for(<double>n, 16384, nt, n)
+    cdef Span sp
+    if t >= parts:
+        return
+    sp = split_range(n, parts, t, 16)
+    update_range(p.rule, sp.lo, sp.hi, P, G, <floating*>p.S1, <floating*>p.S2,
+                 <floating*>p.S3)
+
+
+cdef void copy_out(StepState* p, floating* out, Py_ssize_t start, Py_ssize_t B) noexcept nogil:
+    """out[start + r, c] = A[r, c]: the column-major output into C-ordered rows."""
+    cdef LayerDesc* L = &p.L[p.n_layers - 1]
+    cdef const floating* A = <const floating*>p.WS + L.a
+    cdef Py_ssize_t r, c, C = L.n_out
+    for r in range(B):
+        for c in range(C):
+            out[(start + r) * C + c] = A[r + c * B]
