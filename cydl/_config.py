@@ -11,6 +11,7 @@ import numpy as np
 
 _FLOATX = "float32"
 _N_THREADS = None      # None: resolved from the environment on each call
+_FORKED = False        # True in a child created by fork(): see _after_fork
 _RNG = np.random.default_rng()
 _SEED = None
 _ALLOWED_FLOATX = ("float32", "float64")
@@ -80,10 +81,25 @@ def _openmp_enabled():
     return _OPENMP
 
 
+def _after_fork():
+    """GNU OpenMP's thread pool does not survive fork(): a forked child that opens a
+    parallel region with more than one thread hangs. Children therefore run the
+    kernels on one thread (correct, just slower); use multiprocessing's "spawn" or
+    "forkserver" start method for multi-threaded workers."""
+    global _FORKED, _N_THREADS
+    _FORKED = True
+    _N_THREADS = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 def get_num_threads():
     """Threads the kernels use: set_num_threads(), else OMP_NUM_THREADS, else the CPUs
-    this process may run on (affinity and cgroup quota). Always 1 without OpenMP."""
-    if not _openmp_enabled():
+    this process may run on (affinity and cgroup quota). Always 1 without OpenMP,
+    and 1 in a process created by fork() (see _after_fork)."""
+    if not _openmp_enabled() or _FORKED:
         return 1
     if _N_THREADS is not None:
         return _N_THREADS
@@ -118,6 +134,11 @@ def set_num_threads(n):
         n = _available_cpus()
     if n < 1:
         raise ValueError(f"n must be a positive int or -1. Received: n={n}")
+    if _FORKED and n > 1:
+        import warnings
+        warnings.warn("cydl runs on one thread in a process created by fork(): OpenMP's "
+                      "thread pool does not survive fork. Start workers with the 'spawn' "
+                      "or 'forkserver' method to use more threads.", RuntimeWarning, 2)
     _N_THREADS = int(n)
 
 
