@@ -189,3 +189,17 @@ def test_early_stopping_restores_best_weights():
     with pytest.raises(ValueError, match="Available keys"):
         model.fit(x, y, epochs=2, verbose=0,
                   callbacks=[cydl.callbacks.EarlyStopping(monitor="val_acc")])
+
+
+def test_early_stopping_never_takes_nan_as_best():
+    class Feed(cydl.callbacks.Callback):
+        values = [float("nan"), 1.0, 0.5, 0.7, 0.8]
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs["val_loss"] = self.values[epoch]
+
+    model = cydl.Sequential([layers.Input(shape=(2,)), layers.Dense(1)])
+    model.compile(loss="mse", optimizer="sgd")
+    es = cydl.callbacks.EarlyStopping(patience=2)
+    model.fit(np.ones((8, 2)), np.ones(8), epochs=5, verbose=0, callbacks=[Feed(), es])
+    assert es.best == 0.5 and es.best_epoch == 2 and es.stopped_epoch == 4

@@ -52,20 +52,12 @@ cdef void dense_weight_grad_cols(Py_ssize_t B, Py_ssize_t n_in,
                                  floating* dW, Py_ssize_t ldw, floating* db,
                                  Py_ssize_t c0, Py_ssize_t c1, floating beta) noexcept nogil:
     """dW[:, c0:c1] = X^T dZ[:, c0:c1] + beta dW; db[c] = sum_r dZ[r, c] + beta db[c]."""
-    cdef Py_ssize_t r, c
-    cdef floating s
-    cdef const floating* col
     if c1 <= c0:
         return
     gemm(c'T' if xt == c'N' else c'N', c'N', <int>n_in, <int>(c1 - c0), <int>B,
          <floating>1, X, <int>ldx, dZ + c0 * lddz, <int>lddz, beta, dW + c0 * ldw, <int>ldw)
     if db != NULL:
-        for c in range(c0, c1):
-            col = dZ + c * lddz
-            s = 0
-            for r in range(B):
-                s = s + col[r]
-            db[c] = s if beta == 0 else s + beta * db[c]
+        bias_grad_cols(B, dZ, lddz, db, c0, c1, beta)
 
 
 cdef void dense_weight_grad_rows(Py_ssize_t B, Py_ssize_t n_out,

@@ -60,7 +60,13 @@ class EarlyStopping(Callback):
             raise ValueError(f"EarlyStopping: monitor={self.monitor!r} is not in the logs. "
                              f"Available keys: {sorted(logs)}")
         value = float(logs[self.monitor])
-        if epoch < self.start_from_epoch or not np.isfinite(value) and self.best is not None:
+        if epoch < self.start_from_epoch:
+            return
+        if not np.isfinite(value):      # NaN or inf never counts as an improvement
+            self.wait += 1
+            if self.wait >= self.patience and epoch > 0:
+                self.stopped_epoch = epoch
+                self.model.stop_training = True
             return
         if self.restore_best_weights and self.best_weights is None:
             self.best_weights = self.model.get_weights()
