@@ -8,8 +8,6 @@ import argparse
 import sys
 import time
 
-import numpy as np
-
 import cydl
 from cydl import layers
 

@@ -184,9 +184,3 @@ def set_random_seed(seed):
     _RNG = np.random.default_rng(seed)
     _SEED = seed
 
-
-def make_rng(seed=None):
-    """A generator for one object: from `seed` if given, else drawn from the global one."""
-    if seed is None:
-        return np.random.default_rng(_RNG.integers(0, 2**63))
-    return np.random.default_rng(seed)

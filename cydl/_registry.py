@@ -1,4 +1,24 @@
-"""Name lookup shared by the Keras-style `get()` functions."""
+"""Helpers shared by the API modules: name lookup for the Keras-style `get()`
+functions, snake_case names, and positive-int arguments."""
+import re
+
+import numpy as np
+
+
+def snake_case(name):
+    """'MeanSquaredError' -> 'mean_squared_error' (Keras' default object names)."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def positive_int(value, name, allow_none=False):
+    """value as an int, or a ValueError naming it (None passes if allow_none)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"Received an invalid value for `{name}`, expected a positive "
+                         f"integer. Received: {name}={value!r}")
+    return int(value)
 
 
 def serialize(obj):

@@ -40,7 +40,6 @@ class Initializer:
 
     def __init__(self, seed=None):
         self.seed = seed
-        self._rng = None
 
     def _generator(self):
         # Keras: a seeded initializer gives the same values on every call.

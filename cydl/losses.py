@@ -9,7 +9,7 @@ what TF-Keras does too: exact, and stable where probabilities round to 0 or 1.
 import numpy as np
 
 from cydl import _config
-from cydl._registry import lookup
+from cydl._registry import lookup, snake_case
 
 
 def _prep(y_true, y_pred):
@@ -96,7 +96,7 @@ class Loss:
     def __init__(self, name=None, reduction="sum_over_batch_size"):
         if reduction not in ("sum_over_batch_size", "sum", "none", "mean"):
             raise ValueError(f"Invalid reduction: {reduction!r}")
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
         self.reduction = reduction
 
     def call(self, y_true, y_pred):
@@ -127,12 +127,6 @@ class Loss:
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-
-
-def _snake(name):
-    import re
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 
 class MeanSquaredError(Loss):

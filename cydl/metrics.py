@@ -7,7 +7,7 @@ is updated from the batch's predictions through `update_state`.
 import numpy as np
 
 from cydl import losses
-from cydl._registry import lookup
+from cydl._registry import lookup, snake_case
 
 
 class Metric:
@@ -21,7 +21,7 @@ class Metric:
     acc_mode = None  # for stat == "hits": which accuracy the kernel must count
 
     def __init__(self, name=None, dtype=None):
-        self.name = name or losses._snake(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
         self.dtype = dtype
         self.reset_state()
 

@@ -30,10 +30,6 @@ def bind_thread_control(uintptr_t set_addr, uintptr_t get_addr):
     _get_threads = <get_threads_t>get_addr
 
 
-def thread_control_bound():
-    return _set_threads != NULL and _get_threads != NULL
-
-
 cdef int blas_pin() noexcept nogil:
     cdef int old = 0
     if _get_threads != NULL and _set_threads != NULL:

@@ -37,7 +37,6 @@ cdef struct RuleData:
 
 cdef class UpdateRule:
     cdef RuleData d
-    cdef int n_slots
 
 
 cdef bint needs_norms(const RuleData* r) noexcept nogil

@@ -178,8 +178,7 @@ cdef class UpdateRule:
     def configure(self, int kind, *, double momentum=0, bint nesterov=False,
                   double beta1=0.9, double beta2=0.999, double eps=1e-7, double rho=0.9,
                   bint amsgrad=False, bint centered=False, double weight_decay=0,
-                  double clipvalue=0, double clipnorm=0, double global_clipnorm=0,
-                  int n_slots=0):
+                  double clipvalue=0, double clipnorm=0, double global_clipnorm=0):
         cdef OptStep* s = &self.d.s
         s.kind = kind
         s.momentum = momentum
@@ -194,7 +193,6 @@ cdef class UpdateRule:
         s.clipvalue = clipvalue
         s.clipnorm = clipnorm
         s.global_clipnorm = global_clipnorm
-        self.n_slots = n_slots
 
     def set_segments(self, bounds):
         """Offsets [0, e1, e2, ..., n] of the variables in the trainable buffer."""

@@ -10,6 +10,3 @@ def openmp_max_threads():
     """omp_get_max_threads(): the runtime's default team size (1 without OpenMP)."""
     return omp_get_max_threads()
 
-
-def openmp_num_procs():
-    return omp_get_num_procs()

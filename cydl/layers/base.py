@@ -8,11 +8,11 @@ Models put every weight into one flat buffer (see cydl.models._store); layers on
 see views.
 """
 import collections
-import re
 
 import numpy as np
 
 from cydl import _config, constraints, initializers, regularizers
+from cydl._registry import snake_case
 from cydl.variables import Variable
 
 _NAME_COUNTS = collections.defaultdict(int)
@@ -23,22 +23,20 @@ def clear_session():
     _NAME_COUNTS.clear()
 
 
-def _snake(name):
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-
-
 def unique_name(base):
     n = _NAME_COUNTS[base]
     _NAME_COUNTS[base] += 1
     return base if n == 0 else f"{base}_{n}"
 
 
-def positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"Received an invalid value for `{name}`, expected a positive "
-                         f"integer. Received: {name}={value!r}")
-    return int(value)
+def work_buffer(cache, key, shape, dtype, order="F"):
+    """A view of a cached array, grown when needed, so that a steady-state training
+    step allocates nothing."""
+    size = int(np.prod(shape))
+    buf = cache.get(key)
+    if buf is None or buf.size < size or buf.dtype != dtype:
+        buf = cache[key] = np.empty(size, dtype)
+    return buf[:size].reshape(shape, order=order)
 
 
 class Layer:
@@ -63,7 +61,7 @@ class Layer:
                             f"{kwargs}")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a string. Received: name={name!r}")
-        self.name = name or unique_name(_snake(type(self).__name__))
+        self.name = name or unique_name(snake_case(type(self).__name__))
         if dtype is not None:
             dtype = np.dtype(dtype).name
             if dtype not in ("float32", "float64"):
@@ -169,12 +167,7 @@ class Layer:
 
     def _buffer(self, key, shape, dtype, order="F"):
         """A reused work array: a training step allocates nothing once warm."""
-        size = int(np.prod(shape))
-        buf = self._ws.get(key)
-        if buf is None or buf.size < size or buf.dtype != dtype:
-            buf = np.empty(size, dtype)
-            self._ws[key] = buf
-        return buf[:size].reshape(shape, order=order)
+        return work_buffer(self._ws, key, shape, dtype, order)
 
     # ------------------------------------------------------------ weights
     def get_weights(self):

@@ -1,8 +1,6 @@
 """Shape and activation layers: Flatten, Reshape and Activation."""
 import math
 
-import numpy as np
-
 from cydl import activations, ops
 from cydl.layers.base import Layer
 

@@ -1,9 +1,7 @@
 """Dense: y = activation(x W + b), forward and backward side by side."""
-import numpy as np
-
 from cydl import activations, constraints, initializers, ops, regularizers
-from cydl._registry import serialize
-from cydl.layers.base import Layer, positive_int
+from cydl._registry import positive_int, serialize
+from cydl.layers.base import Layer
 
 
 class Dense(Layer):

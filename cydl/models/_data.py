@@ -107,11 +107,3 @@ def as_sample_weight(sw, n, dtype, class_weight=None, labels=None):
     if a.shape[0] != n or ops.first_nonfinite(a) >= 0 or (a < 0).any():
         raise ValueError("`sample_weight` must hold one finite, non-negative weight per sample")
     return a
-
-
-def positive_int(value, name, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-    return int(value)

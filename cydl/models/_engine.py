@@ -9,6 +9,7 @@ give the same numbers (tests/test_fused.py checks that).
 import numpy as np
 
 from cydl import ops
+from cydl.layers.base import work_buffer
 from cydl.layers.core import Activation, Flatten, Reshape
 from cydl.layers.dense import Dense
 from cydl.layers.input_layer import InputLayer
@@ -53,6 +54,14 @@ class _Runner:
         self.n_threads = n_threads
         self.reg_loss = 0.0
 
+    def bind(self, X, labels=None, Y=None, sw=None, batch=32):
+        """The arrays the coming steps read (rows in order until set_order)."""
+        self.X, self.labels, self.Y, self.sw = X, labels, Y, sw
+        self.idx = None
+
+    def set_order(self, idx):
+        self.idx = idx
+
     def batch_targets(self, start, stop):
         """The batch's targets, for metrics the loss kernel does not count."""
         rows = self.idx[start:stop] if self.idx is not None else slice(start, stop)
@@ -77,16 +86,14 @@ class PlanRunner(_Runner):
                                   n_features, kind, acc, logits, param, thresh)
 
     def bind(self, X, labels=None, Y=None, sw=None, batch=32):
-        self.X, self.labels, self.Y, self.sw = X, labels, Y, sw
-        self.idx = None
+        super().bind(X, labels, Y, sw, batch)
         self.plan.ensure_batch(batch)
         self.plan.bind_data(X, labels, Y, sw)
         if self.optimizer is not None and self.head is not None:
-            self.plan.bind_optimizer(self.optimizer._rule,
-                                     [s for s in self.optimizer._slots] or [])
+            self.plan.bind_optimizer(self.optimizer._rule, self.optimizer._slots)
 
     def set_order(self, idx):
-        self.idx = idx
+        super().set_order(idx)
         self.plan.set_order(idx)
 
     def train(self, start, stop):
@@ -131,18 +138,7 @@ class LayerRunner(_Runner):
         self.constrained = [v for v in store.trainable_variables if v.constraint is not None]
 
     def _buf(self, key, shape, dtype, order="C"):
-        size = int(np.prod(shape))
-        buf = self._bufs.get(key)
-        if buf is None or buf.size < size or buf.dtype != dtype:
-            buf = self._bufs[key] = np.empty(size, dtype)
-        return buf[:size].reshape(shape, order=order)
-
-    def bind(self, X, labels=None, Y=None, sw=None, batch=32):
-        self.X, self.labels, self.Y, self.sw = X, labels, Y, sw
-        self.idx = None
-
-    def set_order(self, idx):
-        self.idx = idx
+        return work_buffer(self._bufs, key, shape, dtype, order)
 
     def _inputs(self, start, stop):
         B, dt = stop - start, self.store.dtype
@@ -153,12 +149,6 @@ class LayerRunner(_Runner):
             xb = ops.gather_rows(X, self.idx, start, stop, self._buf("x", (B, X.shape[1]), dt),
                                  self.n_threads)
         return xb.reshape((B,) + tuple(self.model.input_shape[1:]))
-
-    def _targets(self, start, stop):
-        rows = self.idx[start:stop] if self.idx is not None else slice(start, stop)
-        t = self.labels if self.labels is not None else self.Y
-        sw = self.sw[rows] if self.sw is not None else None
-        return t[rows], sw
 
     def _forward(self, x, training):
         h = x
@@ -190,7 +180,7 @@ class LayerRunner(_Runner):
 
     def train(self, start, stop):
         x = self._inputs(start, stop)
-        t, sw = self._targets(start, stop)
+        t, sw = self.batch_targets(start, stop)
         h = self._forward(x, True)
         self._last_out = h
         dy = self._loss(h, t, sw, True).reshape(h.shape)
@@ -214,7 +204,7 @@ class LayerRunner(_Runner):
 
     def test(self, start, stop):
         h = self._forward(self._inputs(start, stop), False)
-        t, sw = self._targets(start, stop)
+        t, sw = self.batch_targets(start, stop)
         self._loss(h, t, sw, False)
         self.reg_loss = sum(v.regularizer(v.value) for v in self.regularized)
         self._last_out = h

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from cydl import _config
+from cydl._registry import positive_int
 from cydl.callbacks import CallbackList, History, ProgbarLogger
 from cydl.callbacks.progbar import EvalProgbar
 from cydl.models import _data
@@ -44,7 +45,7 @@ class _Totals:
 
 def prepare_xy(model, x, y, sample_weight=None, class_weight=None):
     """Checked arrays for the kernels: (X2 (n, features), labels, Y, sw)."""
-    X = _data.as_features(x, "x", model._sample_shape(), model._dtype_for_data())
+    X = _data.as_features(x, "x", model._sample_shape(), model._store_dtype())
     model._ensure_built(X.shape)
     if y is None:
         raise ValueError("`y` is required: cydl models need targets to compute the loss")
@@ -66,8 +67,8 @@ def prepare_xy(model, x, y, sample_weight=None, class_weight=None):
 def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split,
             validation_data, shuffle, class_weight, sample_weight, initial_epoch,
             steps_per_epoch, validation_batch_size, validation_freq):
-    batch_size = _data.positive_int(32 if batch_size is None else batch_size, "batch_size")
-    epochs = _data.positive_int(epochs, "epochs")
+    batch_size = positive_int(32 if batch_size is None else batch_size, "batch_size")
+    epochs = positive_int(epochs, "epochs")
     if not isinstance(initial_epoch, (int, np.integer)) or initial_epoch < 0:
         raise ValueError(f"`initial_epoch` must be a non-negative int. Received: {initial_epoch!r}")
     if not (isinstance(validation_split, (int, float)) and 0 <= validation_split < 1):
@@ -96,8 +97,8 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
     n = X.shape[0]
     steps = math.ceil(n / batch_size)
     if steps_per_epoch is not None:
-        steps = min(steps, _data.positive_int(steps_per_epoch, "steps_per_epoch"))
-    val_batch = _data.positive_int(validation_batch_size, "validation_batch_size",
+        steps = min(steps, positive_int(steps_per_epoch, "steps_per_epoch"))
+    val_batch = positive_int(validation_batch_size, "validation_batch_size",
                                    allow_none=True) or max(batch_size, 256)
 
     runner = model._runner(train=True)
@@ -156,7 +157,7 @@ def evaluate_arrays(model, runner, X, labels, Y, sw, batch, prefix=""):
 
 def run_evaluate(model, x, y, batch_size, verbose, sample_weight, return_dict):
     X, labels, Y, sw = prepare_xy(model, x, y, sample_weight)
-    batch = _data.positive_int(batch_size, "batch_size", allow_none=True) or 256
+    batch = positive_int(batch_size, "batch_size", allow_none=True) or 256
     bar = EvalProgbar(verbose)
     logs = evaluate_arrays(model, model._runner(train=False, with_head=True),
                            X, labels, Y, sw, batch)
@@ -168,9 +169,9 @@ def run_evaluate(model, x, y, batch_size, verbose, sample_weight, return_dict):
 
 
 def run_predict(model, x, batch_size, verbose):
-    X = _data.as_features(x, "x", model._sample_shape(), model._dtype_for_data())
+    X = _data.as_features(x, "x", model._sample_shape(), model._store_dtype())
     model._ensure_built(X.shape)
-    batch = _data.positive_int(batch_size, "batch_size", allow_none=True) or 256
+    batch = positive_int(batch_size, "batch_size", allow_none=True) or 256
     runner = model._runner(train=False)
     bar = EvalProgbar(verbose)
     out = runner.predict(X.reshape(X.shape[0], -1), min(batch, X.shape[0]))

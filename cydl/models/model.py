@@ -140,9 +140,6 @@ class Model(Layer):
     def _final_activation(self):
         return final_activation(self._compute_layers())
 
-    def _dtype_for_data(self):
-        return self._store_dtype()
-
     def _store_dtype(self):
         ws = self.weights
         return ws[0].dtype if ws else np.dtype(self.dtype)

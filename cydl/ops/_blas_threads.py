@@ -43,14 +43,8 @@ def bind():
         _info["config"] = config().decode(errors="replace")
     if set_fn is not None and get_fn is not None:
         get_fn.restype = ctypes.c_int
-        _info["get"] = get_fn
         _blas.bind_thread_control(ctypes.cast(set_fn, ctypes.c_void_p).value,
                                   ctypes.cast(get_fn, ctypes.c_void_p).value)
         _info["bound"] = True
     return _info
 
-
-def blas_threads():
-    """Threads scipy's BLAS uses outside cydl's kernels (None if unknown)."""
-    get = _info.get("get")
-    return int(get()) if get is not None else None

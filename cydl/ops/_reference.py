@@ -7,7 +7,7 @@ fallback that needs nothing compiled. n_threads is accepted and ignored.
 import numpy as np
 from scipy.special import erf
 
-from cydl.ops import ACC_MODES, DEFAULT_ALPHA, LOSS_KINDS, OPTIMIZER_KINDS  # noqa: F401
+from cydl.ops import DEFAULT_ALPHA, OPTIMIZER_KINDS
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946

@@ -121,8 +121,7 @@ class Optimizer:
         self._rule.configure(ops.OPTIMIZER_KINDS[self.kind], **self._rule_config(),
                              weight_decay=float(self.weight_decay or 0.0),
                              clipvalue=self.clipvalue or 0.0, clipnorm=self.clipnorm or 0.0,
-                             global_clipnorm=self.global_clipnorm or 0.0,
-                             n_slots=len(self.slot_names))
+                             global_clipnorm=self.global_clipnorm or 0.0)
         self._rule.set_segments(store.segments())
 
     def slot_initial_value(self, i):
