@@ -1,6 +1,6 @@
 """Training throughput of 784-300-100-10 (ReLU, softmax CE, SGD) at batch 32, 128
 and 512, on 1 and 2 threads: cydl (model.fit) next to PyTorch eager (when
-installed), the NumPy reference (cydl.ops._reference) and the GEMM-only floor.
+installed), the NumPy reference (cydl._ops._reference) and the GEMM-only floor.
 
     python benchmarks/bench_mlp.py [--windows 7] [--no-numpy]
 

@@ -122,7 +122,7 @@ def main():
     # ---------------------------------------------------------------- reference and 1 thread
     out += ["## One thread, and the NumPy reference (784-300-100-10, SGD)", "",
             "| batch | cydl 1 thread | cydl 2 threads | 2T / 1T | NumPy reference "
-            "(cydl.ops._reference) | GEMM floor 1 thread ms | cydl 1T x floor |",
+            "(cydl._ops._reference) | GEMM floor 1 thread ms | cydl 1T x floor |",
             "|---|---|---|---|---|---|---|"]
     for batch in (32, 128, 512):
         scales, c1s, c2s, f1s = [], [], [], []

@@ -109,9 +109,9 @@ def torch_train(net, batch, opt, threads, windows=7, fused=False):
 
 
 def numpy_train(net, batch, opt, threads, windows=3):
-    """The same step written with cydl.ops._reference, the NumPy twin of the kernels."""
+    """The same step written with cydl._ops._reference, the NumPy twin of the kernels."""
     import cydl
-    from cydl.ops import _reference as ref
+    from cydl._ops import _reference as ref
     _set_numpy_threads(threads)
     sizes = NETS[net]
     x, y = _data(net)
@@ -120,8 +120,8 @@ def numpy_train(net, batch, opt, threads, windows=3):
           for a, b in zip(sizes[:-1], sizes[1:])]
     bs = [np.zeros(b, np.float32) for b in sizes[1:]]
     params = np.concatenate([np.concatenate([w.ravel("F"), b]) for w, b in zip(Ws, bs)])
-    rule = cydl.ops.UpdateRule()
-    rule.configure(cydl.ops.OPTIMIZER_KINDS[opt], beta1=0.9, beta2=0.999, eps=1e-7)
+    rule = cydl._ops.UpdateRule()
+    rule.configure(cydl._ops.OPTIMIZER_KINDS[opt], beta1=0.9, beta2=0.999, eps=1e-7)
     rule.set_step(0.01 if opt == "sgd" else 1e-3, 1e-3)
     slots = [np.zeros_like(params), np.zeros_like(params)] if opt == "adam" else []
     n_steps = max(8, 4096 // batch)

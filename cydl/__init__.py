@@ -11,7 +11,7 @@ except ImportError as e:   # running from a source tree that was never built
         "place with `python setup.py build_ext --inplace`), and do not run Python from "
         f"inside an unbuilt source checkout. ({e})") from None
 
-from cydl import ops  # noqa: E402  (binds the BLAS thread controls)
+from cydl import _ops  # noqa: E402  (binds the BLAS thread controls)
 from cydl import (activations, backend, callbacks, config, constraints, datasets,  # noqa: E402
                   initializers, layers, losses, metrics, models, optimizers, regularizers,
                   utils)
@@ -23,5 +23,5 @@ from cydl.models import Model, Sequential  # noqa: E402
 
 __all__ = ["Sequential", "Model", "Input", "layers", "optimizers", "losses", "metrics",
            "callbacks", "initializers", "activations", "regularizers", "constraints",
-           "models", "utils", "datasets", "config", "backend", "ops", "show_config",
+           "models", "utils", "datasets", "config", "backend", "show_config",
            "set_num_threads", "get_num_threads", "num_threads", "__version__"]

@@ -9,7 +9,7 @@ import scipy
 def config_dict():
     from cydl import _config
     from cydl._kernels import _parallel
-    from cydl.ops import _blas_threads
+    from cydl._ops import _blas_threads
     from cydl._version import __version__
     blas = _blas_threads.bind()
     return {

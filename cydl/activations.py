@@ -6,7 +6,7 @@ implements it, so `Dense(10, activation=cydl.activations.relu)` and
 """
 import functools
 
-from cydl import ops
+from cydl import _ops as ops
 
 
 def _kernel_fn(kernel, alpha=None, doc=""):

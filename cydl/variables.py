@@ -21,7 +21,7 @@ class Variable:
 
     def __init__(self, value, name, trainable=True, regularizer=None, constraint=None):
         value = np.asarray(value)
-        # 2-D weights are column-major, the layout the GEMMs want (see cydl.ops).
+        # 2-D weights are column-major, the layout the GEMMs want (see cydl._ops).
         self._value = np.array(value, order="F" if value.ndim == 2 else "C")
         self._grad = None
         self.name = name

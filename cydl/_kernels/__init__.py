@@ -1,1 +1,1 @@
-"""Private compiled kernels. Import them through :mod:`cydl.ops`, never directly."""
+"""Private compiled kernels. Import them through :mod:`cydl._ops`, never directly."""

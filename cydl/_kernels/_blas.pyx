@@ -24,7 +24,7 @@ cdef get_threads_t _get_threads = NULL
 
 def bind_thread_control(uintptr_t set_addr, uintptr_t get_addr):
     """Receive the addresses of openblas_set_num_threads / _get_num_threads of the
-    OpenBLAS that scipy's cython_blas calls (found by cydl.ops._blas_threads)."""
+    OpenBLAS that scipy's cython_blas calls (found by cydl._ops._blas_threads)."""
     global _set_threads, _get_threads
     _set_threads = <set_threads_t>set_addr
     _get_threads = <get_threads_t>get_addr

@@ -103,7 +103,7 @@ cdef void dense_input_grad_cols(Py_ssize_t B, Py_ssize_t n_out,
 
 
 # ----------------------------------------------------------------- drivers
-# One call per op for the per-layer path (cydl.ops validates and allocates).
+# One call per op for the per-layer path (cydl._ops validates and allocates).
 
 def dense_forward(floating[:, :] X, floating[::1, :] W, floating[::1] bias,
                   floating[::1, :] Z, floating[::1, :] A, int act, double alpha,

@@ -40,7 +40,7 @@ import numpy as np
 
 cdef class Plan:
     """The compiled form of a chain of Dense layers plus a loss. Build it with
-    cydl.ops.make_plan; bind data and the optimizer once; then one call per step."""
+    cydl._ops.make_plan; bind data and the optimizer once; then one call per step."""
     cdef StepState st
     cdef public object stats     # float64[4]: loss sum, hits, |err| sum, err^2 sum
     cdef double[::1] _stats
@@ -128,7 +128,7 @@ cdef class Plan:
     def bind_data(self, X, labels=None, Y=None, sw=None):
         """The arrays steps read from: X (N, n_features) C-ordered uint8, float32 or
         float64; int32 labels (N,) or targets Y (N, C) in the model dtype; optional
-        sample weights (N,). Checked by the caller (cydl.ops.make_plan's owner)."""
+        sample weights (N,). Checked by the caller (cydl._ops.make_plan's owner)."""
         self._X, self._labels, self._Y, self._sw = X, labels, Y, sw
         self.st.X = <const char*><size_t>X.ctypes.data
         self.st.n_rows = X.shape[0]

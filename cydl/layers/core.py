@@ -1,7 +1,7 @@
 """Shape and activation layers: Flatten, Reshape and Activation."""
 import math
 
-from cydl import activations, ops
+from cydl import _ops as ops, activations
 from cydl.layers.base import Layer
 
 

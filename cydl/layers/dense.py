@@ -1,5 +1,6 @@
 """Dense: y = activation(x W + b), forward and backward side by side."""
-from cydl import activations, constraints, initializers, ops, regularizers
+from cydl import _ops as ops
+from cydl import activations, constraints, initializers, regularizers
 from cydl._registry import positive_int, serialize
 from cydl.layers.base import Layer
 

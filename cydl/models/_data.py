@@ -6,7 +6,7 @@ ValueError or TypeError that names the offending value.
 """
 import numpy as np
 
-from cydl import ops
+from cydl import _ops as ops
 
 _KEEP = (np.dtype(np.uint8), np.dtype(np.float32), np.dtype(np.float64))
 

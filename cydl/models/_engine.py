@@ -8,7 +8,7 @@ give the same numbers (tests/test_fused.py checks that).
 """
 import numpy as np
 
-from cydl import ops
+from cydl import _ops as ops
 from cydl.layers.base import work_buffer
 from cydl.layers.core import Activation, Flatten, Reshape
 from cydl.layers.dense import Dense

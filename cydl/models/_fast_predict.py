@@ -6,7 +6,7 @@ else (other dtypes, big arrays, layout) returns None and takes the general path.
 """
 import numpy as np
 
-from cydl import ops
+from cydl import _ops as ops
 from cydl._kernels import _data
 
 

@@ -1,7 +1,7 @@
 """Model: layers plus compile, fit, evaluate and predict."""
 import numpy as np
 
-from cydl import ops, optimizers
+from cydl import _ops as ops, optimizers
 from cydl.layers.base import Layer, unique_name
 from cydl.layers.input_layer import InputLayer, KerasTensor
 from cydl.models import _loops

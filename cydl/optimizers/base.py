@@ -2,7 +2,7 @@
 
 Slots (momentum, velocity, ...) are flat buffers laid out like the model's
 trainable parameters, so a step is one fused kernel call over the whole model
-(cydl.ops.optimizer_step). The Python side only computes the per-step scalars,
+(cydl._ops.optimizer_step). The Python side only computes the per-step scalars,
 e.g. Adam's bias-corrected rate, once per step.
 """
 import math
@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from cydl import ops
+from cydl import _ops as ops
 from cydl.optimizers.schedules import LearningRateSchedule
 from cydl.variables import Variable
 
@@ -43,7 +43,7 @@ class Optimizer:
         name: the optimizer's name.
     """
 
-    kind = None       # kernel formula, see cydl.ops.OPTIMIZER_KINDS
+    kind = None       # kernel formula, see cydl._ops.OPTIMIZER_KINDS
     slot_names = ()
 
     def __init__(self, learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None,

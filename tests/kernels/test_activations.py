@@ -3,8 +3,8 @@ derivatives against finite differences (so the oracle itself is checked)."""
 import numpy as np
 import pytest
 
-from cydl import ops
-from cydl.ops import _reference as ref
+from cydl import _ops as ops
+from cydl._ops import _reference as ref
 from conftest import DTYPES, THREADS, assert_close
 from kernels.test_dense import ACTS
 

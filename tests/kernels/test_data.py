@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from cydl import ops
-from cydl.ops import _reference as ref
+from cydl import _ops as ops
+from cydl._ops import _reference as ref
 from conftest import THREADS
 
 

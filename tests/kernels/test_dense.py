@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from cydl import ops
-from cydl.ops import _reference as ref
+from cydl import _ops as ops
+from cydl._ops import _reference as ref
 from conftest import DTYPES, THREADS, assert_close
 
 SHAPES = [(1, 7, 5), (3, 1, 4), (5, 9, 1), (32, 784, 300), (33, 17, 129), (64, 100, 10), (2, 3, 3)]

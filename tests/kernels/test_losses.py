@@ -3,8 +3,9 @@ differences and against the user-facing Keras loss functions."""
 import numpy as np
 import pytest
 
-from cydl import losses, ops
-from cydl.ops import _reference as ref
+from cydl import _ops as ops
+from cydl import losses
+from cydl._ops import _reference as ref
 from conftest import DTYPES, THREADS, assert_close
 
 KINDS = ["sparse_softmax_ce", "softmax_ce", "sigmoid_bce", "sparse_ce_prob", "ce_prob",

@@ -1,13 +1,13 @@
 """Fused optimizer steps against the published formulas, written out here step by
-step (independently of cydl.ops._reference), and the kernel against the reference."""
+step (independently of cydl._ops._reference), and the kernel against the reference."""
 import math
 
 import numpy as np
 import pytest
 
 import cydl
-from cydl import ops
-from cydl.ops import _reference as ref
+from cydl import _ops as ops
+from cydl._ops import _reference as ref
 from conftest import DTYPES, THREADS
 
 

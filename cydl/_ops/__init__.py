@@ -1,7 +1,7 @@
 """The dispatcher: validate, convert, allocate, then call a compiled kernel.
 
 Every function here has a pure-NumPy twin of the same name and signature in
-:mod:`cydl.ops._reference`, which is the spec and the test oracle.
+:mod:`cydl._ops._reference`, which is the spec and the test oracle.
 
 Layout: 2-D activations and gradients are column-major, i.e. Fortran-ordered
 ``(batch, units)`` arrays, and dense kernels are Fortran-ordered ``(n_in, n_out)``
@@ -13,7 +13,7 @@ import numpy as np
 
 from cydl import _config
 from cydl._kernels import _activations, _data, _dense, _losses, _optim
-from cydl.ops import _blas_threads
+from cydl._ops import _blas_threads
 
 _blas_threads.bind()
 

@@ -1,4 +1,4 @@
-"""Pure-NumPy twins of every function in cydl.ops: same names, same arguments.
+"""Pure-NumPy twins of every function in cydl._ops: same names, same arguments.
 
 This module is the specification: the compiled kernels must agree with it (the
 tests check that over dtypes, thread counts and odd shapes). It is also a
@@ -7,7 +7,7 @@ fallback that needs nothing compiled. n_threads is accepted and ignored.
 import numpy as np
 from scipy.special import erf
 
-from cydl.ops import DEFAULT_ALPHA, OPTIMIZER_KINDS
+from cydl._ops import DEFAULT_ALPHA, OPTIMIZER_KINDS
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
