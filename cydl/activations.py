@@ -6,12 +6,12 @@ implements it, so `Dense(10, activation=cydl.activations.relu)` and
 """
 import functools
 
-from cydl import _ops as ops
+from cydl.ops.nn import activation as _act
 
 
 def _kernel_fn(kernel, alpha=None, doc=""):
     def fn(x):
-        return ops.activation_forward(x, kernel, alpha)
+        return _act(x, kernel, alpha)
     fn.__name__ = kernel
     fn.__doc__ = doc
     fn._cydl_spec = (kernel, alpha)
@@ -35,8 +35,7 @@ silu = swish
 
 def relu(x, negative_slope=0.0):
     """max(x, 0), or leaky with negative_slope > 0."""
-    return ops.activation_forward(x, "leaky_relu" if negative_slope else "relu",
-                                  negative_slope or None)
+    return _act(x, "leaky_relu" if negative_slope else "relu", negative_slope or None)
 
 
 relu._cydl_spec = ("relu", None)
@@ -44,7 +43,7 @@ relu._cydl_spec = ("relu", None)
 
 def leaky_relu(x, negative_slope=0.2):
     """x for x > 0, negative_slope * x otherwise."""
-    return ops.activation_forward(x, "leaky_relu", negative_slope)
+    return _act(x, "leaky_relu", negative_slope)
 
 
 leaky_relu._cydl_spec = ("leaky_relu", 0.2)
@@ -52,7 +51,7 @@ leaky_relu._cydl_spec = ("leaky_relu", 0.2)
 
 def elu(x, alpha=1.0):
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
-    return ops.activation_forward(x, "elu", alpha)
+    return _act(x, "elu", alpha)
 
 
 elu._cydl_spec = ("elu", 1.0)
@@ -60,7 +59,7 @@ elu._cydl_spec = ("elu", 1.0)
 
 def gelu(x, approximate=False):
     """x * Phi(x), exact (erf) by default as in Keras; tanh form if approximate."""
-    return ops.activation_forward(x, "gelu_tanh" if approximate else "gelu")
+    return _act(x, "gelu_tanh" if approximate else "gelu")
 
 
 gelu._cydl_spec = ("gelu", None)
@@ -98,7 +97,10 @@ def get(identifier):
 
 
 def serialize(fn):
-    return spec(fn)[0] if spec(fn)[1] is None else list(spec(fn))
+    name, alpha = spec(fn)
+    if name is None:        # a user function: saved by name, found again via custom_objects
+        return getattr(fn, "__name__", repr(fn))
+    return name if alpha is None else [name, alpha]
 
 
 def spec(identifier):
@@ -106,7 +108,8 @@ def spec(identifier):
 
     Functions from this module, strings, functools.partial of them (e.g.
     partial(leaky_relu, negative_slope=0.1)) and layers such as LeakyReLU are
-    understood; any other callable has no compiled gradient and is rejected.
+    understood. Any other callable gives (None, None): it runs as written, built
+    from cydl.ops, and is differentiated through them.
     """
     if isinstance(identifier, (list, tuple)) and len(identifier) == 2:
         return identifier[0], identifier[1]
@@ -123,9 +126,4 @@ def spec(identifier):
         if fn.func is gelu and fn.keywords.get("approximate"):
             name = "gelu_tanh"
         return name, alpha
-    s = getattr(fn, "_cydl_spec", None)
-    if s is None:
-        raise ValueError(
-            f"Activation {identifier!r} has no compiled gradient. Use one of "
-            f"{', '.join(sorted(_BY_NAME))}, or a functools.partial of one of them.")
-    return s
+    return getattr(fn, "_cydl_spec", (None, None))

@@ -1,7 +1,10 @@
 """Variable: a named view into a model's flat parameter buffer."""
 import numpy as np
 
+from cydl.autodiff import add_arithmetic
 
+
+@add_arithmetic
 class Variable:
     """A layer weight. Its value is a view into the owning model's flat buffer, so
     assigning to it changes what the model trains, and the optimizer updates it in
@@ -19,6 +22,9 @@ class Variable:
     0.0
     """
 
+    _is_variable = True
+    __array_priority__ = 100     # array * variable goes through cydl.ops (differentiable)
+
     def __init__(self, value, name, trainable=True, regularizer=None, constraint=None):
         value = np.asarray(value)
         # 2-D weights are column-major, the layout the GEMMs want (see cydl._ops).
@@ -29,6 +35,22 @@ class Variable:
         self.regularizer = regularizer
         self.constraint = constraint
         self._store = None
+        self.path = name
+
+    def __getstate__(self):
+        # a copy owns its value; the flat buffers it was a view of stay behind
+        state = dict(self.__dict__)
+        state["_value"] = np.array(self._value, order="F" if self._value.ndim == 2 else "C")
+        state["_grad"] = None
+        state["_store"] = None
+        return state
+
+    def __deepcopy__(self, memo):
+        import copy
+        new = Variable.__new__(Variable)
+        memo[id(self)] = new
+        new.__dict__.update(copy.deepcopy(self.__getstate__(), memo))
+        return new
 
     # views handed out by the parameter store
     def _bind(self, value_view, grad_view, store):
@@ -97,28 +119,9 @@ class Variable:
     def __int__(self):
         return int(self._value)
 
-    def __mul__(self, other):
-        return self._value * np.asarray(other)
-
-    __rmul__ = __mul__
-
-    def __add__(self, other):
-        return self._value + np.asarray(other)
-
-    __radd__ = __add__
-
-    def __sub__(self, other):
-        return self._value - np.asarray(other)
-
-    def __truediv__(self, other):
-        return self._value / np.asarray(other)
-
-    def __getitem__(self, item):
-        return self._value[item]
-
     def __len__(self):
         return len(self._value)
 
     def __repr__(self):
-        return (f"<Variable name={self.name!r} shape={self.shape} dtype={self.dtype.name} "
+        return (f"<Variable path={self.path!r} shape={self.shape} dtype={self.dtype.name} "
                 f"trainable={self.trainable}>")

@@ -1,13 +1,13 @@
-"""The Layer contract.
-
-`__init__` validates and stores the config, `build(input_shape)` creates the weights
-with `add_weight`, `call(x, training)` computes the output. For training, a layer
-also has `forward(x, training)`, which keeps what `backward(dy)` needs, and
-`backward(dy)`, which writes the weights' gradients and returns the input gradient.
-Models put every weight into one flat buffer (see cydl.models._store); layers only
-see views.
+"""The Layer contract, as in Keras 3: `__init__` stores the config, `build(input_shape)`
+creates the weights with `add_weight`, and `call(inputs, training=None)` computes the
+output. There is no backward to write: `call` is made of differentiable ops
+(cydl.ops, or the compiled primitives the built-in layers use), and the gradient of
+each call is a closure recorded for that call (see cydl.autodiff). Models put every
+weight into one flat buffer (see cydl.models._store); layers only see views.
 """
 import collections
+import inspect
+import threading
 
 import numpy as np
 
@@ -16,6 +16,7 @@ from cydl._registry import snake_case
 from cydl.variables import Variable
 
 _NAME_COUNTS = collections.defaultdict(int)
+_context = threading.local()       # the `training` flag of the outermost call
 
 
 def clear_session():
@@ -39,8 +40,47 @@ def work_buffer(cache, key, shape, dtype, order="F"):
     return buf[:size].reshape(shape, order=order)
 
 
+def _accepts_training(cls):
+    flag = cls.__dict__.get("_call_takes_training")
+    if flag is None:
+        params = inspect.signature(cls.call).parameters
+        flag = "training" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+        cls._call_takes_training = flag
+    return flag
+
+
+def current_training():
+    """The training flag in effect for a call that did not pass one."""
+    return getattr(_context, "training", False)
+
+
+def _as_input(x, dtype, name):
+    """Arrays become arrays of the layer dtype; Tensors and nested structures pass."""
+    if isinstance(x, (list, tuple)):
+        return type(x)(_as_input(v, dtype, name) for v in x)
+    if isinstance(x, dict):
+        return {k: _as_input(v, dtype, name) for k, v in x.items()}
+    if getattr(x, "_is_variable", False) or hasattr(x, "vjp"):
+        return x
+    a = np.asarray(x)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"Layer {name!r} expects numeric input. Received dtype={a.dtype}")
+    return a if a.dtype == dtype else a.astype(dtype)
+
+
+def shapes_of(x):
+    if isinstance(x, (list, tuple)):
+        return [shapes_of(v) for v in x]
+    if isinstance(x, dict):
+        return {k: shapes_of(v) for k, v in x.items()}
+    return tuple(x.shape)
+
+
 class Layer:
     """Base class of all layers.
+
+    Subclass it with `build(input_shape)` (create weights with `add_weight`) and
+    `call(inputs, training=None)` written with cydl.ops; cydl differentiates it.
 
     Args:
         name: the layer's name; unique automatic names by default.
@@ -49,8 +89,12 @@ class Layer:
         input_shape: shape of one sample, for the first layer of a Sequential.
 
     Example:
-    >>> layer = cydl.layers.Dense(3)
-    >>> layer(np.ones((2, 4))).shape
+    >>> class Scale(cydl.layers.Layer):
+    ...     def build(self, input_shape):
+    ...         self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+    ...     def call(self, x):
+    ...         return x * self.w
+    >>> Scale()(np.ones((2, 3))).shape
     (2, 3)
     """
 
@@ -61,6 +105,7 @@ class Layer:
                             f"{kwargs}")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a string. Received: name={name!r}")
+        object.__setattr__(self, "_tracked", [])
         self.name = name or unique_name(snake_case(type(self).__name__))
         if dtype is not None:
             dtype = np.dtype(dtype).name
@@ -70,7 +115,6 @@ class Layer:
         self._trainable = bool(trainable)
         self.built = False
         self._variables = []
-        self._ws = {}
         self._input_spec = None
         if batch_input_shape is not None:
             input_shape = tuple(batch_input_shape)[1:]
@@ -80,6 +124,18 @@ class Layer:
             self._input_spec = tuple(input_shape)
         self.input_shape = None
         self.output_shape = None
+
+    def __setattr__(self, key, value):
+        # Keras' auto-tracking: layers held as attributes (or in lists of them)
+        # contribute their weights to this layer's
+        tracked = self.__dict__.get("_tracked")
+        if tracked is not None and not key.startswith("_"):
+            items = value if isinstance(value, (list, tuple)) else (value,)
+            for item in items:
+                if isinstance(item, Layer) and item is not self and \
+                        all(t is not item for t in tracked):
+                    tracked.append(item)
+        object.__setattr__(self, key, value)
 
     # ------------------------------------------------------------ properties
     @property
@@ -93,6 +149,11 @@ class Layer:
     @trainable.setter
     def trainable(self, value):
         self._trainable = bool(value)
+        for layer in self._tracked:
+            layer.trainable = value
+
+    def _sublayers(self):
+        return list(self._tracked)
 
     @property
     def weights(self):
@@ -104,13 +165,23 @@ class Layer:
 
     @property
     def trainable_weights(self):
-        return [v for v in self._variables if v.trainable] if self.trainable else []
+        if not self.trainable:
+            return []
+        own = [v for v in self._variables if v.trainable]
+        return _unique(own + [v for layer in self._sublayers() for v in layer.trainable_weights])
 
     @property
     def non_trainable_weights(self):
         if not self.trainable:
-            return list(self._variables)
-        return [v for v in self._variables if not v.trainable]
+            own = list(self._variables) + [v for layer in self._sublayers()
+                                           for v in layer.weights]
+        else:
+            own = [v for v in self._variables if not v.trainable] + \
+                  [v for layer in self._sublayers() for v in layer.non_trainable_weights]
+        return _unique(own)
+
+    trainable_variables = property(lambda self: self.trainable_weights)
+    non_trainable_variables = property(lambda self: self.non_trainable_weights)
 
     # ------------------------------------------------------------ building
     def add_weight(self, name=None, shape=None, initializer="glorot_uniform", dtype=None,
@@ -121,6 +192,7 @@ class Layer:
         value = init(shape, dtype or self.dtype)
         var = Variable(value, name or f"variable_{len(self._variables)}", trainable,
                        regularizers.get(regularizer), constraints.get(constraint))
+        var.path = f"{self.name}/{var.name}"
         self._variables.append(var)
         return var
 
@@ -132,42 +204,38 @@ class Layer:
         return tuple(input_shape)
 
     def _maybe_build(self, input_shape):
-        input_shape = tuple(input_shape)
         if not self.built:
             self.build(input_shape)
             self.built = True
-            self.input_shape = (None,) + tuple(input_shape[1:])
-            self.output_shape = self.compute_output_shape(self.input_shape)
+            if isinstance(input_shape, tuple):
+                self.input_shape = (None,) + tuple(input_shape[1:])
+                try:
+                    self.output_shape = self.compute_output_shape(self.input_shape)
+                except Exception:      # noqa: BLE001 (a custom layer's shape is found by calling it)
+                    self.output_shape = None
+            else:
+                self.input_shape = input_shape
 
     # ------------------------------------------------------------ computing
     def call(self, inputs, training=None):
         raise NotImplementedError(f"{type(self).__name__} must implement call()")
 
-    def forward(self, inputs, training=True):
-        """The training-time forward: like call, and keeps what backward needs."""
-        return self.call(inputs, training=training)
-
-    def backward(self, dy):
-        """Given dLoss/dOutput, write the weight gradients; return dLoss/dInput."""
-        raise NotImplementedError(
-            f"{type(self).__name__} has no backward(); layers trained by cydl implement "
-            "forward() and backward() (see cydl.layers.Dense for an example)")
-
-    def __call__(self, inputs, training=None, **kwargs):
-        from cydl.layers.input_layer import KerasTensor
-        if isinstance(inputs, KerasTensor):
-            return inputs._apply(self)
-        x = np.asarray(inputs)
-        if x.dtype.kind not in "biuf":
-            raise TypeError(f"Layer {self.name!r} expects numeric input. Received dtype={x.dtype}")
-        self._maybe_build(x.shape)
-        if x.dtype != self.dtype:
-            x = x.astype(self.dtype)
-        return self.call(x, training=bool(training), **kwargs)
-
-    def _buffer(self, key, shape, dtype, order="F"):
-        """A reused work array: a training step allocates nothing once warm."""
-        return work_buffer(self._ws, key, shape, dtype, order)
+    def __call__(self, inputs, *args, training=None, **kwargs):
+        from cydl import graph
+        if graph.any_symbolic(inputs):
+            return graph.layer_node(self, inputs, args, training, kwargs)
+        inputs = _as_input(inputs, self.dtype, self.name)
+        self._maybe_build(shapes_of(inputs))
+        outer = getattr(_context, "training", None)
+        if training is None:
+            training = bool(outer)
+        _context.training = bool(training)
+        try:
+            if _accepts_training(type(self)):
+                kwargs["training"] = bool(training)
+            return self.call(inputs, *args, **kwargs)
+        finally:
+            _context.training = outer
 
     # ------------------------------------------------------------ weights
     def get_weights(self):
@@ -185,9 +253,9 @@ class Layer:
     def count_params(self):
         if not self.built:
             raise ValueError(f"Layer {self.name!r} is not built yet: call it on data first")
-        return int(sum(v.size for v in self._variables))
+        return int(sum(v.size for v in self.weights))
 
-    # ------------------------------------------------------------ config
+    # ------------------------------------------------------------ config, copies
     def get_config(self):
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
         if self._input_spec is not None:
@@ -198,5 +266,23 @@ class Layer:
     def from_config(cls, config):
         return cls(**config)
 
+    def __getstate__(self):
+        # caches (compiled runners, work buffers) are rebuilt on demand, never copied
+        return {k: v for k, v in self.__dict__.items() if k not in self._CACHES}
+
+    _CACHES = ("_store", "_runners", "_fast", "_lock")
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _unique(variables):
+    seen, out = set(), []
+    for v in variables:
+        if id(v) not in seen:
+            seen.add(id(v))
+            out.append(v)
+    return out

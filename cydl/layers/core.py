@@ -1,7 +1,7 @@
 """Shape and activation layers: Flatten, Reshape and Activation."""
 import math
 
-from cydl import _ops as ops, activations
+from cydl import activations, ops
 from cydl.layers.base import Layer
 
 
@@ -19,14 +19,7 @@ class Flatten(Layer):
         return (input_shape[0], n)
 
     def call(self, inputs, training=None):
-        return inputs.reshape(inputs.shape[0], -1)
-
-    def forward(self, inputs, training=True):
-        self._in_shape = inputs.shape
-        return inputs.reshape(inputs.shape[0], -1)
-
-    def backward(self, dy):
-        return dy.reshape(self._in_shape)
+        return ops.reshape(inputs, (inputs.shape[0], -1))
 
 
 class Reshape(Layer):
@@ -49,14 +42,7 @@ class Reshape(Layer):
         return (input_shape[0],) + tuple(shape)
 
     def call(self, inputs, training=None):
-        return inputs.reshape((inputs.shape[0],) + self.target_shape)
-
-    def forward(self, inputs, training=True):
-        self._in_shape = inputs.shape
-        return self.call(inputs)
-
-    def backward(self, dy):
-        return dy.reshape(self._in_shape)
+        return ops.reshape(inputs, (inputs.shape[0],) + self.target_shape)
 
     def get_config(self):
         return {**super().get_config(), "target_shape": self.target_shape}
@@ -79,24 +65,12 @@ class Activation(Layer):
         self.act_name, self.act_alpha = activations.spec(activation)
 
     def call(self, inputs, training=None):
-        return ops.activation_forward(inputs, self.act_name, self.act_alpha)
-
-    def forward(self, inputs, training=True):
-        A = ops.activation_forward(inputs, self.act_name, self.act_alpha)
-        keep_z = ops.activation_needs_z(self.act_name, self.act_alpha)
-        self._cache = (inputs if keep_z else None, A)
-        self.logits = inputs
-        return A
-
-    def backward(self, dy, wrt_logits=False):
-        Z, A = self._cache
-        if wrt_logits:
-            return dy
-        return ops.activation_backward(dy, A, Z, self.act_name, self.act_alpha)
+        if self.act_name is None:
+            return self.activation(inputs)
+        return ops.activation(inputs, self.act_name, self.act_alpha)
 
     def get_config(self):
-        return {**super().get_config(), "activation": activations.serialize(self.activation)
-                if self.act_alpha is None else [self.act_name, self.act_alpha]}
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
 
 
 class LeakyReLU(Activation):

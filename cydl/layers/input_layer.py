@@ -1,28 +1,10 @@
-"""Input, InputLayer and the symbolic KerasTensor of the functional API."""
+"""Input and InputLayer: where a functional model's graph starts."""
 import numpy as np
 
+from cydl.graph import KerasTensor
 from cydl.layers.base import Layer
 
-
-class KerasTensor:
-    """A symbolic tensor: a shape, a dtype and the layer call that produced it."""
-
-    def __init__(self, shape, dtype, layer, inputs=()):
-        self.shape = tuple(shape)
-        self.dtype = dtype
-        self._layer = layer
-        self._inputs = tuple(inputs)
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    def _apply(self, layer):
-        layer._maybe_build((1,) + self.shape[1:])
-        return KerasTensor(layer.compute_output_shape(self.shape), layer.dtype, layer, (self,))
-
-    def __repr__(self):
-        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self._layer.name}>"
+__all__ = ["Input", "InputLayer", "KerasTensor"]
 
 
 class InputLayer(Layer):
@@ -48,22 +30,19 @@ class InputLayer(Layer):
             shape = (int(shape),)
         shape = tuple(shape)
         for s in shape:
-            if s is not None and (not isinstance(s, (int, np.integer)) or s <= 0):
+            if s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer))
+                                  or s <= 0):
                 raise ValueError(f"shape must hold positive ints. Received: shape={shape}")
         super().__init__(name=name, dtype=dtype, **kwargs)
-        self.sample_shape = shape
+        self.sample_shape = tuple(int(s) if s is not None else None for s in shape)
         self.batch_size = batch_size
-        self.input_shape = self.output_shape = (batch_size,) + shape
+        self.input_shape = self.output_shape = (batch_size,) + self.sample_shape
         self.built = True
+        self.output = KerasTensor(self.input_shape, self.dtype, None, 0, self.name)
+        self.output._input_layer = self
 
     def call(self, inputs, training=None):
         return inputs
-
-    def forward(self, inputs, training=True):
-        return inputs
-
-    def backward(self, dy):
-        return dy
 
     def get_config(self):
         return {"shape": self.sample_shape, "batch_size": self.batch_size,
@@ -77,11 +56,11 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, 
         shape: shape of one sample, without the batch axis.
         batch_size: optional fixed batch size.
         dtype: "float32" or "float64".
-        name: optional name.
+        name: optional name (it names the input in dict inputs).
 
     Example:
     >>> inputs = cydl.Input(shape=(8,))
     """
     layer = InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name,
                        batch_shape=batch_shape, **kwargs)
-    return KerasTensor(layer.input_shape, layer.dtype, layer)
+    return layer.output

@@ -1,0 +1,263 @@
+"""Reverse-mode differentiation with the state kept per call, never per layer.
+
+Every differentiable operation is a *primitive*: a function
+``fn(values, need, **attrs) -> (out, vjp)`` that computes its output and, when
+``need`` says some input needs a gradient, a closure ``vjp(g)`` over exactly that
+call's inputs and intermediates. ``apply`` runs a primitive in one of three ways:
+
+* on symbolic KerasTensors it records a graph node (functional API, tracing);
+* under an active tape, when an input needs a gradient, it returns a ``Tensor``
+  that holds the value, its parents and the closure;
+* otherwise it returns the plain NumPy result: inference pays nothing for autodiff.
+
+``backward`` walks the Tensors in reverse creation order and sums gradients where a
+value fans out, so a layer applied twice gets the sum of both uses by construction.
+Weight gradients are added into each Variable's slot of the model's flat gradient
+buffer (or into a fresh array for ``GradientTape.gradient``).
+
+Example:
+>>> with cydl.GradientTape() as tape:
+...     y = cydl.ops.sum(cydl.ops.square(layer(x)))
+>>> grads = tape.gradient(y, layer.trainable_weights)
+"""
+import itertools
+import threading
+
+import numpy as np
+
+_local = threading.local()
+_order = itertools.count()
+
+
+class Tensor:
+    """A value computed under a tape, with the closure that carries its gradient back.
+
+    It behaves like the array it holds (shape, dtype, arithmetic through cydl.ops),
+    so a layer's `call` is written once for inference and training.
+    """
+
+    __slots__ = ("value", "parents", "need", "vjp", "order", "pre_activation")
+    __array_priority__ = 100
+
+    def __init__(self, value, parents, need, vjp):
+        self.value = value
+        self.parents = parents
+        self.need = need
+        self.vjp = vjp
+        self.order = next(_order)
+        self.pre_activation = None      # (Tensor of logits, activation name) if known
+
+    shape = property(lambda self: self.value.shape)
+    dtype = property(lambda self: self.value.dtype)
+    ndim = property(lambda self: self.value.ndim)
+    size = property(lambda self: self.value.size)
+
+    def __len__(self):
+        return len(self.value)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.value, dtype=dtype)
+
+    def numpy(self):
+        return np.array(self.value)
+
+    def __repr__(self):
+        return f"<Tensor shape={self.shape} dtype={self.dtype}>"
+
+
+def _op(name, swap=False):
+    def method(self, other):
+        from cydl import ops
+        fn = getattr(ops, name)
+        return fn(other, self) if swap else fn(self, other)
+    method.__name__ = name
+    return method
+
+
+def add_arithmetic(cls):
+    """Give cls (Tensor, KerasTensor, Variable) the operators, routed through cydl.ops."""
+    for dunder, name, swap in (
+            ("__add__", "add", False), ("__radd__", "add", True),
+            ("__sub__", "subtract", False), ("__rsub__", "subtract", True),
+            ("__mul__", "multiply", False), ("__rmul__", "multiply", True),
+            ("__truediv__", "divide", False), ("__rtruediv__", "divide", True),
+            ("__matmul__", "matmul", False), ("__rmatmul__", "matmul", True),
+            ("__pow__", "power", False), ("__rpow__", "power", True)):
+        setattr(cls, dunder, _op(name, swap))
+
+    def neg(self):
+        from cydl import ops
+        return ops.negative(self)
+
+    def getitem(self, item):
+        from cydl import ops
+        return ops.getitem(self, item)
+    cls.__neg__ = neg
+    cls.__getitem__ = getitem
+    return cls
+
+
+add_arithmetic(Tensor)
+
+
+# ------------------------------------------------------------------ taping
+class _Tape:
+    def __init__(self, watched):
+        self.watched = watched      # id(Variable) -> Variable, or None: every trainable one
+
+
+def active_tape():
+    return getattr(_local, "tape", None)
+
+
+class recording:
+    """Context: ops on the watched variables (or on Tensors) are recorded.
+
+    Args:
+        variables: the Variables whose gradients are wanted; None means every
+            Variable with trainable=True.
+    """
+
+    def __init__(self, variables=None):
+        self.tape = _Tape(None if variables is None else {id(v): v for v in variables})
+
+    def __enter__(self):
+        self.prev = active_tape()
+        _local.tape = self.tape
+        return self.tape
+
+    def __exit__(self, *exc):
+        _local.tape = self.prev
+
+
+def requires_grad(x):
+    if type(x) is Tensor:
+        return True
+    tape = active_tape()
+    if tape is None or not getattr(x, "_is_variable", False):
+        return False
+    return x.trainable if tape.watched is None else id(x) in tape.watched
+
+
+def value_of(x):
+    if type(x) is Tensor:
+        return x.value
+    if getattr(x, "_is_variable", False):
+        return x.value
+    return x
+
+
+def apply(fn, args, **attrs):
+    """Run primitive fn on args (arrays, Variables, Tensors or KerasTensors)."""
+    for a in args:
+        if getattr(a, "_is_symbolic", False):
+            from cydl import graph
+            return graph.op_node(fn, args, attrs)
+    if active_tape() is None:
+        return fn(tuple(value_of(a) for a in args), None, **attrs)[0]
+    need = tuple(requires_grad(a) for a in args)
+    values = tuple(value_of(a) for a in args)
+    if not any(need):
+        return fn(values, None, **attrs)[0]
+    out, vjp = fn(values, need, **attrs)
+    return Tensor(out, args, need, vjp)
+
+
+# ------------------------------------------------------------------ backward
+def grad_buffer(var):
+    """Where the gradient of var accumulates during the current backward pass."""
+    sink = _local.sink
+    if sink is None:
+        return var._grad
+    buf = sink.get(id(var))
+    if buf is None:
+        buf = sink[id(var)] = np.zeros(var.shape, var.dtype, order="F" if var.ndim == 2 else "C")
+    return buf
+
+
+def backward(pairs, sink=None):
+    """Propagate gradients [(Tensor, dLoss/dTensor), ...] down to the variables.
+
+    With sink=None, weight gradients are added into each Variable's gradient view
+    (zero it first); with a dict, into fresh arrays keyed by id(Variable).
+    """
+    grads, nodes, seen, stack = {}, [], set(), []
+    for t, g in pairs:
+        if type(t) is Tensor:
+            _accumulate(grads, t, g)
+            stack.append(t)
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        nodes.append(t)
+        stack.extend(p for p in t.parents if type(p) is Tensor)
+    nodes.sort(key=lambda t: t.order, reverse=True)
+    prev, _local.sink = getattr(_local, "sink", None), sink
+    try:
+        for t in nodes:
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            in_grads = t.vjp(g)
+            for p, need, gi in zip(t.parents, t.need, in_grads):
+                if not need or gi is None:
+                    continue
+                if type(p) is Tensor:
+                    _accumulate(grads, p, gi)
+                else:
+                    buf = grad_buffer(p)
+                    buf += np.reshape(gi, buf.shape)
+    finally:
+        _local.sink = prev
+
+
+def _accumulate(grads, t, g):
+    g = np.asarray(g, t.dtype)
+    if g.shape != t.shape:
+        g = np.broadcast_to(g, t.shape)
+    old = grads.get(id(t))
+    grads[id(t)] = g if old is None else old + g
+
+
+def unbroadcast(g, shape):
+    """Sum g over the axes that broadcasting added or stretched to reach shape."""
+    if g.shape == tuple(shape):
+        return g
+    while g.ndim > len(shape):
+        g = g.sum(axis=0)
+    for axis, n in enumerate(shape):
+        if n == 1 and g.shape[axis] != 1:
+            g = g.sum(axis=axis, keepdims=True)
+    return g
+
+
+class GradientTape:
+    """Records the ops run inside it, then gives gradients (like tf.GradientTape).
+
+    Example:
+    >>> with cydl.GradientTape() as tape:
+    ...     loss = cydl.ops.mean(cydl.ops.square(model(x, training=True) - y))
+    >>> grads = tape.gradient(loss, model.trainable_weights)
+    """
+
+    def __init__(self, persistent=False, watch_accessed_variables=True):
+        self._rec = recording(None)
+
+    def __enter__(self):
+        self._rec.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._rec.__exit__(*exc)
+
+    def gradient(self, target, sources):
+        """d sum(target) / d source for each source (a Variable or a Tensor)."""
+        single = not isinstance(sources, (list, tuple))
+        sources = [sources] if single else list(sources)
+        sink = {}
+        if type(target) is Tensor:
+            backward([(target, np.ones_like(target.value))], sink)
+        out = [sink.get(id(s)) for s in sources]
+        return out[0] if single else out
