@@ -102,8 +102,9 @@ add_arithmetic(Tensor)
 
 # ------------------------------------------------------------------ taping
 class _Tape:
-    def __init__(self, watched):
+    def __init__(self, watched, keep_logits=False):
         self.watched = watched      # id(Variable) -> Variable, or None: every trainable one
+        self.keep_logits = keep_logits     # activations remember their input (evaluation)
 
 
 def active_tape():
@@ -118,8 +119,9 @@ class recording:
             Variable with trainable=True.
     """
 
-    def __init__(self, variables=None):
-        self.tape = _Tape(None if variables is None else {id(v): v for v in variables})
+    def __init__(self, variables=None, keep_logits=False):
+        self.tape = _Tape(None if variables is None else {id(v): v for v in variables},
+                          keep_logits)
 
     def __enter__(self):
         self.prev = active_tape()

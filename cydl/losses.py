@@ -83,8 +83,9 @@ mae = MAE = mean_absolute_error
 
 
 class Loss:
-    """Base class. Subclasses define `call(y_true, y_pred)` (per-sample losses)
-    and, to be trainable, `gradient(y_true, y_pred)`: d(mean loss)/d y_pred.
+    """Base class. Subclasses define `call(y_true, y_pred)` (per-sample losses),
+    written with cydl.ops so that training can differentiate it; or, optionally,
+    `gradient(y_true, y_pred)`: d(mean loss)/d y_pred.
 
     Args:
         name: the loss's name.
@@ -102,10 +103,7 @@ class Loss:
     def call(self, y_true, y_pred):
         raise NotImplementedError
 
-    def gradient(self, y_true, y_pred):
-        raise NotImplementedError(
-            f"Loss {self.name!r} has no gradient(); implement gradient(y_true, y_pred) "
-            "returning d(mean loss)/d(y_pred) to train with it")
+    gradient = None     # optional: d(mean loss)/d(y_pred); else call() is differentiated
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         per = np.asarray(self.call(y_true, y_pred), np.float64)
@@ -260,6 +258,27 @@ _FUNCTIONS = {
 }
 
 
+class LossFunctionWrapper(Loss):
+    """A loss from a function loss_fn(y_true, y_pred) -> per-sample losses.
+
+    Write it with cydl.ops and training differentiates it; no gradient needed.
+
+    Example:
+    >>> def my_huber(y_true, y_pred):
+    ...     err = cydl.ops.subtract(y_true, y_pred)
+    ...     return cydl.ops.mean(cydl.ops.square(err), axis=-1)
+    >>> model.compile(loss=my_huber, optimizer="sgd")
+    """
+
+    def __init__(self, fn, name=None, reduction="sum_over_batch_size", **kwargs):
+        super().__init__(name or getattr(fn, "__name__", "loss"), reduction)
+        self.fn = fn
+        self.kwargs = kwargs
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred, **self.kwargs)
+
+
 def get(identifier):
     """A Loss from a name ("mse"), a loss function of this module, a config dict or
     a Loss instance."""
@@ -270,8 +289,5 @@ def get(identifier):
     if callable(identifier) and not isinstance(identifier, str):
         if identifier in _FUNCTIONS:
             return _FUNCTIONS[identifier]()
-        raise ValueError(
-            f"Loss function {getattr(identifier, '__name__', identifier)!r} has no gradient "
-            "cydl can compute. Subclass cydl.losses.Loss and implement call() and "
-            "gradient(), or use a built-in loss.")
+        return LossFunctionWrapper(identifier)
     return lookup(identifier, _ALIASES, "loss", instantiate=True)

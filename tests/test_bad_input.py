@@ -83,11 +83,6 @@ def test_fit_before_compile():
         model.fit(X, Y)
 
 
-def test_custom_loss_function_without_gradient_is_refused():
-    with pytest.raises(ValueError, match="gradient"):
-        _model(loss=lambda y_true, y_pred: (y_true - y_pred) ** 2)
-
-
 @pytest.mark.parametrize("x", [X.astype(np.float64), (X * 10).astype(np.int64),
                                np.asfortranarray(X), np.repeat(X, 2, axis=1)[:, ::2],
                                (np.abs(X) * 50).astype(np.uint8), X.tolist()])

@@ -20,10 +20,10 @@ def _mlp(widths, act="relu", out="softmax", n_in=20):
 
 
 def _bound_runner(model, x, y, batch):
-    X, labels, Y, sw = _loops.prepare_xy(model, x, y)
+    data = _loops.prepare_xy(model, x, y)
     runner = model._runner(train=True)
-    runner.bind(X, labels, Y, sw, batch=batch)
-    idx = np.random.default_rng(0).permutation(len(X)).astype(np.int64)
+    runner.bind(data, batch=batch)
+    idx = np.random.default_rng(0).permutation(data.n).astype(np.int64)
     runner.set_order(idx)
     return runner
 

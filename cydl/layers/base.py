@@ -149,7 +149,7 @@ class Layer:
     @trainable.setter
     def trainable(self, value):
         self._trainable = bool(value)
-        for layer in self._tracked:
+        for layer in self._sublayers():
             layer.trainable = value
 
     def _sublayers(self):

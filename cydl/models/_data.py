@@ -30,12 +30,7 @@ def as_features(x, name, sample_shape, dtype):
         raise ValueError(f"`{name}` must have a batch axis. Received a scalar")
     if a.shape[0] == 0:
         raise ValueError(f"`{name}` is empty (shape {a.shape}); it needs at least one sample")
-    if a.ndim == 1 and sample_shape is not None and len(sample_shape) == 1:
-        raise ValueError(f"Input has incompatible shape: expected (None, {sample_shape[0]}), "
-                         f"found {a.shape} in `{name}`. Use x.reshape(-1, 1) for one feature")
-    if sample_shape is not None and tuple(a.shape[1:]) != tuple(sample_shape):
-        raise ValueError(f"Input has incompatible shape: expected (None, "
-                         f"{', '.join(map(str, sample_shape))}), found {a.shape} in `{name}`")
+    check_sample_shape(a, name, sample_shape)
     if a.dtype not in _KEEP:
         a = a.astype(dtype)
     a = np.ascontiguousarray(a)
@@ -44,6 +39,18 @@ def as_features(x, name, sample_shape, dtype):
         raise ValueError(f"`{name}` contains NaN or inf (first at flat index {bad}: "
                          f"{a.reshape(-1)[bad]})")
     return a
+
+
+def check_sample_shape(a, name, sample_shape):
+    if sample_shape is None:
+        return
+    if a.ndim == 1 and len(sample_shape) == 1:
+        raise ValueError(f"Input has incompatible shape: expected (None, {sample_shape[0]}), "
+                         f"found {a.shape} in `{name}`. Use x.reshape(-1, 1) for one feature")
+    if len(a.shape[1:]) != len(sample_shape) or any(
+            s is not None and s != d for s, d in zip(sample_shape, a.shape[1:])):
+        raise ValueError(f"Input has incompatible shape: expected (None, "
+                         f"{', '.join(map(str, sample_shape))}), found {a.shape} in `{name}`")
 
 
 def check_lengths(x, y, sw):

@@ -1,5 +1,8 @@
 """The low-latency inference path of model(x) and model.predict(x).
 
+Calls from several threads take turns on the plan's workspace (a lock: uncontended it
+costs well under a microsecond, against ~10 us for the call itself).
+
 For a small float array of the model's dtype and input shape, one compiled call
 runs the whole network: no batching, no callbacks, no per-layer Python. Anything
 else (other dtypes, big arrays, layout) returns None and takes the general path.
@@ -13,8 +16,9 @@ from cydl._kernels import _data
 class FastPredict:
     """Bound to one compiled plan; invalid once the model's weights move."""
 
-    def __init__(self, plan, store, sample_shape, n_out, max_rows=256):
+    def __init__(self, plan, store, sample_shape, n_out, lock, max_rows=256):
         self.plan = plan
+        self.lock = lock        # the plan's workspace serves one call at a time
         self.store = store
         self.dtype = store.dtype
         self.sample_shape = tuple(sample_shape)
@@ -35,5 +39,6 @@ class FastPredict:
         if _data.first_nonfinite(x.reshape(-1), 1) >= 0:
             return None          # the general path raises the detailed error
         out = np.empty((n, self.n_out), self.dtype)
-        self.run(flat, out, ops.resolve_threads())
+        with self.lock:
+            self.run(flat, out, ops.resolve_threads())
         return out

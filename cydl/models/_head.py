@@ -7,7 +7,8 @@ the others get the batch's predictions.
 """
 import numpy as np
 
-from cydl import losses, metrics as metrics_mod
+from cydl import _ops, losses, metrics as metrics_mod, ops
+from cydl.autodiff import Tensor, value_of
 
 _REGRESSION = ("mse", "mae", "huber")
 
@@ -28,11 +29,14 @@ class Head:
         self.metric_ids = list(metrics)
         self._key = None
         self.metrics = []
+        self.weight = 1.0
+        self.prefix = ""
 
     def resolve(self, final_activation, y_shape, out_shape):
         """Fix the kernel and the metric objects for targets of y_shape and model
         outputs of out_shape (both with the batch axis)."""
         key = (final_activation, tuple(y_shape[1:]), len(y_shape), tuple(out_shape[1:]))
+        self.final = final_activation
         if key == self._key:
             return
         spec = self.loss.kernel_spec(final_activation)
@@ -70,3 +74,53 @@ class Head:
     def reset(self):
         for m in self.metrics:
             m.reset_state()
+
+    def loss_and_grad(self, out, t, sw, stats, train, n_threads):
+        """This output's loss statistics into `stats`; with train, the pairs
+        (Tensor, dLoss/dTensor) that seed the backward pass (weighted)."""
+        if self.kind is None:
+            return self._generic(out, t, sw, stats, train)
+        P = out
+        if self.on_logits:
+            pre = getattr(out, "pre_activation", None)
+            if pre is None or pre[1] != self.final:
+                raise RuntimeError(f"The loss needs the logits of the output activation "
+                                   f"{self.final!r}, which this output does not carry")
+            P = pre[0]
+        values = value_of(P)
+        B = values.shape[0]
+        P2 = values.reshape(B, -1)
+        want = train and type(P) is Tensor
+        _, G = _ops.loss_forward_backward(
+            self.kind, P2, t, sw, acc_mode=self.acc_mode, param=self.param,
+            thresh=self.thresh, want_grad=want, stats_out=stats, n_threads=n_threads)
+        if not want:
+            return []
+        if self.weight != 1.0:
+            G *= self.weight
+        return [(P, G.reshape(values.shape))]
+
+    def _generic(self, out, t, sw, stats, train):
+        """A loss without a kernel: its call() (cydl.ops) is taped and differentiated,
+        or its own gradient() is used when it has one."""
+        loss = self.loss
+        stats[:] = 0.0
+        B = out.shape[0]
+        if loss.gradient is not None:
+            P = np.asarray(value_of(out)).reshape(B, -1)
+            per = np.asarray(loss.call(t, P), np.float64).reshape(-1)
+            stats[0] = float((per * (sw if sw is not None else 1)).sum())
+            if not (train and type(out) is Tensor):
+                return []
+            G = np.asarray(loss.gradient(t, P), value_of(out).dtype) * self.weight
+            return [(out, G.reshape(out.shape))]
+        per = loss.call(np.asarray(t), out if train else value_of(out))
+        while np.ndim(per) > 1:
+            per = ops.mean(per, axis=-1)
+        if sw is not None:
+            per = ops.multiply(per, sw)
+        total = ops.sum(per)
+        stats[0] = float(np.asarray(value_of(total)))
+        if not (train and type(total) is Tensor):
+            return []
+        return [(total, np.asarray(self.weight / B, total.dtype))]

@@ -12,56 +12,64 @@ from cydl import _config
 from cydl._registry import positive_int
 from cydl.callbacks import CallbackList, History, ProgbarLogger
 from cydl.callbacks.progbar import EvalProgbar
-from cydl.models import _data
+from cydl.models import _batches
 
 
 class _Totals:
-    """Running loss and metric values over the batches of one pass."""
+    """Running loss and metric values over the batches of one pass, per output."""
 
-    def __init__(self, head):
-        self.head = head
-        head.reset()
+    def __init__(self, heads):
+        self.heads = heads
+        for head in heads:
+            head.reset()
         self.loss = 0.0
+        self.parts = [0.0] * len(heads)
         self.seen = 0
 
     def add(self, runner, stats, start, stop):
         B = stop - start
-        self.loss += stats[0] + runner.reg_loss * B
         self.seen += B
-        for m, k in self.head.fast:
-            m.add_stat(stats[k], B)
-        if self.head.generic:
-            y_true, _ = runner.batch_targets(start, stop)
-            y_pred = runner.outputs(start, stop)
-            for m in self.head.generic:
-                m.update_state(y_true, y_pred)
+        total = runner.reg_loss * B
+        for k, (head, st) in enumerate(zip(self.heads, stats)):
+            self.parts[k] += st[0]
+            total += head.weight * st[0]
+            for m, i in head.fast:
+                m.add_stat(st[i], B)
+        self.loss += total
+        if any(head.generic for head in self.heads):
+            outs = runner.outputs(start, stop)
+            for k, head in enumerate(self.heads):
+                if head.generic:
+                    y_true, _ = runner.batch_targets(k, start, stop)
+                    for m in head.generic:
+                        m.update_state(y_true, outs[k])
 
     def logs(self, prefix=""):
-        out = {prefix + "loss": float(self.loss / max(self.seen, 1))}
-        for m in self.head.metrics:
-            out[prefix + m.name] = float(m.result())
+        n = max(self.seen, 1)
+        out = {prefix + "loss": float(self.loss / n)}
+        if len(self.heads) > 1:
+            for head, part in zip(self.heads, self.parts):
+                out[prefix + head.prefix + "loss"] = float(part / n)
+        for head in self.heads:
+            for m in head.metrics:
+                out[prefix + head.prefix + m.name] = float(m.result())
         return out
 
 
+def log_names(model):
+    heads = model._heads or []
+    names = ["loss"]
+    if len(heads) > 1:
+        names += [h.prefix + "loss" for h in heads]
+    return names + [h.prefix + m.name for h in heads for m in h.metrics]
+
+
+first_array = _batches.first_array
+
+
 def prepare_xy(model, x, y, sample_weight=None, class_weight=None):
-    """Checked arrays for the kernels: (X2 (n, features), labels, Y, sw)."""
-    X = _data.as_features(x, "x", model._sample_shape(), model._store_dtype())
-    model._ensure_built(X.shape)
-    if y is None:
-        raise ValueError("`y` is required: cydl models need targets to compute the loss")
-    _data.check_lengths(X, y, sample_weight)
-    head = model._head
-    out_shape = model.output_shape
-    y_shape = np.shape(y)
-    head.resolve(model._final_activation(), y_shape, out_shape)
-    dtype = model._store_dtype()
-    labels = Y = None
-    if head.sparse:
-        labels = _data.as_labels(y, out_shape[-1])
-    else:
-        Y = _data.as_targets(y, out_shape, dtype)
-    sw = _data.as_sample_weight(sample_weight, X.shape[0], dtype, class_weight, labels)
-    return X.reshape(X.shape[0], -1), labels, Y, sw
+    """Checked data for the runners (see cydl.models._batches)."""
+    return _batches.prepare(model, x, y, sample_weight, class_weight)
 
 
 def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split,
@@ -73,7 +81,7 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
         raise ValueError(f"`initial_epoch` must be a non-negative int. Received: {initial_epoch!r}")
     if not (isinstance(validation_split, (int, float)) and 0 <= validation_split < 1):
         raise ValueError(f"`validation_split` must be in [0, 1). Received: {validation_split!r}")
-    X, labels, Y, sw = prepare_xy(model, x, y, sample_weight, class_weight)
+    data = prepare_xy(model, x, y, sample_weight, class_weight)
     val = None
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
@@ -82,19 +90,19 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
         val = prepare_xy(model, *validation_data)
     elif validation_split:
         # Keras: the last fraction of the data, taken before any shuffling
-        n = X.shape[0]
+        n = data.n
         split = int(math.floor(n * (1.0 - validation_split)))
         if split == 0 or split == n:
             raise ValueError(f"validation_split={validation_split} leaves an empty part of "
                              f"the {n} samples")
-        cut = [a[split:] if a is not None else None for a in (X, labels, Y, sw)]
-        X, labels, Y, sw = [a[:split] if a is not None else None for a in (X, labels, Y, sw)]
-        val = tuple(cut)
-        if labels is not None and np.setdiff1d(np.unique(val[1]), np.unique(labels)).size:
+        data, val = data.take(slice(0, split)), data.take(slice(split, n))
+        labels = data.targets[0][0]
+        if labels is not None and np.setdiff1d(np.unique(val.targets[0][0]),
+                                               np.unique(labels)).size:
             import warnings
             warnings.warn("validation_split: the validation part has classes the training "
                           "part lacks (the split takes the last samples, unshuffled)")
-    n = X.shape[0]
+    n = data.n
     steps = math.ceil(n / batch_size)
     if steps_per_epoch is not None:
         steps = min(steps, positive_int(steps_per_epoch, "steps_per_epoch"))
@@ -102,7 +110,7 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
                                    allow_none=True) or max(batch_size, 256)
 
     runner = model._runner(train=True)
-    runner.bind(X, labels, Y, sw, batch=max(batch_size, val_batch if val else 0))
+    runner.bind(data, batch=max(batch_size, val_batch if val else 0))
     history = History()
     cbs = list(callbacks or [])
     if verbose:
@@ -118,11 +126,11 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
     for epoch in range(initial_epoch, epochs):
         cb.on_epoch_begin(epoch)
         if val is not None and epoch > initial_epoch:
-            runner.bind(X, labels, Y, sw, batch=batch_size)
+            runner.bind(data, batch=batch_size)
         if idx is not None:
             _config.rng().shuffle(idx)
         runner.set_order(idx)
-        totals = _Totals(model._head)
+        totals = _Totals(model._heads)
         for step in range(steps):
             start = step * batch_size
             stop = min(start + batch_size, n)
@@ -136,7 +144,7 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
                 break
         logs = totals.logs()
         if val is not None and (epoch + 1) % validation_freq == 0:
-            logs.update(evaluate_arrays(model, runner, *val, batch=val_batch, prefix="val_"))
+            logs.update(evaluate_data(model, runner, val, batch=val_batch, prefix="val_"))
         cb.on_epoch_end(epoch, logs)
         if model.stop_training:
             break
@@ -144,24 +152,22 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
     return history
 
 
-def evaluate_arrays(model, runner, X, labels, Y, sw, batch, prefix=""):
-    runner.bind(X, labels, Y, sw, batch=batch)
-    totals = _Totals(model._head)
-    n = X.shape[0]
-    for start in range(0, n, batch):
-        stop = min(start + batch, n)
+def evaluate_data(model, runner, data, batch, prefix=""):
+    runner.bind(data, batch=batch)
+    totals = _Totals(model._heads)
+    for start in range(0, data.n, batch):
+        stop = min(start + batch, data.n)
         stats = runner.test(start, stop)
         totals.add(runner, stats, start, stop)
     return totals.logs(prefix)
 
 
 def run_evaluate(model, x, y, batch_size, verbose, sample_weight, return_dict):
-    X, labels, Y, sw = prepare_xy(model, x, y, sample_weight)
+    data = prepare_xy(model, x, y, sample_weight)
     batch = positive_int(batch_size, "batch_size", allow_none=True) or 256
     bar = EvalProgbar(verbose)
-    logs = evaluate_arrays(model, model._runner(train=False, with_head=True),
-                           X, labels, Y, sw, batch)
-    bar.done(math.ceil(X.shape[0] / batch), logs)
+    logs = evaluate_data(model, model._runner(train=False, with_head=True), data, batch)
+    bar.done(math.ceil(data.n / batch), logs)
     if return_dict:
         return logs
     values = list(logs.values())
@@ -169,11 +175,22 @@ def run_evaluate(model, x, y, batch_size, verbose, sample_weight, return_dict):
 
 
 def run_predict(model, x, batch_size, verbose):
-    X = _data.as_features(x, "x", model._sample_shape(), model._store_dtype())
-    model._ensure_built(X.shape)
+    data = _batches.prepare_inputs(model, x)
     batch = positive_int(batch_size, "batch_size", allow_none=True) or 256
     runner = model._runner(train=False)
     bar = EvalProgbar(verbose)
-    out = runner.predict(X.reshape(X.shape[0], -1), min(batch, X.shape[0]))
-    bar.done(math.ceil(X.shape[0] / batch))
-    return out.reshape((X.shape[0],) + tuple(model.output_shape[1:]))
+    outs = runner.predict(data, min(batch, data.n))
+    bar.done(math.ceil(data.n / batch))
+    shapes = model.output_shape if isinstance(model.output_shape, list) else [model.output_shape]
+    outs = [o.reshape((data.n,) + tuple(s[1:])) for o, s in zip(outs, shapes)]
+    return outs[0] if len(outs) == 1 else outs
+
+
+def run_train_batch(model, x, y, sample_weight):
+    data = prepare_xy(model, x, y, sample_weight)
+    runner = model._runner(train=True)
+    runner.bind(data, batch=data.n)
+    runner.set_order(None)
+    totals = _Totals(model._heads)
+    totals.add(runner, runner.train(0, data.n), 0, data.n)
+    return totals.logs()

@@ -1,324 +1,223 @@
-"""Model: layers plus compile, fit, evaluate and predict."""
-import numpy as np
+"""Model: the functional API and subclassing, over one graph engine.
 
-from cydl import _ops as ops, optimizers
+`Model(inputs, outputs)` is a Function over the nodes between them. A subclass
+that makes layers in `__init__` and composes them in `call` is traced once into
+the same kind of graph when its `call` has no data-dependent Python control flow;
+otherwise it runs eagerly, on a tape. Sequential is a Model whose graph is a chain.
+Training, evaluation and prediction come from Trainer (cydl.models.trainer).
+"""
+import threading
+
+from cydl import graph
 from cydl.layers.base import Layer, unique_name
-from cydl.layers.input_layer import InputLayer, KerasTensor
-from cydl.models import _loops
-from cydl.models._engine import final_activation, make_runner
-from cydl.models._fast_predict import FastPredict
-from cydl.models._head import Head
-from cydl.models._store import ParamStore
+from cydl.layers.input_layer import InputLayer
+from cydl.models.trainer import Trainer
 
 
-class Model(Layer):
-    """A stack of layers that trains: compile, fit, evaluate, predict.
-
-    Build one with cydl.Sequential, or functionally from an Input:
+class Model(Trainer, Layer):
+    """A graph of layers that trains: compile, fit, evaluate, predict.
 
     Args:
-        inputs: a KerasTensor from cydl.Input (functional API).
-        outputs: the KerasTensor of the last layer's output.
+        inputs: a KerasTensor from cydl.Input, or a list or dict of them.
+        outputs: the KerasTensor(s) the model computes from them.
         name: the model's name.
 
-    Example:
+    Example (functional):
     >>> inputs = cydl.Input(shape=(8,))
     >>> hidden = cydl.layers.Dense(30, activation="relu")(inputs)
-    >>> outputs = cydl.layers.Dense(1)(hidden)
-    >>> model = cydl.Model(inputs=inputs, outputs=outputs)
+    >>> model = cydl.Model(inputs=inputs, outputs=cydl.layers.Dense(1)(hidden))
+
+    Example (subclassing):
+    >>> class WideAndDeep(cydl.Model):
+    ...     def __init__(self, **kwargs):
+    ...         super().__init__(**kwargs)
+    ...         self.hidden = cydl.layers.Dense(30, activation="relu")
+    ...         self.out = cydl.layers.Dense(1)
+    ...     def call(self, inputs):
+    ...         wide, deep = inputs
+    ...         return self.out(cydl.layers.concatenate([wide, self.hidden(deep)]))
     """
 
     def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
         super().__init__(name=name or unique_name(self._default_name()), **kwargs)
-        self._layers = []
-        self._input_layer = None
-        self._head = None
-        self.optimizer = None
-        self._store = None
-        self._runners = {}
-        self._fast = None
-        self.stop_training = False
-        self.history = None
-        self.compiled = False
+        self._function = None
+        self._eager = False          # a subclass whose call could not be traced
+        self._init_trainer()
         if inputs is not None or outputs is not None:
-            self._init_functional(inputs, outputs)
+            if inputs is None or outputs is None:
+                raise ValueError("A functional model needs both `inputs` and `outputs`")
+            self._set_function(graph.Function(inputs, outputs))
 
     def _default_name(self):
         return "functional" if type(self) is Model else type(self).__name__.lower()
 
-    def _init_functional(self, inputs, outputs):
-        if isinstance(inputs, (list, tuple)):
-            if len(inputs) != 1:
-                raise NotImplementedError("models with several inputs are not supported yet")
-            inputs = inputs[0]
-        if isinstance(outputs, (list, tuple)):
-            if len(outputs) != 1:
-                raise NotImplementedError("models with several outputs are not supported yet")
-            outputs = outputs[0]
-        if not isinstance(inputs, KerasTensor) or not isinstance(outputs, KerasTensor):
-            raise TypeError("inputs and outputs must come from cydl.Input and layer calls")
-        chain, node = [], outputs
-        while node._inputs:
-            if len(node._inputs) != 1:
-                raise NotImplementedError("only chains of single-input layers are supported")
-            chain.append(node._layer)
-            node = node._inputs[0]
-        if node is not inputs:
-            raise ValueError("outputs do not depend on the given inputs")
-        self._input_layer = inputs._layer
-        self._layers = chain[::-1]
-        self._build_from_input()
+    def _set_function(self, fn):
+        for t in fn.inputs:
+            if not isinstance(t, graph.KerasTensor):
+                raise TypeError(f"Model inputs must come from cydl.Input. Received {t!r}")
+        self._function = fn
+        self._input_layers = [getattr(t, "_input_layer", None) for t in fn.inputs]
+        self.input_shape = _shapes(fn.input_structure)
+        self.output_shape = _shapes(fn.outputs)
+        self.built = True
+        self._invalidate()
+
+    @property
+    def _is_graph(self):
+        return type(self).call is Model.call
 
     # ------------------------------------------------------------ structure
     @property
     def layers(self):
-        return list(self._layers)
+        if self._is_graph and self._function is not None:
+            inputs = [l for l in self._input_layers if l is not None]
+            return inputs + self._function.layers()
+        return list(self._tracked)
 
-    def _compute_layers(self):
-        return [layer for layer in self._layers if not isinstance(layer, InputLayer)]
-
-    @property
-    def trainable(self):
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value):
-        self._trainable = bool(value)
-        for layer in self._layers:
-            layer.trainable = value
+    def _sublayers(self):
+        if self._is_graph:
+            return self._function.layers() if self._function is not None else []
+        return list(self._tracked)
 
     @property
-    def trainable_weights(self):
-        if not self.trainable:
-            return []
-        return _unique(v for layer in self._layers for v in layer.trainable_weights)
+    def inputs(self):
+        return self._function.inputs if self._function is not None else None
 
     @property
-    def non_trainable_weights(self):
-        if not self.trainable:
-            return self.weights
-        return _unique(v for layer in self._layers for v in layer.non_trainable_weights)
+    def outputs(self):
+        return graph.flatten(self._function.outputs) if self._function is not None else None
 
-    @property
-    def weights(self):
-        return _unique(v for layer in self._layers for v in layer.weights)
+    def output_names(self):
+        if self._function is not None and self._is_graph:
+            names = [t.name or f"output_{i + 1}" for i, t in enumerate(self.outputs)]
+            if len(set(names)) == len(names):
+                return names
+        return [f"output_{i + 1}" for i in range(self._n_outputs())]
+
+    def _n_outputs(self):
+        if self._function is not None:
+            return len(graph.flatten(self._function.outputs))
+        return len(graph.flatten(self.output_shape)) if isinstance(self.output_shape, list) \
+            else 1
 
     def get_layer(self, name=None, index=None):
         """A layer by name or by index in `layers`."""
         if index is not None:
-            return self._layers[index]
-        for layer in self._layers:
+            return self.layers[index]
+        for layer in self.layers:
             if layer.name == name:
                 return layer
         raise ValueError(f"No such layer: {name!r}. Existing layers are: "
-                         f"{[layer.name for layer in self._layers]}")
+                         f"{[layer.name for layer in self.layers]}")
 
-    def count_params(self):
-        return int(sum(v.size for v in self.weights))
-
-    def _sample_shape(self):
-        return tuple(self.input_shape[1:]) if self.input_shape is not None else None
-
-    def _build_from_input(self):
-        if self._input_layer is not None:
-            self._ensure_built((1,) + tuple(self._input_layer.sample_shape))
-
-    def _ensure_built(self, input_shape):
-        if self.built:
-            return
-        shape = (None,) + tuple(input_shape[1:])
-        self.input_shape = shape
-        for layer in self._layers:
-            layer._maybe_build((1,) + tuple(shape[1:]))
-            shape = layer.compute_output_shape(shape)
-        self.output_shape = shape
-        self.built = True
-
+    # ------------------------------------------------------------ building
     def build(self, input_shape):
-        self._ensure_built(tuple(input_shape))
+        """Build a subclassed model for inputs of this shape (batch axis included)."""
+        if not self.built:
+            self._build_for(graph.map_structure(
+                lambda s: s, input_shape) if isinstance(input_shape, list) else input_shape)
 
-    def _final_activation(self):
-        return final_activation(self._compute_layers())
+    def _maybe_build(self, input_shape):
+        if not self.built:
+            self._build_for(input_shape)
 
-    def _store_dtype(self):
-        ws = self.weights
-        return ws[0].dtype if ws else np.dtype(self.dtype)
+    def _build_for(self, shape):
+        """Trace call() on symbolic inputs of this shape into a graph; a call that
+        needs concrete values runs eagerly instead (built by one call on zeros)."""
+        sym = _symbolic_inputs(shape, self.dtype)
+        try:
+            outputs = self.call(sym, **({"training": False} if _takes_training(self) else {}))
+            fn = graph.Function(sym, outputs)
+        except Exception:     # noqa: BLE001 (data-dependent control flow, or numpy on a symbol)
+            self._eager = True
+            dummy = graph.map_structure(graph._dummy, sym)
+            out = self.call(dummy, **({"training": False} if _takes_training(self) else {}))
+            self.input_shape = _shapes(sym)
+            self.output_shape = _shapes(graph.map_structure(
+                lambda v: graph.KerasTensor((None,) + tuple(v.shape[1:]), v.dtype), out))
+            self.built = True
+            self._invalidate()
+            return
+        self._function = fn
+        self._input_layers = [None] * len(fn.inputs)
+        self.input_shape = _shapes(sym)
+        self.output_shape = _shapes(outputs)
+        self.built = True
+        self._invalidate()
 
     # ------------------------------------------------------------ running
-    def _runner(self, train, with_head=None):
-        layers = self._compute_layers()
-        if self._store is None or not self._store.is_current(layers):
-            self._store = ParamStore(layers)
-            self._runners = {}
-            self._fast = None
-        head = self._head if (train or with_head) else None
-        if train:
-            self.optimizer.build(self._store)
-        key = ("train" if train else "eval" if head else "predict",
-               head._key if head else None, id(self.optimizer) if train else None,
-               self._layout_key())
-        runner = self._runners.get(key[0])
-        if runner is None or runner._key != key:
-            runner = make_runner(self, self._store, head, self.optimizer if train else None,
-                                 ops.resolve_threads(), self._force_layer_path)
-            runner._key = key
-            self._runners[key[0]] = runner
-        runner.n_threads = ops.resolve_threads()
-        if not train and head is None and runner.fused and self._fast is None:
-            self._fast = FastPredict(runner.plan, self._store, self.input_shape[1:],
-                                     self.output_shape[-1])
-        return runner
-
-    _force_layer_path = False
-
-    def _layout_key(self):
-        return tuple((id(layer), layer.trainable) for layer in self._layers)
-
     def call(self, inputs, training=None):
-        h = inputs
-        for layer in self._compute_layers():
-            h = layer.call(h, training=training)
-        return h
+        if self._function is None:
+            raise ValueError(f"Model {self.name!r} has no graph yet: give it inputs and "
+                             "outputs, or override call()")
+        flat = graph.flatten(_match_inputs(self._function, inputs))
+        return self._function.run(flat, training=bool(training))
 
-    def __call__(self, inputs, training=False):
-        if not training and self._fast is not None:
-            out = self._fast(inputs)
-            if out is not None:
-                return out if len(self.output_shape) == 2 else \
-                    out.reshape((out.shape[0],) + tuple(self.output_shape[1:]))
-        if isinstance(inputs, KerasTensor):
-            return Layer.__call__(self, inputs)
-        if training:
-            return Layer.__call__(self, inputs, training=True)
-        return _loops.run_predict(self, inputs, None, 0)
+    def _forward(self, inputs, training):
+        """The outputs for concrete inputs: the graph, or the eager call()."""
+        if self._function is not None and not self._eager:
+            return self._function.run(graph.flatten(_match_inputs(self._function, inputs)),
+                                      training=training)
+        return Layer.__call__(self, inputs, training=training)
 
-    # ------------------------------------------------------------ training API
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
-                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
-                jit_compile="auto", auto_scale_loss=True):
-        """Configure training.
+    def _sample_structure(self):
+        return self.input_shape
 
-        Args:
-            optimizer: name ("sgd", "adam", ...) or Optimizer instance.
-            loss: name ("sparse_categorical_crossentropy", "mse", ...), loss function
-                or Loss instance.
-            metrics: list of names ("accuracy", "mae", ...) or Metric instances.
-            run_eagerly: run layer by layer (one call per layer and op) instead of
-                one compiled call per step. Same numbers, slower; useful for
-                debugging custom layers.
+    # ------------------------------------------------------------ config, copies
+    def get_config(self):
+        from cydl.models import config as config_mod
+        return config_mod.functional_config(self)
 
-        Example:
-        >>> model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd",
-        ...               metrics=["accuracy"])
-        """
-        if loss_weights is not None or weighted_metrics is not None:
-            raise NotImplementedError("loss_weights and weighted_metrics are not supported yet")
-        self.optimizer = optimizers.get(optimizer)
-        self._head = Head(loss, metrics)
-        self._force_layer_path = bool(run_eagerly)
-        self.loss = self._head.loss
-        self._runners = {}
-        self.compiled = True
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from cydl.models import config as config_mod
+        return config_mod.functional_from_config(config, custom_objects)
 
-    def _check_compiled(self):
-        if not self.compiled:
-            raise RuntimeError("You must call compile() before training or evaluating")
-
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, steps_per_epoch=None,
-            validation_steps=None, validation_batch_size=None, validation_freq=1):
-        """Train for `epochs` passes over (x, y); returns a History.
-
-        Args:
-            x, y: arrays of inputs and targets.
-            batch_size: samples per step (default 32).
-            epochs: passes over the data.
-            verbose: 0 silent, 1 progress bar (one line per epoch when not a
-                terminal), 2 one line per epoch; "auto" is 1.
-            callbacks: list of Callback.
-            validation_split: fraction of the data, taken from the end, to validate on.
-            validation_data: (x_val, y_val) to validate on after each epoch.
-            shuffle: reshuffle the training data every epoch.
-        """
-        self._check_compiled()
-        verbose = 1 if verbose == "auto" else int(verbose)
-        return _loops.run_fit(self, x, y, batch_size, epochs, verbose, callbacks,
-                              validation_split, validation_data, shuffle, class_weight,
-                              sample_weight, initial_epoch, steps_per_epoch,
-                              validation_batch_size, validation_freq)
-
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-                 steps=None, callbacks=None, return_dict=False):
-        """The loss (and metrics) on (x, y): a float, or [loss, *metrics]."""
-        self._check_compiled()
-        verbose = 1 if verbose == "auto" else int(verbose)
-        return _loops.run_evaluate(self, x, y, batch_size, verbose, sample_weight, return_dict)
-
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """The model's outputs for x, as a NumPy array (no compile needed).
-
-        A small batch in the model's dtype runs as one compiled call (about 10 us
-        for one row of a 784-300-100-10 MLP).
-        """
-        if self._fast is not None and (verbose == "auto" or not verbose) and \
-                (batch_size is None or batch_size >= len(x)):
-            out = self._fast(x)
-            if out is not None:
-                return out if len(self.output_shape) == 2 else \
-                    out.reshape((out.shape[0],) + tuple(self.output_shape[1:]))
-        return _loops.run_predict(self, x, batch_size, 0 if verbose == "auto" else verbose)
-
-    def train_on_batch(self, x, y, sample_weight=None, return_dict=False):
-        """One training step on exactly this batch; returns the loss (and metrics)."""
-        self._check_compiled()
-        X, labels, Y, sw = _loops.prepare_xy(self, x, y, sample_weight)
-        runner = self._runner(train=True)
-        runner.bind(X, labels, Y, sw, batch=X.shape[0])
-        runner.set_order(None)
-        totals = _loops._Totals(self._head)
-        totals.add(runner, runner.train(0, X.shape[0]), 0, X.shape[0])
-        logs = totals.logs()
-        return logs if return_dict else (list(logs.values()) if len(logs) > 1 else logs["loss"])
-
-    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
-        return self.evaluate(x, y, batch_size=len(x), verbose=0, sample_weight=sample_weight,
-                             return_dict=return_dict)
-
-    def predict_on_batch(self, x):
-        return self.predict(x, batch_size=len(x), verbose=0)
-
-    @property
-    def metrics_names(self):
-        return ["loss"] + [m.name for m in (self._head.metrics if self._head else [])]
-
-    # ------------------------------------------------------------ weights, summary
-    def get_weights(self):
-        return [v.numpy() for v in self.weights]
-
-    def set_weights(self, weights):
-        own = self.weights
-        if len(weights) != len(own):
-            raise ValueError(f"Model {self.name!r} expects {len(own)} weight arrays, "
-                             f"received {len(weights)}")
-        for var, w in zip(own, weights):
-            var.assign(w)
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self._lock = threading.RLock()
+        self._invalidate()
 
     def summary(self, line_length=None, positions=None, print_fn=None, **kwargs):
         """Print a table of the layers, output shapes and parameter counts."""
         from cydl.models.summary import print_summary
         print_summary(self, line_length, print_fn)
 
-    def get_config(self):
-        return {"name": self.name, "layers": [
-            {"class_name": type(layer).__name__, "config": layer.get_config()}
-            for layer in self._layers]}
+
+def _takes_training(model):
+    import inspect
+    params = inspect.signature(model.call).parameters
+    return "training" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
 
 
-def _unique(variables):
-    seen, out = set(), []
-    for v in variables:
-        if id(v) not in seen:
-            seen.add(id(v))
-            out.append(v)
-    return out
+def _shapes(structure):
+    if isinstance(structure, (list, tuple)):
+        return [_shapes(s) for s in structure]
+    if isinstance(structure, dict):
+        return {k: _shapes(v) for k, v in structure.items()}
+    return tuple(structure.shape)
+
+
+def _symbolic_inputs(shape, dtype):
+    if isinstance(shape, dict):
+        return {k: _symbolic_inputs(v, dtype) for k, v in shape.items()}
+    if isinstance(shape, list) or (isinstance(shape, tuple) and shape and
+                                   isinstance(shape[0], (tuple, list))):
+        return [_symbolic_inputs(s, dtype) for s in shape]
+    layer = InputLayer(shape=tuple(shape[1:]), dtype=dtype)
+    return layer.output
+
+
+def _match_inputs(fn, inputs):
+    """Inputs as the graph wants them: a dict is matched by input name."""
+    if isinstance(inputs, dict):
+        try:
+            return [inputs[t.name] for t in fn.inputs]
+        except KeyError as e:
+            raise ValueError(f"Missing input {e.args[0]!r}; the model's inputs are "
+                             f"{[t.name for t in fn.inputs]}") from None
+    flat = graph.flatten(inputs)
+    if len(flat) != len(fn.inputs):
+        raise ValueError(f"The model expects {len(fn.inputs)} input(s), received "
+                         f"{len(flat)}")
+    return flat

@@ -3,7 +3,7 @@ dense layer's affine map."""
 import numpy as np
 
 from cydl import _ops
-from cydl.autodiff import Tensor, apply, grad_buffer
+from cydl.autodiff import Tensor, active_tape, apply, grad_buffer
 
 
 def _activation(values, need, name, alpha):
@@ -28,14 +28,17 @@ def activation(x, name, alpha=None):
     if name == "linear":
         return x
     out = apply(_activation, (x,), name=name, alpha=alpha)
-    if type(out) is Tensor:
-        out.pre_activation = (x, name)
+    if type(out) is not Tensor:
+        tape = active_tape()
+        if tape is None or not tape.keep_logits:
+            return out
+        out = Tensor(out, (x,), (False,), None)      # only to carry the logits
+    out.pre_activation = (x, name)
     return out
 
 
 def dense(x, kernel, bias=None, activation_name="linear", alpha=None):
     """activation(x @ kernel + bias) for 2-D x; the fused kernel when not taping."""
-    from cydl.autodiff import active_tape
     if active_tape() is None and not getattr(x, "_is_symbolic", False):
         from cydl.autodiff import value_of
         return _ops.dense_forward(value_of(x), kernel.value,

@@ -1,0 +1,228 @@
+"""The two ways a model runs a step, chosen by lowering its graph.
+
+`PlanRunner`: when the graph is a chain that the whole-step kernel knows (Dense with
+its activation, activation layers folded into the Dense before them, leading
+Flatten/Reshape), forward, loss, backward and optimizer run in one compiled call.
+`GraphRunner`: any graph, any layer. The graph (or an eager `call`) runs under a
+tape; each op records its own gradient closure; the loss kernels seed the backward
+pass. Both give the same numbers (tests/test_fused.py checks that).
+"""
+import numpy as np
+
+from cydl import _ops, graph
+from cydl.autodiff import Tensor, backward, recording
+from cydl.layers.core import Activation, Flatten, Reshape
+from cydl.layers.dense import Dense
+from cydl.layers.input_layer import InputLayer
+
+
+def fused_specs(layers, store):
+    """Layer dicts for _ops.make_plan, or None if the chain needs the graph runner."""
+    specs = []
+    for layer in layers:
+        if isinstance(layer, (InputLayer, Flatten, Reshape)) and not specs:
+            continue       # leading reshapes: the kernels read rows of the flattened input
+        if type(layer) is Dense and layer.act_name is not None:
+            if layer.kernel.regularizer or layer.kernel.constraint or (
+                    layer.use_bias and (layer.bias.regularizer or layer.bias.constraint)):
+                return None
+            trainable = any(v is layer.kernel for v in store.trainable_variables)
+            specs.append({"n_in": layer.kernel.shape[0], "n_out": layer.units,
+                          "activation": layer.act_name, "alpha": layer.act_alpha,
+                          "trainable": trainable, "w": store.offset(layer.kernel),
+                          "b": store.offset(layer.bias) if layer.use_bias else -1})
+        elif type(layer) in _ACTIVATION_LAYERS and layer.act_name is not None \
+                and specs and specs[-1]["activation"] == "linear":
+            specs[-1]["activation"] = layer.act_name       # Dense + Activation: one layer
+            specs[-1]["alpha"] = layer.act_alpha
+        else:
+            return None
+    if not specs or any(s["activation"] == "softmax" for s in specs[:-1]):
+        return None
+    return specs
+
+
+def _activation_layers():
+    from cydl.layers import core
+    return (core.Activation, core.LeakyReLU, core.ReLU, core.ELU, core.Softmax)
+
+
+_ACTIVATION_LAYERS = _activation_layers()
+
+
+def final_activation(layer):
+    """The activation a loss may fold (softmax + cross-entropy): the kernel name."""
+    return getattr(layer, "act_name", None) if isinstance(layer, (Dense, Activation)) else None
+
+
+class _Runner:
+    """Shared bookkeeping: the bound data, threads and the row order."""
+
+    def __init__(self, model, store, heads, optimizer, n_threads):
+        self.model, self.store, self.heads, self.optimizer = model, store, heads, optimizer
+        self.n_threads = n_threads
+        self.reg_loss = 0.0
+        self.regularized = [v for v in store.trainable_variables if v.regularizer is not None]
+        self.constrained = [v for v in store.trainable_variables if v.constraint is not None]
+
+    def bind(self, data, batch=32):
+        """The Data (cydl.models._batches) the coming steps read, in order until
+        set_order."""
+        self.data = data
+        self.idx = None
+
+    def set_order(self, idx):
+        self.idx = idx
+
+    def rows(self, start, stop):
+        return self.idx[start:stop] if self.idx is not None else slice(start, stop)
+
+    def batch_targets(self, k, start, stop):
+        """Output k's targets and the sample weights of a batch."""
+        rows = self.rows(start, stop)
+        labels, Y = self.data.targets[k]
+        t = labels if labels is not None else Y
+        sw = self.data.sw
+        return t[rows], (sw[rows] if sw is not None else None)
+
+
+class PlanRunner(_Runner):
+    """One compiled call per training step (see cydl/_kernels/_fused.pyx)."""
+
+    fused = True
+
+    def __init__(self, model, store, heads, optimizer, n_threads, specs, n_features):
+        super().__init__(model, store, heads, optimizer, n_threads)
+        self.n_out = specs[-1]["n_out"]
+        head = heads[0] if heads else None
+        if head is None:      # predict only: no loss
+            kind, acc, logits, param, thresh = "mse", "none", False, 0.0, 0.5
+        else:
+            kind, acc, logits, param, thresh = (head.kind, head.acc_mode, head.on_logits,
+                                                head.param, head.thresh)
+        self.final = specs[-1]["activation"]
+        self.plan = _ops.make_plan(specs, store.params, store.grads, store.n_trainable,
+                                   n_features, kind, acc, logits, param, thresh)
+
+    def bind(self, data, batch=32):
+        super().bind(data, batch)
+        self.plan.ensure_batch(batch)
+        labels, Y = data.targets[0] if data.targets else (None, None)
+        self.plan.bind_data(data.flat(0), labels, Y, data.sw)
+        if self.optimizer is not None and self.heads is not None:
+            self.plan.bind_optimizer(self.optimizer._rule, self.optimizer._slots)
+
+    def set_order(self, idx):
+        super().set_order(idx)
+        self.plan.set_order(idx)
+
+    def train(self, start, stop):
+        self.optimizer.prepare_step()
+        self.plan.train_step(start, stop, self.n_threads)
+        self.optimizer.finish_step()
+        return (self.plan.stats,)
+
+    def test(self, start, stop):
+        self.plan.test_step(start, stop, self.n_threads)
+        return (self.plan.stats,)
+
+    def outputs(self, start, stop):
+        """The batch's model outputs (probabilities when the loss used logits)."""
+        out = self.plan.output_view(stop - start)
+        if self.heads[0].on_logits:
+            out = _ops.activation_forward(out, self.final)
+        return (out,)
+
+    def predict(self, data, batch):
+        self.plan.ensure_batch(batch)
+        self.plan.bind_data(data.flat(0))
+        self.idx = None
+        out = np.empty((data.n, self.n_out), self.store.dtype)
+        self.plan.predict(out, batch, self.n_threads)
+        return [out]
+
+
+class GraphRunner(_Runner):
+    """Any graph: the forward pass on a tape, then its closures in reverse."""
+
+    fused = False
+
+    def __init__(self, model, store, heads, optimizer, n_threads):
+        super().__init__(model, store, heads, optimizer, n_threads)
+        self.watch = store.trainable_variables
+        self.stats = [np.zeros(4) for _ in (heads or ())]
+        self._outs = None
+
+    def _inputs(self, start, stop):
+        rows = self.rows(start, stop)
+        dt = self.store.dtype
+        xs = [x[rows] for x in self.data.xs]
+        return self.data.structure([x if x.dtype == dt else x.astype(dt) for x in xs])
+
+    def _losses(self, outs, start, stop, train):
+        pairs = []
+        for k, (head, out) in enumerate(zip(self.heads, outs)):
+            t, sw = self.batch_targets(k, start, stop)
+            pairs += head.loss_and_grad(out, t, sw, self.stats[k], train, self.n_threads)
+        return pairs
+
+    def train(self, start, stop):
+        x = self._inputs(start, stop)
+        self.store.trainable_grads.fill(0)
+        with recording(self.watch):
+            outs = graph.flatten(self.model._forward(x, training=True))
+            pairs = self._losses(outs, start, stop, True)
+        self._outs = outs
+        backward(pairs)
+        self.reg_loss = 0.0
+        for v in self.regularized:
+            v.grad[...] += v.regularizer.gradient(v.value)
+            self.reg_loss += v.regularizer(v.value)
+        self.optimizer.apply(self.store)
+        for v in self.constrained:
+            v.assign(v.constraint(v.value))
+        return self.stats
+
+    def test(self, start, stop):
+        with recording((), keep_logits=True):     # logits for losses that fold softmax
+            outs = graph.flatten(self.model._forward(self._inputs(start, stop),
+                                                     training=False))
+            self._losses(outs, start, stop, False)
+        self.reg_loss = sum(v.regularizer(v.value) for v in self.regularized)
+        self._outs = outs
+        return self.stats
+
+    def outputs(self, start, stop):
+        """The latest batch's model outputs (after the output activation)."""
+        return [np.asarray(o.value if type(o) is Tensor else o).reshape(o.shape[0], -1)
+                for o in self._outs]
+
+    def predict(self, data, batch):
+        outs = None
+        for start in range(0, data.n, batch):
+            stop = min(start + batch, data.n)
+            xs = [x[start:stop] for x in data.xs]
+            dt = self.store.dtype
+            x = data.structure([v if v.dtype == dt else v.astype(dt) for v in xs])
+            ys = [np.asarray(y) for y in graph.flatten(self.model._forward(x, training=False))]
+            if outs is None:
+                outs = [np.empty((data.n,) + y.shape[1:], y.dtype) for y in ys]
+            for o, y in zip(outs, ys):
+                o[start:stop] = y
+        return outs
+
+
+def make_runner(model, store, heads, optimizer, n_threads, force_general=False):
+    specs = None
+    fn = model._function
+    chain = fn.is_chain() if fn is not None and not model._eager else None
+    if chain is not None and not force_general and \
+            (heads is None or (len(heads) == 1 and heads[0].kind is not None)):
+        specs = fused_specs(chain, store)
+        # the plan reads each sample as one row of the flattened input: that is what
+        # its first Dense must take (a Dense on the last axis of N-D input is not a chain)
+        if specs is not None and int(np.prod(fn.inputs[0].shape[1:])) != specs[0]["n_in"]:
+            specs = None
+    if specs is not None:
+        return PlanRunner(model, store, heads, optimizer, n_threads, specs, specs[0]["n_in"])
+    return GraphRunner(model, store, heads, optimizer, n_threads)
