@@ -12,7 +12,7 @@ from cydl.ops.nn import activation as _act
 def _kernel_fn(kernel, alpha=None, doc=""):
     def fn(x):
         return _act(x, kernel, alpha)
-    fn.__name__ = kernel
+    fn.__name__ = fn.__qualname__ = kernel     # pickled by reference: cydl.activations.<name>
     fn.__doc__ = doc
     fn._cydl_spec = (kernel, alpha)
     return fn

@@ -3,6 +3,11 @@ from cydl.layers.base import Layer
 from cydl.layers.core import ELU, Activation, Flatten, LeakyReLU, ReLU, Reshape, Softmax
 from cydl.layers.dense import Dense
 from cydl.layers.input_layer import Input, InputLayer, KerasTensor
+from cydl.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply,
+                                 Subtract, add, average, concatenate, maximum, minimum,
+                                 multiply, subtract)
 
 __all__ = ["Layer", "Input", "InputLayer", "KerasTensor", "Dense", "Flatten", "Reshape",
-           "Activation", "LeakyReLU", "ReLU", "ELU", "Softmax"]
+           "Activation", "LeakyReLU", "ReLU", "ELU", "Softmax", "Add", "Average", "Concatenate",
+           "Maximum", "Minimum", "Multiply", "Subtract", "add", "average", "concatenate",
+           "maximum", "minimum", "multiply", "subtract"]

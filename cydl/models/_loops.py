@@ -179,7 +179,11 @@ def run_predict(model, x, batch_size, verbose):
     batch = positive_int(batch_size, "batch_size", allow_none=True) or 256
     runner = model._runner(train=False)
     bar = EvalProgbar(verbose)
-    outs = runner.predict(data, min(batch, data.n))
+    if runner.fused:       # one plan workspace per model: callers take turns
+        with model._lock:
+            outs = runner.predict(data, min(batch, data.n))
+    else:                  # the graph runner keeps nothing between calls
+        outs = runner.predict(data, min(batch, data.n))
     bar.done(math.ceil(data.n / batch))
     shapes = model.output_shape if isinstance(model.output_shape, list) else [model.output_shape]
     outs = [o.reshape((data.n,) + tuple(s[1:])) for o, s in zip(outs, shapes)]

@@ -19,6 +19,8 @@ from cydl.layers.input_layer import InputLayer
 def fused_specs(layers, store):
     """Layer dicts for _ops.make_plan, or None if the chain needs the graph runner."""
     specs = []
+    if len({id(layer) for layer in layers}) != len(layers):
+        return None        # a layer applied twice: its gradient is a sum the plan does not form
     for layer in layers:
         if isinstance(layer, (InputLayer, Flatten, Reshape)) and not specs:
             continue       # leading reshapes: the kernels read rows of the flattened input

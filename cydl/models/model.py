@@ -176,6 +176,7 @@ class Model(Trainer, Layer):
     def __setstate__(self, state):
         super().__setstate__(state)
         self._lock = threading.RLock()
+        self._store = None
         self._invalidate()
 
     def summary(self, line_length=None, positions=None, print_fn=None, **kwargs):
