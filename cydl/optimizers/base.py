@@ -77,6 +77,17 @@ class Optimizer:
         self._layout = None    # [(variable, offset)] the slots are laid out for
         self._dtype = None
 
+    def __getstate__(self):
+        # the compiled update rule is rebuilt from the config; slots and step carry over
+        state = dict(self.__dict__)
+        del state["_rule"]
+        state["_dtype"] = None          # forces build() to configure the new rule
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._rule = ops.UpdateRule()
+
     # ------------------------------------------------------------ learning rate
     @property
     def learning_rate(self):
