@@ -308,20 +308,3 @@ def test_gradient_tape_on_a_layer():
     dz = 2 * a * (1 - a ** 2)
     np.testing.assert_allclose(gk, x.T @ dz, rtol=1e-10)
     np.testing.assert_allclose(gb, dz.sum(0), rtol=1e-10)
-
-
-@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
-def test_a_copy_of_a_trained_model_continues_training_identically(how):
-    cydl.utils.set_random_seed(12)
-    model = cydl.Sequential([layers.Input(shape=(3,)), layers.Dense(5, activation="relu"),
-                             layers.Dense(3, activation="softmax")])
-    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam",
-                  metrics=["accuracy"])
-    x, y = _data(40)[0], np.random.default_rng(1).integers(0, 3, 40)
-    model.fit(x, y, epochs=2, verbose=0)
-    twin = pickle.loads(pickle.dumps(model)) if how == "pickle" else copy.deepcopy(model)
-    h1 = model.fit(x, y, epochs=2, shuffle=False, verbose=0).history
-    h2 = twin.fit(x, y, epochs=2, shuffle=False, verbose=0).history
-    assert h1 == h2
-    for a, b in zip(model.get_weights(), twin.get_weights()):
-        np.testing.assert_array_equal(a, b)
