@@ -110,7 +110,14 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
                                    allow_none=True) or max(batch_size, 256)
 
     runner = model._runner(train=True)
-    runner.bind(data, batch=max(batch_size, val_batch if val else 0))
+    runner.bind(data, batch=min(batch_size, n))
+    # validation has a runner of its own, bound once: the training plan is never
+    # rebound back and forth between the two data sets
+    val_runner = None
+    if val is not None:
+        val_runner = model._runner(train=False, with_head=True)
+        val_batch = min(val_batch, val.n)
+        val_runner.bind(val, batch=val_batch)
     history = History()
     cbs = list(callbacks or [])
     if verbose:
@@ -125,8 +132,6 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
     logs = {}
     for epoch in range(initial_epoch, epochs):
         cb.on_epoch_begin(epoch)
-        if val is not None and epoch > initial_epoch:
-            runner.bind(data, batch=batch_size)
         if idx is not None:
             _config.rng().shuffle(idx)
         runner.set_order(idx)
@@ -144,7 +149,9 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
                 break
         logs = totals.logs()
         if val is not None and (epoch + 1) % validation_freq == 0:
-            logs.update(evaluate_data(model, runner, val, batch=val_batch, prefix="val_"))
+            if val_runner.data is not val:      # a callback evaluated on other data
+                val_runner.bind(val, batch=val_batch)
+            logs.update(evaluate_bound(model, val_runner, val.n, val_batch, prefix="val_"))
         cb.on_epoch_end(epoch, logs)
         if model.stop_training:
             break
@@ -154,9 +161,13 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
 
 def evaluate_data(model, runner, data, batch, prefix=""):
     runner.bind(data, batch=batch)
+    return evaluate_bound(model, runner, data.n, batch, prefix)
+
+
+def evaluate_bound(model, runner, n, batch, prefix=""):
     totals = _Totals(model._heads)
-    for start in range(0, data.n, batch):
-        stop = min(start + batch, data.n)
+    for start in range(0, n, batch):
+        stop = min(start + batch, n)
         stats = runner.test(start, stop)
         totals.add(runner, stats, start, stop)
     return totals.logs(prefix)
@@ -166,7 +177,8 @@ def run_evaluate(model, x, y, batch_size, verbose, sample_weight, return_dict):
     data = prepare_xy(model, x, y, sample_weight)
     batch = positive_int(batch_size, "batch_size", allow_none=True) or 256
     bar = EvalProgbar(verbose)
-    logs = evaluate_data(model, model._runner(train=False, with_head=True), data, batch)
+    logs = evaluate_data(model, model._runner(train=False, with_head=True), data,
+                         min(batch, data.n))
     bar.done(math.ceil(data.n / batch), logs)
     if return_dict:
         return logs
