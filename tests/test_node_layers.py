@@ -70,6 +70,18 @@ def test_batchnorm_gradient(training, shape, axis, order):
     grad_check(lambda: _loss(bn(x, training=training), R), [x, bn.gamma, bn.beta])
 
 
+def test_batchnorm_shared_twice_sums_weight_gradients_and_skips_dx_for_arrays():
+    bn = BatchNormalization(dtype="float64", gamma_initializer="random_normal")
+    x = Variable(_x((7, 3), seed=3), "x")
+    bn(x.value)
+    R = np.random.default_rng(3).standard_normal((7, 3))
+    plain = _x((7, 3), seed=4)      # an array: no gradient wanted, so no dx computed
+
+    def forward():
+        return _loss(bn(x, training=True), R) + _loss(bn(plain, training=True), R)
+    grad_check(forward, [x, bn.gamma, bn.beta])
+
+
 def test_batchnorm_without_center_and_scale_has_gradient_for_input():
     bn = BatchNormalization(center=False, scale=False, dtype="float64")
     x = Variable(_x((6, 3)), "x")
