@@ -326,3 +326,40 @@ def test_get_config_round_trip(layer):
 def test_new_layers_are_exported():
     for name in ("BatchNormalization", "Dropout", "AlphaDropout", "PReLU", "Normalization"):
         assert name in cydl.layers.__all__ and hasattr(cydl.layers, name)
+
+
+# ------------------------------------------------------------------ in models
+def test_book_model_trains_and_counts_like_keras():
+    cydl.utils.set_random_seed(0)
+    model = cydl.Sequential([
+        cydl.Input((28, 28)), Flatten(), BatchNormalization(),
+        Dense(300, activation="relu"), BatchNormalization(),
+        Dense(100, activation="relu"), BatchNormalization(), Dense(10, activation="softmax")])
+    widths = (784, 300, 100)
+    assert sum(w.size for w in model.non_trainable_weights) == 2 * sum(widths)
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, 64)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    bn = model.layers[1]
+    before = bn.moving_mean.numpy()
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    assert not np.array_equal(bn.moving_mean.numpy(), before)     # updated in place
+    p1 = model.predict(x[:5], verbose=0)
+    p2 = model.predict(x[:5], verbose=0)
+    np.testing.assert_array_equal(p1, p2)           # inference: moving statistics only
+
+
+def test_dropout_prelu_alpha_dropout_train_in_a_model():
+    cydl.utils.set_random_seed(1)
+    rng = np.random.default_rng(1)
+    x = rng.random((128, 6)).astype(np.float32)
+    y = x.sum(axis=1, keepdims=True)
+    model = cydl.Sequential([cydl.Input((6,)), Dense(16, activation="selu"), AlphaDropout(0.1),
+                             Dense(16), PReLU(), Dropout(0.2), Dense(1)])
+    model.compile(loss="mse", optimizer="adam")
+    model.fit(x, y, epochs=3, verbose=0)
+    prelu = model.layers[3]
+    assert np.any(prelu.alpha.numpy() != 0)        # the slopes got gradients
+    np.testing.assert_array_equal(model.predict(x[:4], verbose=0),
+                                  model.predict(x[:4], verbose=0))
