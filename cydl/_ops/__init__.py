@@ -313,3 +313,5 @@ def make_plan(layers, params, grads, n_trainable, n_features, loss, acc_mode="no
     return _fused.Plan(specs, params, grads, int(n_trainable), int(n_features),
                        LOSS_KINDS[loss], ACC_MODES[acc_mode], bool(on_logits),
                        float(loss_param), float(thresh))
+
+from cydl._ops._nodes import *  # noqa: E402,F401,F403  (batch norm, dropout, PReLU)

@@ -381,3 +381,135 @@ def labels_to_int32(y, n_classes):
     y = np.asarray(y).reshape(-1)
     bad = np.flatnonzero((y < 0) | (y >= n_classes))
     return y.astype(np.int32), (int(bad[0]) if bad.size else -1)
+
+
+# ------------------------------------------------------------------ batch norm, dropout, PReLU
+# Twins of cydl._ops._nodes. Statistics are computed in float64 and cast, like the
+# kernels' double accumulators.
+
+def batchnorm_forward(X, gamma=None, beta=None, mean=None, variance=None, epsilon=1e-3, *,
+                      training=True, n_threads=None):
+    X = np.asarray(X)
+    dtype = X.dtype
+    X2 = X.reshape(-1, X.shape[-1]).astype(np.float64)
+    if training:
+        m = X2.mean(axis=0)
+        v = ((X2 - m) ** 2).mean(axis=0)
+    else:
+        m = np.asarray(mean, np.float64).reshape(-1)
+        v = np.asarray(variance, np.float64).reshape(-1)
+    mean_out, var_out = m.astype(dtype), v.astype(dtype)
+    m, v = mean_out.astype(np.float64), var_out.astype(np.float64)
+    g = 1.0 if gamma is None else np.asarray(gamma, np.float64).reshape(-1)
+    b = 0.0 if beta is None else np.asarray(beta, np.float64).reshape(-1)
+    Y = (X2 - m) / np.sqrt(v + epsilon) * g + b
+    return Y.reshape(X.shape).astype(dtype), mean_out, var_out
+
+
+def batchnorm_backward(dY, X, mean, variance, gamma=None, epsilon=1e-3, *, training=True,
+                       dgamma_out=None, dbeta_out=None, need_dX=True, need_dgamma=True,
+                       need_dbeta=True, n_threads=None):
+    X = np.asarray(X)
+    dtype = X.dtype
+    n = X.shape[-1]
+    X2 = X.reshape(-1, n).astype(np.float64)
+    G = np.asarray(dY, np.float64).reshape(-1, n)
+    m = np.asarray(mean, np.float64).reshape(-1)
+    inv = 1.0 / np.sqrt(np.asarray(variance, np.float64).reshape(-1) + epsilon)
+    g = 1.0 if gamma is None else np.asarray(gamma, np.float64).reshape(-1)
+    xhat = (X2 - m) * inv
+    sg, sgx = G.sum(axis=0), (G * xhat).sum(axis=0)
+    dX = None
+    if need_dX:
+        dxhat = G * g
+        if training:
+            dX = inv * (dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0))
+        else:
+            dX = inv * dxhat
+        dX = dX.reshape(X.shape).astype(dtype)
+
+    def out(buf, value):
+        if buf is None:
+            return value.astype(dtype)
+        buf += value.reshape(buf.shape).astype(dtype)
+        return buf
+    return (dX, out(dgamma_out, sgx) if need_dgamma else None,
+            out(dbeta_out, sg) if need_dbeta else None)
+
+
+ALPHA_DROPOUT_P = -1.7580993408473766
+_M64 = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+
+
+def _mix64(z):
+    """SplitMix64's finalizer on Python ints or uint64 arrays (wrapping mod 2**64)."""
+    if isinstance(z, np.ndarray):
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return z ^ (z >> 31)
+
+
+def dropout_call_key(seed, step):
+    return _mix64(_mix64((seed + _GOLDEN) & _M64) ^ ((step * _GOLDEN + 1) & _M64))
+
+
+def dropout_coefficients(rate, alpha=False):
+    rate = float(rate)
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"rate must be in [0, 1]. Received: rate={rate}")
+    if not alpha:
+        return (1.0 / (1.0 - rate) if rate < 1 else 0.0), 0.0, 0.0
+    p = ALPHA_DROPOUT_P
+    a = ((1.0 - rate) * (1.0 + rate * p * p)) ** -0.5
+    b = -a * p * rate
+    return a, b, a * p + b
+
+
+def _keep_mask(shape, key, keep_prob):
+    n = int(np.prod(shape))
+    thr = 1 << 53 if keep_prob >= 1 else (0 if keep_prob <= 0 else int(keep_prob * 2.0 ** 53))
+    i = np.arange(1, n + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        bits = _mix64(np.uint64(key) + i * np.uint64(_GOLDEN))
+    return ((bits >> np.uint64(11)) < np.uint64(thr)).astype(np.uint8).reshape(shape)
+
+
+def dropout_forward(X, rate, seed=0, step=0, noise_shape=None, *, alpha=False, mask=None,
+                    n_threads=None):
+    X = np.asarray(X)
+    a, b, c = dropout_coefficients(rate, alpha)
+    if mask is None:
+        ns = tuple(X.shape) if noise_shape is None else tuple(
+            X.shape[i] if n is None else int(n) for i, n in enumerate(noise_shape))
+        mask = np.broadcast_to(_keep_mask(ns, dropout_call_key(seed, step), 1.0 - rate),
+                               X.shape)
+    Y = np.where(mask != 0, a * X.astype(np.float64) + b, c).astype(X.dtype)
+    return Y, mask
+
+
+def dropout_backward(dY, mask, rate, *, alpha=False, n_threads=None):
+    dY = np.asarray(dY)
+    a = dropout_coefficients(rate, alpha)[0]
+    return np.where(np.asarray(mask) != 0, a * dY.astype(np.float64), 0).astype(dY.dtype)
+
+
+def prelu_forward(X, alpha, n_threads=None):
+    X = np.asarray(X)
+    return np.where(X > 0, X, np.asarray(alpha, X.dtype) * X)
+
+
+def prelu_backward(dY, X, alpha, *, dalpha_out=None, need_dX=True, need_dalpha=True,
+                   n_threads=None):
+    X, dY = np.asarray(X), np.asarray(dY, X.dtype)
+    alpha = np.asarray(alpha, X.dtype)
+    dX = np.where(X > 0, dY, alpha * dY) if need_dX else None
+    dalpha = None
+    if need_dalpha:
+        lead = tuple(range(X.ndim - alpha.ndim))
+        s = np.where(X < 0, X.astype(np.float64) * dY, 0).sum(axis=lead).astype(X.dtype)
+        dalpha = s if dalpha_out is None else dalpha_out.__iadd__(s)
+    return dX, dalpha
