@@ -15,24 +15,14 @@ from cython.parallel cimport prange
 from libc.stdint cimport uint64_t
 from cydl._kernels._parallel cimport Span, split_range, parts_for
 
-cdef uint64_t GOLDEN = 0x9E3779B97F4A7C15ULL
+from cydl._kernels._rng cimport mix64, kept, call_key as _call_key
+
 cdef uint64_t MASK64 = 0xFFFFFFFFFFFFFFFFULL
-
-
-cdef inline uint64_t mix64(uint64_t z) noexcept nogil:
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL
-    return z ^ (z >> 31)
-
-
-cdef inline bint kept(uint64_t key, uint64_t i, uint64_t thr) noexcept nogil:
-    return (mix64(key + (i + 1) * GOLDEN) >> 11) < thr
 
 
 def call_key(seed, step):
     """The stream key of call number `step` of a layer seeded with `seed` (ints)."""
-    cdef uint64_t s = <uint64_t>(int(seed) & MASK64), k = <uint64_t>(int(step) & MASK64)
-    return mix64(mix64(s + GOLDEN) ^ (k * GOLDEN + 1))
+    return _call_key(<uint64_t>(int(seed) & MASK64), <uint64_t>(int(step) & MASK64))
 
 
 def keep_threshold(double keep_prob):

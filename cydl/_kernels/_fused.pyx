@@ -34,6 +34,7 @@ from libc.string cimport memset
 from cydl._kernels._losses cimport N_STATS
 from cydl._kernels._optim cimport UpdateRule
 from cydl._kernels._phases cimport (StepState, LayerDesc, run_step, copy_out, MAX_THREADS,
+                                    NODE_BN,
                                     STAT_STRIDE, SRC_U8, SRC_F32, SRC_F64, P_GATHER, P_LOSS,
                                     P_SOFTMAX, P_NORMS, P_UPDATE, P_LAYERS)
 import numpy as np
@@ -46,6 +47,7 @@ cdef class Plan:
     cdef double[::1] _stats
     cdef object _params, _grads, _ws, _xb, _lb, _yb, _swb     # keep buffers alive
     cdef object _X, _labels, _Y, _sw, _idx, _rule, _slots      # keep bound arrays alive
+    cdef object _counters          # the dropout layers' call counters (uint64[1] each)
     cdef long prof_steps
 
     def __cinit__(self):
@@ -70,7 +72,24 @@ cdef class Plan:
         if self.st.L == NULL or self.st.part_stats == NULL:
             raise MemoryError()
         self.st.first_bwd = self.st.n_layers
+        self._counters = []
+        cdef unsigned long long[::1] counter
         for i, spec in enumerate(layers):
+            self.st.L[i].kind = spec["kind"]
+            self.st.L[i].m = spec["m"]
+            self.st.L[i].v = spec["v"]
+            self.st.L[i].eps = spec["eps"]
+            self.st.L[i].momentum = spec["momentum"]
+            self.st.L[i].ka = spec["ka"]
+            self.st.L[i].kb = spec["kb"]
+            self.st.L[i].kc = spec["kc"]
+            self.st.L[i].seed = spec["seed"]
+            self.st.L[i].thr = spec["thr"]
+            self.st.L[i].counter = NULL
+            if spec["counter"] is not None:
+                counter = spec["counter"]
+                self._counters.append(spec["counter"])
+                self.st.L[i].counter = &counter[0]
             self.st.L[i].n_in = spec["n_in"]
             self.st.L[i].n_out = spec["n_out"]
             self.st.L[i].act = spec["act"]
@@ -113,6 +132,8 @@ cdef class Plan:
                 off += n
             self.st.L[i].d = off
             off += n
+            self.st.L[i].s = off          # batch statistics (BN)
+            off += 2 * self.st.L[i].n_out if self.st.L[i].kind == NODE_BN else 0
         self._ws = np.zeros(off, dt)
         self._xb = np.zeros(bmax * self.st.n_features, dt)
         self._lb = np.zeros(bmax, np.int32)

@@ -14,20 +14,39 @@ cdef enum:
     P_NORMS = 3
     P_UPDATE = 4
     P_LAYERS = 5
+    # node kinds (cydl.models._lowering registers the layers that lower to each)
+    NODE_DENSE = 0
+    NODE_BN = 1
+    NODE_DROPOUT = 2
+    NODE_PRELU = 3
+    NODE_AFFINE = 4
 
 
 cdef struct LayerDesc:
+    int kind              # NODE_*: Dense, or a per-unit node (n_in == n_out)
     int n_in
     int n_out
-    int act
+    int act               # applied to the node's output (a folded activation layer)
     double alpha
     int trainable
     int keep_z            # the activation's derivative needs its input
-    Py_ssize_t w          # offsets (elements) of kernel and bias in params/grads
-    Py_ssize_t b          # -1: no bias
+    Py_ssize_t w          # offsets (elements) of kernel and bias in params/grads;
+    Py_ssize_t b          # BN: gamma and beta, PReLU: alpha (-1: none)
+    Py_ssize_t m          # BN: moving mean and variance; Normalization: mean and
+    Py_ssize_t v          # variance (offsets in params, non-trainable)
     Py_ssize_t a          # offsets in the workspace: output,
     Py_ssize_t z          # pre-activation (-1: computed in place),
     Py_ssize_t d          # and gradient, each bmax x n_out
+    Py_ssize_t s          # BN: the batch mean and variance (2 x n_out)
+    double eps
+    double momentum
+    double ka             # dropout: kept units -> ka x + kb, dropped -> kc
+    double kb
+    double kc
+    unsigned long long seed
+    unsigned long long thr
+    unsigned long long key          # this step's mask stream
+    unsigned long long* counter     # the layer's count of training calls
 
 
 cdef struct StepState:

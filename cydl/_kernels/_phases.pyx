@@ -21,6 +21,7 @@ from cydl._kernels._losses cimport loss_rows
 from cydl._kernels._data cimport gather_rows_span
 from cydl._kernels._optim cimport (RuleData, update_range, sumsq, needs_norms,
                                    finish_scales, OPT_SGD)
+from cydl._kernels._nodes cimport node_keys, node_forward_part, node_backward_part
 
 
 cdef void run_step(StepState* p, Py_ssize_t start, Py_ssize_t B, int nt, int mode) noexcept nogil:
@@ -62,6 +63,8 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
         X = <const floating*>p.X + start * F
     else:
         X = <const floating*>p.XB
+    if train:
+        node_keys(p)
     with parallel(num_threads=nt):
         csr = cydl_ftz_begin()      # denormals flushed on every thread (see _cpu.h)
         t0 = _tick(p, -1, 0)
@@ -88,8 +91,11 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
                         _prefetch_next(p, t, nt, start + B, B)
                     if eager and l + 1 < p.n_layers:
                         _update_layer_part(p, P, G, l + 1, t, nt, B, False)
-                    _backward_part(p, P, G, X, l, t, nt, B, fold and l == p.first_bwd
-                                   and not _dw_rows(B, &p.L[l]))
+                    if p.L[l].kind != NODE_DENSE:
+                        node_backward_part(p, P, G, X, l, t, nt, B, eager)
+                    else:
+                        _backward_part(p, P, G, X, l, t, nt, B, fold and l == p.first_bwd
+                                       and not _dw_rows(B, &p.L[l]))
                     if eager and l == p.first_bwd:
                         _update_layer_part(p, P, G, l, t, nt, B,
                                            fold and not _dw_rows(B, &p.L[l]))
@@ -195,6 +201,9 @@ cdef void _prefetch_next(StepState* p, int t, int nt, Py_ssize_t start, Py_ssize
 cdef void _forward_part(StepState* p, floating* P, const floating* X, int l, int t, int nt,
                         Py_ssize_t B, int mode) noexcept nogil:
     cdef LayerDesc* L = &p.L[l]
+    if L.kind != NODE_DENSE:
+        node_forward_part(p, P, X, l, t, nt, B, mode)
+        return
     cdef floating* WS = <floating*>p.WS
     cdef const floating* x
     cdef Py_ssize_t ldx
@@ -349,7 +358,7 @@ cdef void _update_layer_part(StepState* p, floating* P, floating* G, int l, int 
     cdef floating* S1 = <floating*>p.S1
     cdef floating* S2 = <floating*>p.S2
     cdef floating* S3 = <floating*>p.S3
-    if not L.trainable:
+    if not L.trainable or L.kind != NODE_DENSE:    # other nodes update in their own part
         return
     if _dw_rows(B, L):
         # this thread computed rows lo..hi of dW: a piece of every column

@@ -296,18 +296,41 @@ def make_plan(layers, params, grads, n_trainable, n_features, loss, acc_mode="no
         code = activation_code(layer["activation"])
         if code == ACTIVATIONS["softmax"] and i != len(layers) - 1:
             raise ValueError("softmax is supported on the last layer only")
+        kind = int(layer.get("kind", 0))
         n_in, n_out = int(layer["n_in"]), int(layer["n_out"])
         if n_in != width:
             raise ValueError(f"layer {i} takes {n_in} inputs, the previous gives {width}")
-        w, b = int(layer["w"]), int(layer["b"])
-        if w < 0 or w + n_in * n_out > params.size or (b >= 0 and b + n_out > params.size):
-            raise ValueError(f"layer {i}: offsets outside the parameter buffer")
-        if layer["trainable"] and (w + n_in * n_out > n_trainable or
-                                   (b >= 0 and b + n_out > n_trainable)):
+        if kind not in range(5) or (kind != 0 and n_in != n_out):
+            raise ValueError(f"layer {i}: unknown node kind {kind}, or a per-unit node "
+                             f"whose width changes ({n_in} -> {n_out})")
+        sizes = {"w": n_in * n_out if kind == 0 else n_out, "b": n_out, "m": n_out,
+                 "v": n_out}
+        offsets = {k: int(layer.get(k, -1)) for k in sizes}
+        for k, size in sizes.items():
+            if offsets[k] >= 0 and offsets[k] + size > params.size:
+                raise ValueError(f"layer {i}: offset {k}={offsets[k]} outside the "
+                                 f"parameter buffer")
+        if kind == 0 and offsets["w"] < 0:
+            raise ValueError(f"layer {i}: a Dense node needs its kernel offset")
+        if kind in (1, 4) and (offsets["m"] < 0 or offsets["v"] < 0):
+            raise ValueError(f"layer {i}: the node needs its statistics' offsets")
+        if kind == 3 and offsets["w"] < 0:
+            raise ValueError(f"layer {i}: a PReLU node needs its slopes' offset")
+        if layer["trainable"] and any(offsets[k] >= 0 and offsets[k] + sizes[k] > n_trainable
+                                      for k in ("w", "b")):
             raise ValueError(f"layer {i} is trainable but outside the trainable region")
+        counter = layer.get("counter")
+        if kind == 2 and (not isinstance(counter, np.ndarray) or counter.dtype != np.uint64
+                          or counter.shape != (1,)):
+            raise ValueError(f"layer {i}: a dropout node needs a uint64[1] counter")
         alpha = _alpha(layer["activation"], layer.get("alpha"))
-        specs.append({"n_in": n_in, "n_out": n_out, "act": code, "alpha": alpha,
-                      "trainable": bool(layer["trainable"]), "w": w, "b": b,
+        specs.append({"kind": kind, "n_in": n_in, "n_out": n_out, "act": code,
+                      "alpha": alpha, "trainable": bool(layer["trainable"]), **offsets,
+                      "eps": float(layer.get("eps", 0.0)),
+                      "momentum": float(layer.get("momentum", 0.0)),
+                      "ka": float(layer.get("ka", 1.0)), "kb": float(layer.get("kb", 0.0)),
+                      "kc": float(layer.get("kc", 0.0)), "seed": int(layer.get("seed", 0)),
+                      "thr": int(layer.get("thr", 0)), "counter": counter,
                       "keep_z": bool(_activations.needs_z(code, alpha))})
         width = n_out
     return _fused.Plan(specs, params, grads, int(n_trainable), int(n_features),

@@ -89,7 +89,9 @@ class Dropout(Layer):
         self.noise_shape = None if noise_shape is None else tuple(
             None if n is None else int(n) for n in noise_shape)
         self.seed = _check_seed(seed)
-        self.steps = 0          # training calls so far: the mask's counter
+        # training calls so far, the mask's counter: an array, so that the fused step
+        # advances the very counter this layer reads
+        self._counter = np.zeros(1, np.uint64)
         self._seed = self.seed
 
     def build(self, input_shape):
@@ -100,9 +102,19 @@ class Dropout(Layer):
     def call(self, inputs, training=None):
         if not training or self.rate == 0:
             return inputs
-        step, self.steps = self.steps, self.steps + 1
+        step = int(self._counter[0])
+        self._counter[0] += 1
         return apply(_dropout, (inputs,), rate=self.rate, seed=self._seed, step=step,
                      noise_shape=self.noise_shape, alpha=self._ALPHA, mask=None)
+
+    @property
+    def steps(self):
+        """The number of training calls so far."""
+        return int(self._counter[0])
+
+    @steps.setter
+    def steps(self, value):
+        self._counter[0] = int(value)
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed,

@@ -11,45 +11,9 @@ import numpy as np
 
 from cydl import _ops, graph
 from cydl.autodiff import Tensor, backward, recording
-from cydl.layers.core import Activation, Flatten, Reshape
+from cydl.layers.core import Activation
 from cydl.layers.dense import Dense
-from cydl.layers.input_layer import InputLayer
-
-
-def fused_specs(layers, store):
-    """Layer dicts for _ops.make_plan, or None if the chain needs the graph runner."""
-    specs = []
-    if len({id(layer) for layer in layers}) != len(layers):
-        return None        # a layer applied twice: its gradient is a sum the plan does not form
-    for layer in layers:
-        if isinstance(layer, (InputLayer, Flatten, Reshape)) and not specs:
-            continue       # leading reshapes: the kernels read rows of the flattened input
-        if type(layer) is Dense and layer.act_name is not None:
-            if layer.kernel.regularizer or layer.kernel.constraint or (
-                    layer.use_bias and (layer.bias.regularizer or layer.bias.constraint)):
-                return None
-            trainable = any(v is layer.kernel for v in store.trainable_variables)
-            specs.append({"n_in": layer.kernel.shape[0], "n_out": layer.units,
-                          "activation": layer.act_name, "alpha": layer.act_alpha,
-                          "trainable": trainable, "w": store.offset(layer.kernel),
-                          "b": store.offset(layer.bias) if layer.use_bias else -1})
-        elif type(layer) in _ACTIVATION_LAYERS and layer.act_name is not None \
-                and specs and specs[-1]["activation"] == "linear":
-            specs[-1]["activation"] = layer.act_name       # Dense + Activation: one layer
-            specs[-1]["alpha"] = layer.act_alpha
-        else:
-            return None
-    if not specs or any(s["activation"] == "softmax" for s in specs[:-1]):
-        return None
-    return specs
-
-
-def _activation_layers():
-    from cydl.layers import core
-    return (core.Activation, core.LeakyReLU, core.ReLU, core.ELU, core.Softmax)
-
-
-_ACTIVATION_LAYERS = _activation_layers()
+from cydl.models._lowering import lower_chain
 
 
 def final_activation(layer):
@@ -219,12 +183,12 @@ def make_runner(model, store, heads, optimizer, n_threads, force_general=False):
     fn = model._function
     chain = fn.is_chain() if fn is not None and not model._eager else None
     if chain is not None and not force_general and \
-            (heads is None or (len(heads) == 1 and heads[0].kind is not None)):
-        specs = fused_specs(chain, store)
+            (heads is None or (len(heads) == 1 and heads[0].kind is not None)) and \
+            not any(v.regularizer is not None or v.constraint is not None
+                    for v in store.trainable_variables):
         # the plan reads each sample as one row of the flattened input: that is what
-        # its first Dense must take (a Dense on the last axis of N-D input is not a chain)
-        if specs is not None and int(np.prod(fn.inputs[0].shape[1:])) != specs[0]["n_in"]:
-            specs = None
+        # its first node must take (a Dense on the last axis of N-D input is not a chain)
+        specs = lower_chain(chain, store, int(np.prod(fn.inputs[0].shape[1:])))
     if specs is not None:
         return PlanRunner(model, store, heads, optimizer, n_threads, specs, specs[0]["n_in"])
     return GraphRunner(model, store, heads, optimizer, n_threads)
