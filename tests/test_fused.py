@@ -65,11 +65,86 @@ def test_fused_path_is_chosen_for_the_book_model():
     assert model._runner(train=True).fused
 
 
-@pytest.mark.parametrize("opt", ["sgd", "adam"])
-def test_steady_state_step_allocates_nothing(opt):
+def _book_bn(n_in=20):
+    """The book's batch-norm model (ch. 11), scaled to the test data."""
+    cydl.utils.set_random_seed(7)
+    return cydl.Sequential([layers.Input(shape=(n_in,)), layers.BatchNormalization(),
+                            layers.Dense(30, activation="relu"), layers.BatchNormalization(),
+                            layers.Dense(16, activation="relu"), layers.BatchNormalization(),
+                            layers.Dense(5, activation="softmax")])
+
+
+def _bn_before_activation():
+    cydl.utils.set_random_seed(7)
+    return cydl.Sequential([layers.Input(shape=(20,)), layers.Dense(30, use_bias=False),
+                            layers.BatchNormalization(), layers.Activation("elu"),
+                            layers.Dense(5, activation="softmax")])
+
+
+def _dropout_net():
+    cydl.utils.set_random_seed(7)
+    return cydl.Sequential([layers.Input(shape=(20,)), layers.Dropout(0.2),
+                            layers.Dense(32, activation="relu"), layers.Dropout(0.2),
+                            layers.Dense(16, activation="selu"), layers.AlphaDropout(0.1),
+                            layers.Dense(5, activation="softmax")])
+
+
+def _prelu_norm_net():
+    cydl.utils.set_random_seed(7)
+    norm = layers.Normalization()
+    norm.adapt(DATA[0])
+    return cydl.Sequential([layers.Input(shape=(20,)), norm, layers.Dense(24),
+                            layers.PReLU(), layers.Dense(5, activation="softmax")])
+
+
+NODE_NETS = {"bn": _book_bn, "bn-before-activation": _bn_before_activation,
+             "dropout": _dropout_net, "prelu-normalization": _prelu_norm_net}
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam", "clipnorm"])
+@pytest.mark.parametrize("net", list(NODE_NETS))
+def test_every_node_kind_runs_fused_with_the_same_numbers(net, opt):
+    cydl.config.set_floatx("float64")
     x, y = DATA
-    model = _mlp([64, 32])
-    model.compile(loss="sparse_categorical_crossentropy", optimizer=opt)
+    results = []
+    for eager in (False, True):
+        model = NODE_NETS[net]()
+        optimizer = cydl.optimizers.SGD(0.05, momentum=0.9, clipnorm=1.0) \
+            if opt == "clipnorm" else opt
+        model.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer,
+                      metrics=["accuracy"], run_eagerly=eager)
+        cydl.utils.set_random_seed(3)
+        h = model.fit(x, y, epochs=3, batch_size=50, validation_split=0.1, verbose=0)
+        assert model._runner(train=True).fused is not eager
+        results.append((h.history, model.get_weights(), model.predict(x[:7], verbose=0)))
+    (h1, w1, p1), (h2, w2, p2) = results
+    for key in h1:
+        np.testing.assert_allclose(h1[key], h2[key], rtol=1e-10, err_msg=key)
+    for a, b in zip(w1 + [p1], w2 + [p2]):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_book_bn_model_counts_its_moving_statistics_as_non_trainable():
+    model = cydl.Sequential([layers.Input(shape=(28, 28)), layers.Flatten(),
+                             layers.BatchNormalization(),
+                             layers.Dense(300, activation="relu"), layers.BatchNormalization(),
+                             layers.Dense(100, activation="relu"), layers.BatchNormalization(),
+                             layers.Dense(10, activation="softmax")])
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert " Non-trainable params: 2,368 (9.25 KB)" in lines
+    assert sum(v.size for v in model.non_trainable_weights) == 2 * (784 + 300 + 100)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    model.fit(np.zeros((4, 28, 28)), np.zeros(4), verbose=0)
+    assert model._runner(train=True).fused
+
+
+@pytest.mark.parametrize("net", ["mlp-sgd", "mlp-adam", "bn", "dropout"])
+def test_steady_state_step_allocates_nothing(net):
+    x, y = DATA
+    model = _mlp([64, 32]) if net.startswith("mlp") else NODE_NETS[net]()
+    model.compile(loss="sparse_categorical_crossentropy",
+                  optimizer="adam" if net == "mlp-adam" else "sgd")
     runner = _bound_runner(model, x, y, 32)
     assert runner.fused
     for step in range(20):
