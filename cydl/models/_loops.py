@@ -12,7 +12,7 @@ from cydl import _config
 from cydl._registry import positive_int
 from cydl.callbacks import CallbackList, History, ProgbarLogger
 from cydl.callbacks.progbar import EvalProgbar
-from cydl.models import _data
+from cydl.models import _data, _validate
 
 
 class _Totals:
@@ -67,12 +67,10 @@ def prepare_xy(model, x, y, sample_weight=None, class_weight=None):
 def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split,
             validation_data, shuffle, class_weight, sample_weight, initial_epoch,
             steps_per_epoch, validation_batch_size, validation_freq):
-    batch_size = positive_int(32 if batch_size is None else batch_size, "batch_size")
-    epochs = positive_int(epochs, "epochs")
-    if not isinstance(initial_epoch, (int, np.integer)) or initial_epoch < 0:
-        raise ValueError(f"`initial_epoch` must be a non-negative int. Received: {initial_epoch!r}")
-    if not (isinstance(validation_split, (int, float)) and 0 <= validation_split < 1):
-        raise ValueError(f"`validation_split` must be in [0, 1). Received: {validation_split!r}")
+    (batch_size, epochs, callbacks, validation_split, class_weight, initial_epoch,
+     steps_per_epoch, validation_batch_size, validation_freq) = _validate.check_fit_args(
+        model, batch_size, epochs, callbacks, validation_split, validation_data, shuffle,
+        class_weight, initial_epoch, steps_per_epoch, validation_batch_size, validation_freq)
     X, labels, Y, sw = prepare_xy(model, x, y, sample_weight, class_weight)
     val = None
     if validation_data is not None:
@@ -95,11 +93,13 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
             warnings.warn("validation_split: the validation part has classes the training "
                           "part lacks (the split takes the last samples, unshuffled)")
     n = X.shape[0]
+    batch_size = min(batch_size, n)    # workspaces are sized by the batch
     steps = math.ceil(n / batch_size)
     if steps_per_epoch is not None:
         steps = min(steps, positive_int(steps_per_epoch, "steps_per_epoch"))
     val_batch = positive_int(validation_batch_size, "validation_batch_size",
                                    allow_none=True) or max(batch_size, 256)
+    val_batch = min(val_batch, val[0].shape[0]) if val else val_batch
 
     runner = model._runner(train=True)
     runner.bind(X, labels, Y, sw, batch=max(batch_size, val_batch if val else 0))
@@ -145,6 +145,7 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
 
 
 def evaluate_arrays(model, runner, X, labels, Y, sw, batch, prefix=""):
+    batch = min(batch, X.shape[0])
     runner.bind(X, labels, Y, sw, batch=batch)
     totals = _Totals(model._head)
     n = X.shape[0]
@@ -156,8 +157,8 @@ def evaluate_arrays(model, runner, X, labels, Y, sw, batch, prefix=""):
 
 
 def run_evaluate(model, x, y, batch_size, verbose, sample_weight, return_dict):
+    batch = _validate.check_evaluate_args(model, batch_size)
     X, labels, Y, sw = prepare_xy(model, x, y, sample_weight)
-    batch = positive_int(batch_size, "batch_size", allow_none=True) or 256
     bar = EvalProgbar(verbose)
     logs = evaluate_arrays(model, model._runner(train=False, with_head=True),
                            X, labels, Y, sw, batch)
@@ -169,9 +170,9 @@ def run_evaluate(model, x, y, batch_size, verbose, sample_weight, return_dict):
 
 
 def run_predict(model, x, batch_size, verbose):
+    batch = _validate.check_predict_args(model, batch_size)
     X = _data.as_features(x, "x", model._sample_shape(), model._store_dtype())
     model._ensure_built(X.shape)
-    batch = positive_int(batch_size, "batch_size", allow_none=True) or 256
     runner = model._runner(train=False)
     bar = EvalProgbar(verbose)
     out = runner.predict(X.reshape(X.shape[0], -1), min(batch, X.shape[0]))

@@ -1,10 +1,10 @@
 """Model: layers plus compile, fit, evaluate and predict."""
 import numpy as np
 
-from cydl import _ops as ops, optimizers
+from cydl import _ops as ops
 from cydl.layers.base import Layer, unique_name
 from cydl.layers.input_layer import InputLayer, KerasTensor
-from cydl.models import _loops
+from cydl.models import _loops, _validate
 from cydl.models._engine import final_activation, make_runner
 from cydl.models._fast_predict import FastPredict
 from cydl.models._head import Head
@@ -213,7 +213,8 @@ class Model(Layer):
         """
         if loss_weights is not None or weighted_metrics is not None:
             raise NotImplementedError("loss_weights and weighted_metrics are not supported yet")
-        self.optimizer = optimizers.get(optimizer)
+        self.optimizer = _validate.check_compile_args(optimizer, run_eagerly,
+                                                      steps_per_execution)
         self._head = Head(loss, metrics)
         self._force_layer_path = bool(run_eagerly)
         self.loss = self._head.loss
@@ -242,7 +243,7 @@ class Model(Layer):
             shuffle: reshuffle the training data every epoch.
         """
         self._check_compiled()
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = _validate.check_verbose(verbose, auto=1)
         return _loops.run_fit(self, x, y, batch_size, epochs, verbose, callbacks,
                               validation_split, validation_data, shuffle, class_weight,
                               sample_weight, initial_epoch, steps_per_epoch,
@@ -252,7 +253,7 @@ class Model(Layer):
                  steps=None, callbacks=None, return_dict=False):
         """The loss (and metrics) on (x, y): a float, or [loss, *metrics]."""
         self._check_compiled()
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = _validate.check_verbose(verbose, auto=1)
         return _loops.run_evaluate(self, x, y, batch_size, verbose, sample_weight, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
@@ -261,6 +262,7 @@ class Model(Layer):
         A small batch in the model's dtype runs as one compiled call (about 10 us
         for one row of a 784-300-100-10 MLP).
         """
+        verbose = _validate.check_predict_call(batch_size, verbose)
         if self._fast is not None and (verbose == "auto" or not verbose) and \
                 (batch_size is None or batch_size >= len(x)):
             out = self._fast(x)
