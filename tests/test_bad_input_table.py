@@ -56,6 +56,12 @@ class NaNSchedule(schedules.LearningRateSchedule):
         return NAN
 
 
+def _one_unit_softmax_model():
+    one = cydl.Sequential([layers.Input(shape=(4,)), layers.Dense(1, activation="softmax")])
+    one.compile(loss=LOSS, optimizer="sgd")
+    return one
+
+
 def _empty_fit(m):
     empty = cydl.Sequential()
     empty.compile(loss="mse", optimizer="sgd")
@@ -64,7 +70,7 @@ def _empty_fit(m):
 
 def _softmax_one_unit(loss, y):
     def run(m):
-        one = cydl.Sequential([layers.Input(shape=(4,)), layers.Dense(1, activation="softmax")])
+        one = _one_unit_softmax_model()
         one.compile(loss=loss, optimizer="sgd")
         one.fit(X, y, verbose=0)
     return run
@@ -251,6 +257,17 @@ CASES = [
     ("softmax over 1 unit, CE", _softmax_one_unit("categorical_crossentropy", np.ones((64, 1))),
      ValueError, ["softmax over a single unit"]),
     ("set_floatx None", lambda m: cydl.config.set_floatx(None), ValueError, ["None"]),
+    ("train_on_batch softmax over 1 unit",
+     lambda m: _one_unit_softmax_model().train_on_batch(X, np.zeros(64)), ValueError,
+     ["softmax over a single unit"]),
+    # losses, metrics, more layers and callbacks
+    ("Huber delta string", make(cydl.losses.Huber, "1"), TypeError, ["delta='1'"]),
+    ("Huber delta nan", make(cydl.losses.Huber, NAN), ValueError, ["delta=nan"]),
+    ("BinaryAccuracy threshold nan", make(cydl.metrics.BinaryAccuracy, threshold=NAN),
+     ValueError, ["threshold=nan"]),
+    ("Input shape bool", make(layers.Input, shape=(True,)), ValueError, ["shape=(True,)"]),
+    ("ProgbarLogger verbose 'x'", make(callbacks.ProgbarLogger, verbose="x"), ValueError,
+     ["verbose='x'"]),
 ]
 
 
@@ -362,3 +379,16 @@ def test_batch_size_beyond_the_data_trains_like_one_full_batch():
         runs.append(model.get_weights())
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.3, 1.0])
+def test_binary_accuracy_threshold_at_the_ends_is_accepted(threshold):
+    # a sigmoid folded into the loss compares logits: p = 1 used to divide by zero
+    model = cydl.Sequential([layers.Input(shape=(4,)), layers.Dense(1, activation="sigmoid")])
+    model.compile(loss="binary_crossentropy", optimizer="sgd",
+                  metrics=[cydl.metrics.BinaryAccuracy(threshold=threshold)])
+    y = (np.arange(64) % 4 == 0).astype(np.float32)        # a quarter positive
+    logs = model.fit(X, y, verbose=0).history
+    expected = {0.0: 0.25, 1.0: 0.75}.get(threshold)
+    if expected is not None:
+        assert logs["binary_accuracy"][0] == pytest.approx(expected)

@@ -76,7 +76,7 @@ def check_model(model, what):
     if not layers:
         raise ValueError(f"Model {model.name!r} has no layers: add layers before calling "
                          f"{what}()")
-    if what != "fit" or model._final_activation() != "softmax":
+    if what not in ("fit", "train_on_batch") or model._final_activation() != "softmax":
         return
     units = _output_units(model, layers)
     if units == 1:

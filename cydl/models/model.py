@@ -274,6 +274,7 @@ class Model(Layer):
     def train_on_batch(self, x, y, sample_weight=None, return_dict=False):
         """One training step on exactly this batch; returns the loss (and metrics)."""
         self._check_compiled()
+        _validate.check_model(self, "train_on_batch")
         X, labels, Y, sw = _loops.prepare_xy(self, x, y, sample_weight)
         runner = self._runner(train=True)
         runner.bind(X, labels, Y, sw, batch=X.shape[0])
