@@ -268,6 +268,16 @@ CASES = [
     ("Input shape bool", make(layers.Input, shape=(True,)), ValueError, ["shape=(True,)"]),
     ("ProgbarLogger verbose 'x'", make(callbacks.ProgbarLogger, verbose="x"), ValueError,
      ["verbose='x'"]),
+    # utils and datasets
+    ("to_categorical fractional label", lambda m: cydl.utils.to_categorical([0, 1.7]),
+     ValueError, ["1.7"]),
+    ("to_categorical nan label", lambda m: cydl.utils.to_categorical([0.0, NAN]), ValueError,
+     ["nan"]),
+    ("to_categorical num_classes float",
+     lambda m: cydl.utils.to_categorical([0, 1], num_classes=2.5), ValueError,
+     ["num_classes=2.5"]),
+    ("digits test_split negative", lambda m: cydl.datasets.digits.load_data(test_split=-0.1),
+     ValueError, ["test_split=-0.1"]),
 ]
 
 
