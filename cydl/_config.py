@@ -32,7 +32,8 @@ def set_floatx(value):
     >>> cydl.config.set_floatx("float64")
     """
     global _FLOATX
-    value = np.dtype(value).name if not isinstance(value, str) else value
+    # np.dtype(None) is float64: None would silently switch every new layer to it
+    value = np.dtype(value).name if isinstance(value, (type, np.dtype)) else value
     if value not in _ALLOWED_FLOATX:
         raise ValueError(f"Unknown floatx type: {value!r}. cydl supports "
                          f"{', '.join(_ALLOWED_FLOATX)}.")

@@ -6,7 +6,20 @@ implements it, so `Dense(10, activation=cydl.activations.relu)` and
 """
 import functools
 
+from cydl._checks import number
 from cydl.ops.nn import activation as _act
+
+
+def _param(kernel, value):
+    """The checked parameter of a parametrized activation (None stays None): NaN or
+    inf would turn every negative input into NaN without any error."""
+    if value is None:
+        return None
+    if kernel == "leaky_relu":
+        return number(value, "negative_slope", low=0.0, owner="leaky_relu")
+    if kernel == "elu":
+        return number(value, "alpha", owner="elu")
+    return value
 
 
 def _kernel_fn(kernel, alpha=None, doc=""):
@@ -35,6 +48,7 @@ silu = swish
 
 def relu(x, negative_slope=0.0):
     """max(x, 0), or leaky with negative_slope > 0."""
+    negative_slope = _param("leaky_relu", negative_slope)
     return _act(x, "leaky_relu" if negative_slope else "relu", negative_slope or None)
 
 
@@ -43,7 +57,7 @@ relu._cydl_spec = ("relu", None)
 
 def leaky_relu(x, negative_slope=0.2):
     """x for x > 0, negative_slope * x otherwise."""
-    return _act(x, "leaky_relu", negative_slope)
+    return _act(x, "leaky_relu", _param("leaky_relu", negative_slope))
 
 
 leaky_relu._cydl_spec = ("leaky_relu", 0.2)
@@ -51,7 +65,7 @@ leaky_relu._cydl_spec = ("leaky_relu", 0.2)
 
 def elu(x, alpha=1.0):
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
-    return _act(x, "elu", alpha)
+    return _act(x, "elu", _param("elu", alpha))
 
 
 elu._cydl_spec = ("elu", 1.0)
@@ -85,6 +99,7 @@ def get(identifier):
         key = {"leaky_relu": "negative_slope", "elu": "alpha"}.get(name)
         if key is None:
             raise ValueError(f"Activation {name!r} takes no parameter (received {param!r})")
+        param = _param(name, param)
         return functools.partial(fn, **{key: param})
     if isinstance(identifier, str):
         if identifier not in _BY_NAME:
@@ -112,7 +127,8 @@ def spec(identifier):
     from cydl.ops, and is differentiated through them.
     """
     if isinstance(identifier, (list, tuple)) and len(identifier) == 2:
-        return identifier[0], identifier[1]
+        get(identifier)       # checks the name and the parameter
+        return identifier[0], _param(identifier[0], identifier[1])
     fn = get(identifier)
     if isinstance(fn, functools.partial) and hasattr(fn.func, "_cydl_spec"):
         name, alpha = fn.func._cydl_spec
@@ -125,5 +141,5 @@ def spec(identifier):
             name = "leaky_relu"
         if fn.func is gelu and fn.keywords.get("approximate"):
             name = "gelu_tanh"
-        return name, alpha
+        return name, _param(name, alpha)
     return getattr(fn, "_cydl_spec", (None, None))

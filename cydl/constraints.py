@@ -1,7 +1,14 @@
 """Constraints applied to a weight after each optimizer step."""
 import numpy as np
 
+from cydl._checks import integer, number
 from cydl._registry import lookup
+
+
+def _axis(axis, owner):
+    if isinstance(axis, (list, tuple)):
+        return tuple(integer(a, "axis", owner=owner) for a in axis)
+    return integer(axis, "axis", owner=owner)
 
 
 class Constraint:
@@ -31,9 +38,8 @@ class MaxNorm(Constraint):
     """
 
     def __init__(self, max_value=2, axis=0):
-        if max_value <= 0:
-            raise ValueError(f"max_value must be positive. Received: max_value={max_value}")
-        self.max_value, self.axis = max_value, axis
+        self.max_value = number(max_value, "max_value", low=0.0, low_open=True, owner="MaxNorm")
+        self.axis = _axis(axis, "MaxNorm")
 
     def __call__(self, w):
         norms = np.sqrt(np.sum(np.square(w), axis=self.axis, keepdims=True))
@@ -55,7 +61,7 @@ class UnitNorm(Constraint):
     """Rescale to unit norm along `axis`."""
 
     def __init__(self, axis=0):
-        self.axis = axis
+        self.axis = _axis(axis, "UnitNorm")
 
     def __call__(self, w):
         return w / (1e-7 + np.sqrt(np.sum(np.square(w), axis=self.axis, keepdims=True)))
@@ -68,7 +74,14 @@ class MinMaxNorm(Constraint):
     """Keep the norm along `axis` within [min_value, max_value] (rate blends)."""
 
     def __init__(self, min_value=0.0, max_value=1.0, rate=1.0, axis=0):
-        self.min_value, self.max_value, self.rate, self.axis = min_value, max_value, rate, axis
+        owner = "MinMaxNorm"
+        self.min_value = number(min_value, "min_value", low=0.0, owner=owner)
+        self.max_value = number(max_value, "max_value", owner=owner)
+        if self.max_value < self.min_value:
+            raise ValueError(f"MinMaxNorm: `min_value` must be <= `max_value`. Received: "
+                             f"min_value={min_value!r}, max_value={max_value!r}")
+        self.rate = number(rate, "rate", low=0.0, high=1.0, owner=owner)
+        self.axis = _axis(axis, owner)
 
     def __call__(self, w):
         norms = np.sqrt(np.sum(np.square(w), axis=self.axis, keepdims=True))

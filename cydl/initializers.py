@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from cydl import _config
+from cydl._checks import integer, number
 from cydl._registry import lookup
 
 # std of a standard normal truncated to [-2, 2]: Keras divides by it
@@ -39,7 +40,7 @@ class Initializer:
     """Base class: `init(shape, dtype)` returns a new array."""
 
     def __init__(self, seed=None):
-        self.seed = seed
+        self.seed = integer(seed, "seed", low=0, allow_none=True, owner=type(self).__name__)
 
     def _generator(self):
         # Keras: a seeded initializer gives the same values on every call.
@@ -85,7 +86,7 @@ class Constant(Initializer):
 
     def __init__(self, value=0.0):
         super().__init__()
-        self.value = value
+        self.value = number(value, "value", owner="Constant")
 
     def sample(self, shape, rng):
         return np.full(shape, self.value, dtype=np.float64)
@@ -99,7 +100,9 @@ class RandomNormal(Initializer):
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         super().__init__(seed)
-        self.mean, self.stddev = mean, stddev
+        owner = type(self).__name__
+        self.mean = number(mean, "mean", owner=owner)
+        self.stddev = number(stddev, "stddev", low=0.0, owner=owner)
 
     def sample(self, shape, rng):
         return rng.normal(self.mean, self.stddev, shape)
@@ -113,7 +116,11 @@ class RandomUniform(Initializer):
 
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
         super().__init__(seed)
-        self.minval, self.maxval = minval, maxval
+        self.minval = number(minval, "minval", owner="RandomUniform")
+        self.maxval = number(maxval, "maxval", owner="RandomUniform")
+        if self.maxval < self.minval:
+            raise ValueError(f"RandomUniform: `minval` must be <= `maxval`. Received: "
+                             f"minval={minval!r}, maxval={maxval!r}")
 
     def sample(self, shape, rng):
         return rng.uniform(self.minval, self.maxval, shape)
@@ -127,7 +134,9 @@ class TruncatedNormal(Initializer):
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         super().__init__(seed)
-        self.mean, self.stddev = mean, stddev
+        owner = type(self).__name__
+        self.mean = number(mean, "mean", owner=owner)
+        self.stddev = number(stddev, "stddev", low=0.0, owner=owner)
 
     def sample(self, shape, rng):
         return _truncated_normal(rng, shape, self.mean, self.stddev)
@@ -150,8 +159,7 @@ class VarianceScaling(Initializer):
 
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
         super().__init__(seed)
-        if scale <= 0:
-            raise ValueError(f"scale must be positive. Received: scale={scale}")
+        scale = number(scale, "scale", low=0.0, low_open=True, owner=type(self).__name__)
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"Invalid mode: {mode!r}. Use fan_in, fan_out or fan_avg")
         if distribution == "normal":

@@ -9,6 +9,7 @@ what TF-Keras does too: exact, and stable where probabilities round to 0 or 1.
 import numpy as np
 
 from cydl import _config
+from cydl._checks import number
 from cydl._registry import lookup, snake_case
 
 
@@ -160,9 +161,7 @@ class Huber(Loss):
 
     def __init__(self, delta=1.0, name="huber_loss", reduction="sum_over_batch_size"):
         super().__init__(name, reduction)
-        if not delta > 0:
-            raise ValueError(f"delta must be positive. Received: delta={delta}")
-        self.delta = float(delta)
+        self.delta = number(delta, "delta", low=0.0, low_open=True, owner="Huber")
 
     def call(self, y_true, y_pred):
         return huber(y_true, y_pred, self.delta)

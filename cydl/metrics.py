@@ -7,6 +7,7 @@ is updated from the batch's predictions through `update_state`.
 import numpy as np
 
 from cydl import losses
+from cydl._checks import number
 from cydl._registry import lookup, snake_case
 
 
@@ -116,7 +117,8 @@ class BinaryAccuracy(Metric):
     stat, acc_mode = "hits", "binary"
 
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
-        self.threshold = threshold
+        # NaN would count every prediction as negative without any error
+        self.threshold = number(threshold, "threshold", owner="BinaryAccuracy")
         super().__init__(name, dtype)
 
     def values(self, y_true, y_pred):

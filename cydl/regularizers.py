@@ -1,6 +1,7 @@
 """Weight penalties added to the loss: L1, L2 and both."""
 import numpy as np
 
+from cydl._checks import number
 from cydl._registry import lookup
 
 
@@ -33,10 +34,9 @@ class L1L2(Regularizer):
     """
 
     def __init__(self, l1=0.0, l2=0.0):
-        for name, v in (("l1", l1), ("l2", l2)):
-            if not np.isfinite(v) or v < 0:
-                raise ValueError(f"{name} must be a non-negative number. Received: {name}={v}")
-        self.l1, self.l2 = float(l1), float(l2)
+        owner = type(self).__name__
+        self.l1 = number(l1, "l1", low=0.0, owner=owner)
+        self.l2 = number(l2, "l2", low=0.0, owner=owner)
 
     def __call__(self, w):
         w = np.asarray(w, np.float64)

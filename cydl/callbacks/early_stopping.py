@@ -3,6 +3,7 @@ import warnings
 
 import numpy as np
 
+from cydl._checks import integer, number
 from cydl.callbacks.base import Callback
 
 
@@ -29,8 +30,15 @@ class EarlyStopping(Callback):
         super().__init__()
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"mode must be 'auto', 'min' or 'max'. Received: mode={mode!r}")
-        if patience < 0:
-            raise ValueError(f"patience must be >= 0. Received: patience={patience}")
+        if not isinstance(monitor, str):
+            raise TypeError(f"EarlyStopping: `monitor` must be a log key such as 'val_loss'. "
+                            f"Received: monitor={monitor!r}")
+        patience = integer(patience, "patience", low=0, owner="EarlyStopping")
+        start_from_epoch = integer(start_from_epoch, "start_from_epoch", low=0,
+                                   owner="EarlyStopping")
+        # NaN would make every comparison False: training would never stop improving
+        min_delta = number(min_delta, "min_delta", owner="EarlyStopping")
+        baseline = number(baseline, "baseline", allow_none=True, owner="EarlyStopping")
         self.monitor, self.patience, self.verbose = monitor, patience, verbose
         self.baseline, self.restore_best_weights = baseline, restore_best_weights
         self.start_from_epoch = start_from_epoch

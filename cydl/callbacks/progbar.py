@@ -42,6 +42,9 @@ class ProgbarLogger(Callback):
 
     def __init__(self, verbose=1, stream=None, use_logging=False):
         super().__init__()
+        if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+            raise ValueError(f"ProgbarLogger: `verbose` must be 0, 1 or 2. Received: "
+                             f"verbose={verbose!r}")
         self.verbose = verbose
         self.stream = stream
         self.use_logging = use_logging

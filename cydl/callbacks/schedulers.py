@@ -1,6 +1,7 @@
 """Callbacks that change the learning rate or stop on NaN, and LambdaCallback."""
 import math
 
+from cydl._checks import is_number
 from cydl.callbacks.base import Callback
 
 
@@ -15,6 +16,9 @@ class LearningRateScheduler(Callback):
 
     def __init__(self, schedule, verbose=0):
         super().__init__()
+        if not callable(schedule):
+            raise TypeError(f"LearningRateScheduler: `schedule` must be a function of "
+                            f"(epoch, lr) or (epoch). Received: schedule={schedule!r}")
         self.schedule, self.verbose = schedule, verbose
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -23,6 +27,10 @@ class LearningRateScheduler(Callback):
             lr = self.schedule(epoch, opt.current_learning_rate())
         except TypeError:
             lr = self.schedule(epoch)
+        # a negative rate would silently ascend the loss for the whole epoch
+        if not is_number(lr) or not 0 <= float(lr) < math.inf:
+            raise ValueError(f"LearningRateScheduler: the schedule returned learning_rate="
+                             f"{lr!r} for epoch {epoch}; it must be a finite number >= 0")
         opt.learning_rate = float(lr)
         if self.verbose:
             print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
@@ -50,4 +58,9 @@ class LambdaCallback(Callback):
         for name, fn in hooks.items():
             if not name.startswith("on_") or not hasattr(Callback, name):
                 raise ValueError(f"Unknown callback hook: {name!r}")
+            if fn is not None and not callable(fn):
+                raise TypeError(f"LambdaCallback: `{name}` must be a function. "
+                                f"Received: {name}={fn!r}")
+            if fn is None:
+                continue
             setattr(self, name, fn)

@@ -3,6 +3,7 @@ import gzip
 
 import numpy as np
 
+from cydl._checks import integer, number
 from cydl.datasets._files import find
 
 FEATURE_NAMES = ["MedInc", "HouseAge", "AveRooms", "AveBedrms", "Population", "AveOccup",
@@ -29,6 +30,9 @@ def load_data(path=None, test_split=0.2, seed=113):
     Example:
     >>> (X_train, y_train), (X_test, y_test) = cydl.datasets.california_housing.load_data()
     """
+    # a fraction outside [0, 1) would silently swap or empty the two parts
+    number(test_split, "test_split", low=0.0, high=1.0, high_open=True, owner="load_data")
+    integer(seed, "seed", low=0, owner="load_data")
     X, y = load_arrays(path)
     order = np.random.default_rng(seed).permutation(len(X))
     X, y = X[order], y[order]

@@ -4,6 +4,8 @@ from importlib import resources
 
 import numpy as np
 
+from cydl._checks import integer, number
+
 
 def load_data(test_split=0.25, seed=42):
     """((x_train, y_train), (x_test, y_test)): float32 images (n, 8, 8) with pixel
@@ -12,6 +14,9 @@ def load_data(test_split=0.25, seed=42):
     Example:
     >>> (X_train, y_train), (X_test, y_test) = cydl.datasets.digits.load_data()
     """
+    # a fraction outside [0, 1) would silently swap or empty the two parts
+    number(test_split, "test_split", low=0.0, high=1.0, high_open=True, owner="load_data")
+    integer(seed, "seed", low=0, owner="load_data")
     with resources.files("cydl.datasets").joinpath("data/digits.csv.gz").open("rb") as f:
         raw = np.loadtxt(gzip.open(f, "rt"), delimiter=",")
     X = raw[:, :64].astype(np.float32).reshape(-1, 8, 8)

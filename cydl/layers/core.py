@@ -1,7 +1,10 @@
 """Shape and activation layers: Flatten, Reshape and Activation."""
 import math
 
+import numpy as np
+
 from cydl import activations, ops
+from cydl._checks import integer, number
 from cydl.layers.base import Layer
 
 
@@ -32,13 +35,34 @@ class Reshape(Layer):
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
-        self.target_shape = tuple(int(s) for s in target_shape)
+        if isinstance(target_shape, (int, np.integer)) and not isinstance(target_shape, bool):
+            target_shape = (target_shape,)
+        if not isinstance(target_shape, (list, tuple)):
+            raise TypeError(f"Reshape: `target_shape` must be a tuple of ints. Received: "
+                            f"target_shape={target_shape!r}")
+        shape = tuple(integer(s, f"target_shape[{i}]", owner="Reshape")
+                      for i, s in enumerate(target_shape))
+        if any(s == 0 or s < -1 for s in shape) or shape.count(-1) > 1:
+            raise ValueError(f"Reshape: `target_shape` must hold positive ints and at most "
+                             f"one -1. Received: target_shape={target_shape!r}")
+        self.target_shape = shape
+
+    def build(self, input_shape):
+        self.compute_output_shape(tuple(input_shape))      # a size mismatch fails here
 
     def compute_output_shape(self, input_shape):
         shape = list(self.target_shape)
-        if -1 in shape and all(s is not None for s in input_shape[1:]):
-            known = math.prod(s for s in shape if s != -1)
-            shape[shape.index(-1)] = math.prod(input_shape[1:]) // known
+        if any(s is None for s in input_shape[1:]):
+            return (input_shape[0],) + tuple(shape)
+        size = math.prod(input_shape[1:])
+        known = math.prod(s for s in shape if s != -1)
+        # floor division would hide a mismatch until the first batch fails in numpy
+        if (size % known if -1 in shape else size != known):
+            raise ValueError(f"Reshape: total size of the new shape {self.target_shape} must "
+                             f"match the {size} values of each sample (input shape "
+                             f"{tuple(input_shape)})")
+        if -1 in shape:
+            shape[shape.index(-1)] = size // known
         return (input_shape[0],) + tuple(shape)
 
     def call(self, inputs, training=None):
@@ -81,7 +105,10 @@ class LeakyReLU(Activation):
     """
 
     def __init__(self, negative_slope=0.3, alpha=None, **kwargs):
-        slope = float(alpha if alpha is not None else negative_slope)
+        # Keras: the slope must be >= 0; NaN or inf would turn outputs into NaN
+        slope = number(alpha if alpha is not None else negative_slope,
+                       "alpha" if alpha is not None else "negative_slope", low=0.0,
+                       owner="LeakyReLU")
         super().__init__(["leaky_relu", slope], **kwargs)
         self.negative_slope = slope
 
@@ -104,8 +131,9 @@ class ELU(Activation):
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
 
     def __init__(self, alpha=1.0, **kwargs):
-        super().__init__(["elu", float(alpha)], **kwargs)
-        self.alpha = float(alpha)
+        alpha = number(alpha, "alpha", owner="ELU")
+        super().__init__(["elu", alpha], **kwargs)
+        self.alpha = alpha
 
     def get_config(self):
         return {**Layer.get_config(self), "alpha": self.alpha}

@@ -30,8 +30,8 @@ class InputLayer(Layer):
             shape = (int(shape),)
         shape = tuple(shape)
         for s in shape:
-            if s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer))
-                                  or s <= 0):
+            if s is not None and (isinstance(s, (bool, np.bool_)) or
+                                  not isinstance(s, (int, np.integer)) or s <= 0):
                 raise ValueError(f"shape must hold positive ints. Received: shape={shape}")
         super().__init__(name=name, dtype=dtype, **kwargs)
         self.sample_shape = tuple(int(s) if s is not None else None for s in shape)

@@ -16,6 +16,27 @@ def _name_dtype(a, name):
         raise TypeError(f"`{name}` must be numeric. Received an array of dtype {a.dtype}")
 
 
+def _check_range(a, name, dtype):
+    """A ValueError if a's finite values do not fit in `dtype`: a float64 value beyond
+    float32's range becomes inf when the kernels cast each batch, and then NaN
+    weights, without any error. Two reductions, no temporary array."""
+    dtype = np.dtype(dtype)
+    if a.dtype.kind != "f" or a.dtype.itemsize <= dtype.itemsize or a.size == 0:
+        return
+    top = np.finfo(dtype).max
+    if a.max() <= top and a.min() >= -top:
+        return
+    flat = a.reshape(-1)
+    over = np.isfinite(flat) & (np.abs(flat) > top)
+    if not over.any():
+        return          # NaN or inf: the caller's finiteness check names it
+    i = int(np.argmax(over))
+    raise ValueError(f"`{name}` holds {float(flat[i])!r} (at flat index {i}), which overflows "
+                     f"{dtype.name}, the model's dtype (largest finite {dtype.name}: {top:g}). "
+                     f"Rescale the data, or build the model in float64 "
+                     f"(cydl.config.set_floatx('float64') or dtype='float64')")
+
+
 def as_features(x, name, sample_shape, dtype):
     """x as a C-ordered array the kernels read directly (uint8, float32 or float64;
     other dtypes are cast to `dtype` once), checked against the model's input."""
@@ -32,12 +53,15 @@ def as_features(x, name, sample_shape, dtype):
         raise ValueError(f"`{name}` is empty (shape {a.shape}); it needs at least one sample")
     check_sample_shape(a, name, sample_shape)
     if a.dtype not in _KEEP:
+        _check_range(a, name, dtype)
         a = a.astype(dtype)
     a = np.ascontiguousarray(a)
     bad = ops.first_nonfinite(a)
     if bad >= 0:
         raise ValueError(f"`{name}` contains NaN or inf (first at flat index {bad}: "
                          f"{a.reshape(-1)[bad]})")
+    # float64 stays float64 here and the kernels cast each batch: check the range now
+    _check_range(a, name, dtype)
     return a
 
 
@@ -56,6 +80,9 @@ def check_sample_shape(a, name, sample_shape):
 def check_lengths(x, y, sw):
     n = x.shape[0]
     for arr, name in ((y, "y"), (sw, "sample_weight")):
+        if arr is not None and np.ndim(arr) == 0:
+            raise ValueError(f"`{name}` must be an array with one entry per sample ({n} "
+                             f"samples in x). Received a scalar: {name}={arr!r}")
         if arr is not None and np.shape(arr)[0] != n:
             raise ValueError(f"Data cardinality is ambiguous: x sizes: {n}, {name} sizes: "
                              f"{np.shape(arr)[0]}. Make sure all arrays contain the same "
@@ -91,11 +118,12 @@ def as_targets(y, out_shape, dtype):
     if a.ndim != 2 or a.shape[1] != units:
         raise ValueError(f"`y` has shape {a.shape} but the model's output has shape "
                          f"(None, {units})")
-    a = np.ascontiguousarray(a, dtype=dtype)
     bad = ops.first_nonfinite(a)
     if bad >= 0:
-        raise ValueError(f"`y` contains NaN or inf (first at flat index {bad})")
-    return a
+        raise ValueError(f"`y` contains NaN or inf (first at flat index {bad}: "
+                         f"{a.reshape(-1)[bad]})")
+    _check_range(a, "y", dtype)
+    return np.ascontiguousarray(a, dtype=dtype)
 
 
 def as_sample_weight(sw, n, dtype, class_weight=None, labels=None):
@@ -107,10 +135,24 @@ def as_sample_weight(sw, n, dtype, class_weight=None, labels=None):
             if 0 <= int(k) < table.size:
                 table[int(k)] = w
         cw = table[labels]
-        sw = cw if sw is None else np.asarray(sw, np.float64).reshape(-1) * cw
+    if sw is not None:
+        a = np.asarray(sw)
+        _name_dtype(a, "sample_weight")
+        a = a.reshape(-1)
+        bad = ops.first_nonfinite(a)
+        if a.shape[0] != n or bad >= 0 or (a < 0).any():
+            if a.shape[0] == n:
+                bad = bad if bad >= 0 else int(np.argmax(a < 0))
+                detail = f" Received sample_weight[{bad}]={a[bad].item()!r}"
+            else:
+                detail = f" Received {a.shape[0]} weights for {n} samples"
+            raise ValueError("`sample_weight` must hold one finite, non-negative weight per "
+                             "sample." + detail)
+        _check_range(a, "sample_weight", dtype)
+        if class_weight is not None:
+            sw = a.astype(np.float64) * cw
+    if class_weight is not None and sw is None:
+        sw = cw
     if sw is None:
         return None
-    a = np.ascontiguousarray(np.asarray(sw, dtype=dtype).reshape(-1))
-    if a.shape[0] != n or ops.first_nonfinite(a) >= 0 or (a < 0).any():
-        raise ValueError("`sample_weight` must hold one finite, non-negative weight per sample")
-    return a
+    return np.ascontiguousarray(np.asarray(sw, dtype=dtype).reshape(-1))

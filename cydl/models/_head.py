@@ -57,8 +57,7 @@ class Head:
                 self.acc_mode = m.acc_mode
                 threshold = getattr(m, "threshold", 0.5)
                 # a sigmoid folded into the loss leaves logits: p > t <=> z > logit(t)
-                self.thresh = float(np.log(threshold / (1 - threshold))) if self.on_logits \
-                    else threshold
+                self.thresh = _logit(threshold) if self.on_logits else threshold
                 break
         self.fast = []      # (metric, stat index)
         self.generic = []
@@ -124,3 +123,12 @@ class Head:
         if not (train and type(total) is Tensor):
             return []
         return [(total, np.asarray(self.weight / B, total.dtype))]
+
+def _logit(p):
+    """The logit threshold equivalent to probability threshold p (p outside (0, 1)
+    accepts or rejects every output, as the probability comparison would)."""
+    if p <= 0:
+        return -np.inf
+    if p >= 1:
+        return np.inf
+    return float(np.log(p / (1 - p)))

@@ -12,7 +12,7 @@ from cydl import _config
 from cydl._registry import positive_int
 from cydl.callbacks import CallbackList, History, ProgbarLogger
 from cydl.callbacks.progbar import EvalProgbar
-from cydl.models import _batches
+from cydl.models import _batches, _validate
 
 
 class _Totals:
@@ -75,13 +75,12 @@ def prepare_xy(model, x, y, sample_weight=None, class_weight=None):
 def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_split,
             validation_data, shuffle, class_weight, sample_weight, initial_epoch,
             steps_per_epoch, validation_batch_size, validation_freq):
-    batch_size = positive_int(32 if batch_size is None else batch_size, "batch_size")
-    epochs = positive_int(epochs, "epochs")
-    if not isinstance(initial_epoch, (int, np.integer)) or initial_epoch < 0:
-        raise ValueError(f"`initial_epoch` must be a non-negative int. Received: {initial_epoch!r}")
-    if not (isinstance(validation_split, (int, float)) and 0 <= validation_split < 1):
-        raise ValueError(f"`validation_split` must be in [0, 1). Received: {validation_split!r}")
+    (batch_size, epochs, callbacks, validation_split, class_weight, initial_epoch,
+     steps_per_epoch, validation_batch_size, validation_freq) = _validate.check_fit_args(
+        model, batch_size, epochs, callbacks, validation_split, validation_data, shuffle,
+        class_weight, initial_epoch, steps_per_epoch, validation_batch_size, validation_freq)
     data = prepare_xy(model, x, y, sample_weight, class_weight)
+    _validate.check_model(model, "fit")       # again, now that the data built it
     val = None
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
@@ -103,6 +102,7 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
             warnings.warn("validation_split: the validation part has classes the training "
                           "part lacks (the split takes the last samples, unshuffled)")
     n = data.n
+    batch_size = min(batch_size, n)    # workspaces are sized by the batch
     steps = math.ceil(n / batch_size)
     if steps_per_epoch is not None:
         steps = min(steps, positive_int(steps_per_epoch, "steps_per_epoch"))
@@ -174,8 +174,8 @@ def evaluate_bound(model, runner, n, batch, prefix=""):
 
 
 def run_evaluate(model, x, y, batch_size, verbose, sample_weight, return_dict):
+    batch = _validate.check_evaluate_args(model, batch_size)
     data = prepare_xy(model, x, y, sample_weight)
-    batch = positive_int(batch_size, "batch_size", allow_none=True) or 256
     bar = EvalProgbar(verbose)
     logs = evaluate_data(model, model._runner(train=False, with_head=True), data,
                          min(batch, data.n))
@@ -187,8 +187,8 @@ def run_evaluate(model, x, y, batch_size, verbose, sample_weight, return_dict):
 
 
 def run_predict(model, x, batch_size, verbose):
+    batch = _validate.check_predict_args(model, batch_size)
     data = _batches.prepare_inputs(model, x)
-    batch = positive_int(batch_size, "batch_size", allow_none=True) or 256
     runner = model._runner(train=False)
     bar = EvalProgbar(verbose)
     if runner.fused:       # one plan workspace per model: callers take turns

@@ -7,7 +7,6 @@ kernel side of each kind is one forward part and one backward part (Dense in
 _phases.pyx, the per-unit kinds in _nodes.pyx). Activation layers are not nodes:
 the rewrite below folds each one into the node before it.
 """
-import numpy as np
 
 from cydl import _config
 from cydl._kernels import _dropout

@@ -3,9 +3,9 @@ import threading
 
 import numpy as np
 
-from cydl import _ops, graph, optimizers
+from cydl import _ops, graph
 from cydl.autodiff import Tensor, active_tape
-from cydl.models import _loops
+from cydl.models import _loops, _validate
 from cydl.models._compile import CompileConfig
 from cydl.models._store import ParamStore
 
@@ -125,8 +125,9 @@ class Trainer:
         """
         if weighted_metrics is not None:
             raise NotImplementedError("weighted_metrics is not supported yet")
-        self.optimizer = optimizers.get(optimizer)
-        self._compile_config = CompileConfig(loss, metrics, loss_weights)
+        optimizer = _validate.check_compile_args(optimizer, run_eagerly, steps_per_execution)
+        config = CompileConfig(loss, metrics, loss_weights)
+        self.optimizer, self._compile_config = optimizer, config
         self.loss = self._compile_config.loss
         self._force_general = bool(run_eagerly)
         self._invalidate()
@@ -155,7 +156,7 @@ class Trainer:
             shuffle: reshuffle the training data every epoch.
         """
         self._check_compiled()
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = _validate.check_verbose(verbose, auto=1)
         return _loops.run_fit(self, x, y, batch_size, epochs, verbose, callbacks,
                               validation_split, validation_data, shuffle, class_weight,
                               sample_weight, initial_epoch, steps_per_epoch,
@@ -165,7 +166,7 @@ class Trainer:
                  steps=None, callbacks=None, return_dict=False):
         """The loss (and metrics) on (x, y): a float, or [loss, *metrics]."""
         self._check_compiled()
-        verbose = 1 if verbose == "auto" else int(verbose)
+        verbose = _validate.check_verbose(verbose, auto=1)
         with self._lock:      # one bound runner per model: evaluations take turns
             return _loops.run_evaluate(self, x, y, batch_size, verbose, sample_weight,
                                        return_dict)
@@ -176,6 +177,7 @@ class Trainer:
         A small batch in the model's dtype runs as one compiled call (about 10 us
         for one row of a 784-300-100-10 MLP).
         """
+        verbose = _validate.check_predict_call(batch_size, verbose)
         fast = self._fast
         if fast is not None and (verbose == "auto" or not verbose) and \
                 (batch_size is None or batch_size >= len(x)):
@@ -188,6 +190,7 @@ class Trainer:
     def train_on_batch(self, x, y, sample_weight=None, return_dict=False):
         """One training step on exactly this batch; returns the loss (and metrics)."""
         self._check_compiled()
+        _validate.check_model(self, "train_on_batch")
         logs = _loops.run_train_batch(self, x, y, sample_weight)
         return logs if return_dict else (list(logs.values()) if len(logs) > 1 else logs["loss"])
 

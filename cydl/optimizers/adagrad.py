@@ -1,4 +1,5 @@
 """Adagrad."""
+from cydl._checks import number
 from cydl.optimizers.base import Optimizer, _positive
 
 
@@ -17,10 +18,8 @@ class Adagrad(Optimizer):
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
                  **kwargs):
         super().__init__(learning_rate, **kwargs)
-        if initial_accumulator_value < 0:
-            raise ValueError("`initial_accumulator_value` must be non-negative. Received: "
-                             f"{initial_accumulator_value}")
-        self.initial_accumulator_value = float(initial_accumulator_value)
+        self.initial_accumulator_value = number(initial_accumulator_value,
+                                                "initial_accumulator_value", low=0.0)
         self.epsilon = _positive(epsilon, "epsilon", False)
 
     def slot_initial_value(self, i):

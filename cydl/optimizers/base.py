@@ -11,23 +11,22 @@ import warnings
 import numpy as np
 
 from cydl import _ops as ops
+from cydl._checks import is_number, number
 from cydl.optimizers.schedules import LearningRateSchedule
 from cydl.variables import Variable
 
 
 def _positive(value, name, allow_none=True):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
-            or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive float. Received: {name}={value!r}")
-    return float(value)
+    return number(value, name, low=0.0, low_open=True, allow_none=allow_none)
 
 
 def _unit_interval(value, name):
-    if not isinstance(value, (int, float, np.floating)) or not 0 <= value < 1:
-        raise ValueError(f"`{name}` must be in [0, 1). Received: {name}={value!r}")
-    return float(value)
+    return number(value, name, low=0.0, high=1.0, high_open=True)
+
+
+def _learning_rate(value):
+    # 0 is allowed: decays end at 0 (CosineDecay's default alpha) and Keras allows it
+    return number(value, "learning_rate", low=0.0)
 
 
 class Optimizer:
@@ -65,11 +64,7 @@ class Optimizer:
         self.clipnorm = _positive(clipnorm, "clipnorm")
         self.clipvalue = _positive(clipvalue, "clipvalue")
         self.global_clipnorm = _positive(global_clipnorm, "global_clipnorm")
-        if weight_decay is not None and (not isinstance(weight_decay, (int, float)) or
-                                         weight_decay < 0):
-            raise ValueError(f"`weight_decay` must be a non-negative float. "
-                             f"Received: weight_decay={weight_decay!r}")
-        self.weight_decay = weight_decay
+        self.weight_decay = number(weight_decay, "weight_decay", low=0.0, allow_none=True)
         self.iterations = Variable(np.int64(0), "iteration", trainable=False)
         self.learning_rate = learning_rate
         self._rule = ops.UpdateRule()
@@ -95,21 +90,31 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value):
+        if isinstance(value, type):
+            raise TypeError(f"`learning_rate` must be a number, a LearningRateSchedule "
+                            f"instance or a callable of the step. Received the class "
+                            f"{value.__name__}: instantiate it first")
         if isinstance(value, LearningRateSchedule) or (callable(value) and
                                                        not isinstance(value, Variable)):
             self._learning_rate = value
         elif isinstance(getattr(self, "_learning_rate", None), Variable):
-            self._learning_rate.assign(_positive(float(value), "learning_rate", False))
+            self._learning_rate.assign(_learning_rate(value))
         else:
-            self._learning_rate = Variable(np.float64(
-                _positive(float(value), "learning_rate", False)), "learning_rate", False)
+            self._learning_rate = Variable(np.float64(_learning_rate(value)), "learning_rate",
+                                           False)
 
     def current_learning_rate(self):
         """The rate the next step will use."""
         lr = self._learning_rate
         if isinstance(lr, Variable):
             return float(lr.value)
-        return float(lr(int(self.iterations.value)))
+        step = int(self.iterations.value)
+        value = lr(step)
+        if not is_number(value) and not (isinstance(value, np.ndarray) and value.size == 1
+                                         and value.dtype.kind in "fiu"):
+            raise TypeError(f"The learning rate schedule {lr!r} returned {value!r} of type "
+                            f"{type(value).__name__} at step {step}; it must return a number")
+        return float(value)
 
     # ------------------------------------------------------------ building
     def build(self, store):
@@ -149,8 +154,17 @@ class Optimizer:
     def prepare_step(self):
         """Compute this step's scalars into the kernel's update rule."""
         lr = self.current_learning_rate()
+        # a schedule is only known by its values: a negative rate would silently
+        # ascend the loss and NaN would spread to every weight, so stop at this step
+        if not 0.0 <= lr < math.inf:
+            self._bad_rate(lr)
         c = self.step_scalars(int(self.iterations.value) + 1, lr)
         self._rule.set_step(lr, *c)
+
+    def _bad_rate(self, lr):
+        raise ValueError(f"The learning rate schedule of {type(self).__name__} returned "
+                         f"learning_rate={lr!r} at step {int(self.iterations.value)}; it must "
+                         f"be a finite number >= 0 (schedule: {self._learning_rate!r})")
 
     def finish_step(self):
         it = self.iterations._value

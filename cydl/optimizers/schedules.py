@@ -3,6 +3,8 @@ import math
 
 import numpy as np
 
+from cydl._checks import integer, number
+
 
 class LearningRateSchedule:
     """Base class: `__call__(step)` returns the learning rate at that step."""
@@ -16,6 +18,21 @@ class LearningRateSchedule:
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _decay_args(self, initial_learning_rate, decay_steps, decay_rate, staircase):
+    owner = type(self).__name__
+    self.initial_learning_rate = number(initial_learning_rate, "initial_learning_rate",
+                                        low=0.0, owner=owner)
+    self.decay_steps = _decay_steps(decay_steps, owner)
+    # a negative rate makes every other step's learning rate negative (gradient ascent)
+    self.decay_rate = number(decay_rate, "decay_rate", low=0.0, owner=owner)
+    self.staircase = bool(staircase)
+
+
+def _decay_steps(value, owner):
+    number(value, "decay_steps", low=0.0, low_open=True, owner=owner)
+    return value
 
 
 class ExponentialDecay(LearningRateSchedule):
@@ -34,12 +51,7 @@ class ExponentialDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name=None):
-        if decay_steps <= 0:
-            raise ValueError(f"decay_steps must be positive. Received: {decay_steps}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = decay_steps
-        self.decay_rate = float(decay_rate)
-        self.staircase = staircase
+        _decay_args(self, initial_learning_rate, decay_steps, decay_rate, staircase)
 
     def __call__(self, step):
         p = step / self.decay_steps
@@ -53,12 +65,7 @@ class InverseTimeDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name=None):
-        if decay_steps <= 0:
-            raise ValueError(f"decay_steps must be positive. Received: {decay_steps}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = decay_steps
-        self.decay_rate = float(decay_rate)
-        self.staircase = staircase
+        _decay_args(self, initial_learning_rate, decay_steps, decay_rate, staircase)
 
     def __call__(self, step):
         p = step / self.decay_steps
@@ -76,9 +83,17 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 
     def __init__(self, boundaries, values, name=None):
         if len(values) != len(boundaries) + 1:
-            raise ValueError("values must have one more entry than boundaries")
+            raise ValueError(f"PiecewiseConstantDecay: `values` must have one more entry than "
+                             f"`boundaries`. Received {len(values)} values and "
+                             f"{len(boundaries)} boundaries")
+        self.boundaries = [number(b, f"boundaries[{i}]", owner="PiecewiseConstantDecay")
+                           for i, b in enumerate(boundaries)]
+        if any(b >= a for b, a in zip(self.boundaries, self.boundaries[1:])):
+            raise ValueError(f"PiecewiseConstantDecay: `boundaries` must be strictly "
+                             f"increasing. Received: boundaries={list(boundaries)!r}")
         self.boundaries = list(boundaries)
-        self.values = [float(v) for v in values]
+        self.values = [number(v, f"values[{i}]", low=0.0, owner="PiecewiseConstantDecay")
+                       for i, v in enumerate(values)]
 
     def __call__(self, step):
         return self.values[int(np.searchsorted(self.boundaries, step, side="left"))]
@@ -90,11 +105,15 @@ class PolynomialDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001,
                  power=1.0, cycle=False, name=None):
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = decay_steps
-        self.end_learning_rate = float(end_learning_rate)
-        self.power = power
-        self.cycle = cycle
+        owner = "PolynomialDecay"
+        self.initial_learning_rate = number(initial_learning_rate, "initial_learning_rate",
+                                            low=0.0, owner=owner)
+        self.decay_steps = _decay_steps(decay_steps, owner)
+        self.end_learning_rate = number(end_learning_rate, "end_learning_rate", low=0.0,
+                                        owner=owner)
+        # a negative power divides by zero once the decay is complete
+        self.power = number(power, "power", low=0.0, owner=owner)
+        self.cycle = bool(cycle)
 
     def __call__(self, step):
         steps = self.decay_steps
@@ -112,11 +131,14 @@ class CosineDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name=None,
                  warmup_target=None, warmup_steps=0):
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = decay_steps
-        self.alpha = alpha
-        self.warmup_target = warmup_target
-        self.warmup_steps = warmup_steps
+        owner = "CosineDecay"
+        self.initial_learning_rate = number(initial_learning_rate, "initial_learning_rate",
+                                            low=0.0, owner=owner)
+        self.decay_steps = _decay_steps(decay_steps, owner)
+        self.alpha = number(alpha, "alpha", low=0.0, high=1.0, owner=owner)
+        self.warmup_target = number(warmup_target, "warmup_target", low=0.0, allow_none=True,
+                                    owner=owner)
+        self.warmup_steps = integer(warmup_steps, "warmup_steps", low=0, owner=owner)
 
     def __call__(self, step):
         start = self.initial_learning_rate

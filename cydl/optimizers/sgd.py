@@ -1,5 +1,6 @@
 """Stochastic gradient descent, with momentum and Nesterov momentum."""
-from cydl.optimizers.base import Optimizer, _unit_interval
+from cydl._checks import number
+from cydl.optimizers.base import Optimizer
 
 
 class SGD(Optimizer):
@@ -10,7 +11,7 @@ class SGD(Optimizer):
 
     Args:
         learning_rate: default 0.01, as in Keras.
-        momentum: in [0, 1); 0 is plain SGD.
+        momentum: in [0, 1], as in Keras; 0 is plain SGD.
         nesterov: use Nesterov momentum.
 
     Example:
@@ -21,7 +22,7 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
-        self.momentum = _unit_interval(momentum, "momentum")
+        self.momentum = number(momentum, "momentum", low=0.0, high=1.0)
         self.nesterov = bool(nesterov)
         self.slot_names = ("momentum",) if self.momentum else ()
 
