@@ -243,3 +243,113 @@ def test_activation_layers_fold_into_the_fused_path_and_nd_dense_does_not():
     assert out.shape == (2, 5, 3)
     np.testing.assert_allclose(out, x @ nd.layers[0].kernel.numpy(), rtol=1e-5, atol=1e-6)
     assert not nd._runner(train=False).fused
+
+
+def _wide_and_deep():
+    cydl.utils.set_random_seed(7)
+    wide, deep = cydl.Input(shape=(5,)), cydl.Input(shape=(15,))
+    h1 = layers.Dense(30, activation="relu")(deep)
+    h2 = layers.Dense(30, activation="relu")(h1)
+    out = layers.Dense(1)(layers.concatenate([wide, h2]))
+    aux = layers.Dense(1)(h2)
+    return cydl.Model([wide, deep], [out, aux])
+
+
+class _TracedWideAndDeep(cydl.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.h1 = layers.Dense(30, activation="relu")
+        self.h2 = layers.Dense(30, activation="relu")
+        self.out = layers.Dense(1)
+        self.aux = layers.Dense(1)
+
+    def call(self, inputs):
+        wide, deep = inputs
+        h2 = self.h2(self.h1(deep))
+        return self.out(layers.concatenate([wide, h2])), self.aux(h2)
+
+
+def _merge_dag():
+    """Every merge kind, fan-out into several readers, BN and dropout inside a DAG,
+    two outputs with their own losses and metrics."""
+    cydl.utils.set_random_seed(7)
+    a, b = cydl.Input(shape=(5,)), cydl.Input(shape=(15,))
+    h = layers.Dense(8, activation="tanh")(b)
+    g = layers.Dense(8, activation="elu")(a)
+    m1 = layers.add([h, g])
+    m2 = layers.multiply([h, g, m1])
+    m3 = layers.average([m1, m2])
+    m6 = layers.subtract([layers.minimum([layers.maximum([m3, h]), g]), m3])
+    bn = layers.BatchNormalization()(m6)
+    d = layers.Dropout(0.2)(layers.Dense(6, activation="relu")(
+        layers.concatenate([bn, a, h])))
+    cls = layers.Dense(5, activation="softmax", name="cls")(d)
+    reg = layers.Dense(1, name="reg")(layers.concatenate([d, m2]))
+    return cydl.Model([a, b], [cls, reg])
+
+
+def _dag_data():
+    x, y = DATA
+    return [x[:, :5], x[:, 5:]], y, x[:, :1] - x[:, 7:8]
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam", "clipnorm"])
+@pytest.mark.parametrize("net", ["wide-and-deep", "traced-subclass", "merges"])
+def test_dags_with_several_inputs_and_outputs_run_fused_with_the_same_numbers(net, opt):
+    cydl.config.set_floatx("float64")
+    xs, labels, target = _dag_data()
+    results = []
+    for eager in (False, True):
+        if net == "merges":
+            model = _merge_dag()
+            kw = dict(loss={"cls": "sparse_categorical_crossentropy", "reg": "mse"},
+                      loss_weights={"cls": 1.0, "reg": 0.5},
+                      metrics={"cls": ["accuracy"], "reg": ["mae"]})
+            y = {"cls": labels, "reg": target}
+        else:
+            if net == "wide-and-deep":
+                model = _wide_and_deep()
+            else:
+                cydl.utils.set_random_seed(7)
+                model = _TracedWideAndDeep()
+            kw = dict(loss="mse", loss_weights=[0.9, 0.1], metrics=["RootMeanSquaredError"])
+            y = (target, target)
+        optimizer = cydl.optimizers.SGD(0.05, momentum=0.9, clipnorm=1.0) \
+            if opt == "clipnorm" else opt
+        model.compile(optimizer=optimizer, run_eagerly=eager, **kw)
+        cydl.utils.set_random_seed(3)
+        h = model.fit(xs, y, epochs=3, batch_size=50, validation_split=0.1, verbose=0)
+        assert model._runner(train=True).fused is not eager
+        results.append((list(h.history.values()), model.get_weights(),
+                        model.predict(xs, verbose=0), model.evaluate(xs, y, verbose=0)))
+    (h1, w1, p1, e1), (h2, w2, p2, e2) = results
+    assert len(h1) == len(h2) and len(e1) == len(e2) >= 5
+    for a, b in zip(h1 + [e1], h2 + [e2]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+    for a, b in zip(w1 + list(p1), w2 + list(p2)):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_fused_dag_step_allocates_nothing():
+    xs, _, target = _dag_data()
+    model = _wide_and_deep()
+    model.compile(loss="mse", loss_weights=[0.9, 0.1], optimizer="adam")
+    data = _loops.prepare_xy(model, xs, (target, target))
+    runner = model._runner(train=True)
+    assert runner.fused
+    runner.bind(data, batch=32)
+    runner.set_order(np.random.default_rng(0).permutation(data.n).astype(np.int64))
+    for step in range(20):
+        runner.train(32 * step, 32 * step + 32)
+    tracemalloc.start()
+    try:
+        base, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        for step in range(200):
+            start = 32 * (step % 19)
+            runner.train(start, start + 32)
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak - base < 1024, (peak - base)
+    assert current - base < 256

@@ -34,7 +34,7 @@ from libc.string cimport memset
 from cydl._kernels._losses cimport N_STATS
 from cydl._kernels._optim cimport UpdateRule
 from cydl._kernels._phases cimport (StepState, LayerDesc, run_step, copy_out, MAX_THREADS,
-                                    NODE_BN,
+                                    NODE_BN, NODE_CONCAT, MAX_SRC, MAX_OUT,
                                     STAT_STRIDE, SRC_U8, SRC_F32, SRC_F64, P_GATHER, P_LOSS,
                                     P_SOFTMAX, P_NORMS, P_UPDATE, P_LAYERS)
 import numpy as np
@@ -43,8 +43,8 @@ cdef class Plan:
     """The compiled form of a chain of Dense layers plus a loss. Build it with
     cydl._ops.make_plan; bind data and the optimizer once; then one call per step."""
     cdef StepState st
-    cdef public object stats     # float64[4]: loss sum, hits, |err| sum, err^2 sum
-    cdef double[::1] _stats
+    cdef public object stats     # float64[n_outputs, 4]: loss sum, hits, |err|, err^2 sums
+    cdef double[:, ::1] _stats
     cdef object _params, _grads, _ws, _xb, _lb, _yb, _swb     # keep buffers alive
     cdef object _X, _labels, _Y, _sw, _idx, _rule, _slots      # keep bound arrays alive
     cdef object _counters          # the dropout layers' call counters (uint64[1] each)
@@ -62,13 +62,37 @@ cdef class Plan:
         free(self.st.prof)
 
     def __init__(self, list layers, params, grads, Py_ssize_t n_trainable, int n_features,
-                 int loss_kind, int acc_mode, bint on_logits, double loss_param,
-                 double thresh):
-        cdef int i
+                 list outputs, list inputs):
+        cdef int i, j
+        if not 1 <= len(outputs) <= MAX_OUT or not 1 <= len(inputs) <= MAX_SRC:
+            raise ValueError("a plan has 1 to 8 inputs and outputs")
         self.st.n_layers = len(layers)
         self.st.n_features = n_features
+        self.st.n_inputs = len(inputs)
+        for i, (off, width) in enumerate(inputs):
+            self.st.in_off[i], self.st.in_width[i] = off, width
+        self.st.n_outputs = len(outputs)
+        self.st.label_cols = 0
+        self.st.y_cols = 0
+        for i, o in enumerate(outputs):
+            self.st.outs[i].node = o["node"]
+            self.st.outs[i].loss_kind = o["loss_kind"]
+            self.st.outs[i].acc_mode = o["acc_mode"]
+            self.st.outs[i].on_logits = o["on_logits"]
+            self.st.outs[i].param = o["param"]
+            self.st.outs[i].thresh = o["thresh"]
+            self.st.outs[i].weight = o["weight"]
+            self.st.outs[i].sparse = o["sparse"]
+            if o["sparse"]:
+                self.st.outs[i].col = self.st.label_cols
+                self.st.label_cols += 1
+            else:
+                self.st.outs[i].col = self.st.y_cols
+                self.st.y_cols += layers[o["node"]]["n_out"]
+        self.st.stat_stride = STAT_STRIDE * ((len(outputs) * N_STATS + STAT_STRIDE - 1)
+                                             // STAT_STRIDE)
         self.st.L = <LayerDesc*>malloc(self.st.n_layers * sizeof(LayerDesc))
-        self.st.part_stats = <double*>malloc(MAX_THREADS * STAT_STRIDE * sizeof(double))
+        self.st.part_stats = <double*>malloc(MAX_THREADS * self.st.stat_stride * sizeof(double))
         if self.st.L == NULL or self.st.part_stats == NULL:
             raise MemoryError()
         self.st.first_bwd = self.st.n_layers
@@ -76,6 +100,13 @@ cdef class Plan:
         cdef unsigned long long[::1] counter
         for i, spec in enumerate(layers):
             self.st.L[i].kind = spec["kind"]
+            self.st.L[i].n_src = len(spec["src"])
+            for j in range(len(spec["src"])):
+                self.st.L[i].src[j] = spec["src"][j]
+            self.st.L[i].need_dx = spec["need_dx"]
+            self.st.L[i].needs_bwd = spec["needs_bwd"]
+            self.st.L[i].accum = spec["accum"]
+            self.st.L[i].out = spec["out"]
             self.st.L[i].m = spec["m"]
             self.st.L[i].v = spec["v"]
             self.st.L[i].eps = spec["eps"]
@@ -98,16 +129,14 @@ cdef class Plan:
             self.st.L[i].keep_z = spec["keep_z"]
             self.st.L[i].w = spec["w"]
             self.st.L[i].b = spec["b"]
-            if spec["trainable"] and self.st.first_bwd == self.st.n_layers:
+            if spec["needs_bwd"] and self.st.first_bwd == self.st.n_layers:
                 self.st.first_bwd = i
         self._params, self._grads = params, grads
         self.st.is_double = params.dtype == np.float64
         self.st.P = <char*><size_t>params.ctypes.data
         self.st.G = <char*><size_t>grads.ctypes.data
         self.st.n_trainable = n_trainable
-        self.st.loss_kind, self.st.acc_mode, self.st.on_logits = loss_kind, acc_mode, on_logits
-        self.st.loss_param, self.st.thresh = loss_param, thresh
-        self.stats = np.zeros(N_STATS)
+        self.stats = np.zeros((len(outputs), N_STATS))
         self._stats = self.stats
         self.st.bmax = 0
         self.st.X = NULL
@@ -127,7 +156,7 @@ cdef class Plan:
             self.st.L[i].a = off
             off += n
             self.st.L[i].z = -1
-            if self.st.L[i].keep_z:
+            if self.st.L[i].keep_z or self.st.L[i].kind >= NODE_CONCAT:    # merges: scratch
                 self.st.L[i].z = off
                 off += n
             self.st.L[i].d = off
@@ -136,8 +165,8 @@ cdef class Plan:
             off += 2 * self.st.L[i].n_out if self.st.L[i].kind == NODE_BN else 0
         self._ws = np.zeros(off, dt)
         self._xb = np.zeros(bmax * self.st.n_features, dt)
-        self._lb = np.zeros(bmax, np.int32)
-        self._yb = np.zeros(bmax * self.st.L[self.st.n_layers - 1].n_out, dt)
+        self._lb = np.zeros(bmax * max(self.st.label_cols, 1), np.int32)
+        self._yb = np.zeros(bmax * max(self.st.y_cols, 1), dt)
         self._swb = np.zeros(bmax, dt)
         self.st.WS = <char*><size_t>self._ws.ctypes.data
         self.st.XB = <char*><size_t>self._xb.ctypes.data
@@ -148,8 +177,25 @@ cdef class Plan:
 
     def bind_data(self, X, labels=None, Y=None, sw=None):
         """The arrays steps read from: X (N, n_features) C-ordered uint8, float32 or
-        float64; int32 labels (N,) or targets Y (N, C) in the model dtype; optional
-        sample weights (N,). Checked by the caller (cydl._ops.make_plan's owner)."""
+        float64 (every input's columns side by side); int32 labels (N, label columns)
+        and targets Y (N, target columns) in the model dtype, the outputs' side by
+        side; optional sample weights (N,)."""
+        n = X.shape[0]
+        if X.ndim != 2 or X.shape[1] != self.st.n_features or not X.flags.c_contiguous or \
+                X.dtype not in (np.uint8, np.float32, np.float64):
+            raise ValueError(f"X must be a C-ordered (n, {self.st.n_features}) uint8, float32 "
+                             f"or float64 array")
+        if labels is not None and (labels.dtype != np.int32 or labels.size !=
+                                   n * self.st.label_cols or not labels.flags.c_contiguous):
+            raise ValueError(f"labels must be C-ordered int32 with {self.st.label_cols} "
+                             f"column(s) per row")
+        if Y is not None and (Y.dtype != self._params.dtype or Y.size != n * self.st.y_cols
+                              or not Y.flags.c_contiguous):
+            raise ValueError(f"Y must be C-ordered {self._params.dtype} with "
+                             f"{self.st.y_cols} column(s) per row")
+        if sw is not None and (sw.dtype != self._params.dtype or sw.shape != (n,)
+                               or not sw.flags.c_contiguous):
+            raise ValueError("sample weights must be a contiguous (n,) array of the model dtype")
         self._X, self._labels, self._Y, self._sw = X, labels, Y, sw
         self.st.X = <const char*><size_t>X.ctypes.data
         self.st.n_rows = X.shape[0]
@@ -157,7 +203,6 @@ cdef class Plan:
             SRC_F64 if X.dtype == np.float64 else SRC_F32)
         self.st.labels = <const int*><size_t>labels.ctypes.data if labels is not None else NULL
         self.st.Y = <const char*><size_t>Y.ctypes.data if Y is not None else NULL
-        self.st.y_cols = Y.shape[1] if Y is not None else 0
         self.st.SW = <const char*><size_t>sw.ctypes.data if sw is not None else NULL
         self.st.idx = NULL
         self._idx = None
@@ -205,10 +250,12 @@ cdef class Plan:
         out["update"] = self.st.prof[P_UPDATE] * scale
         return {k: v for k, v in out.items() if v > 0}
 
-    def output_view(self, Py_ssize_t B):
-        """The last layer's output of the latest step: (B, n_out), Fortran order."""
-        cdef LayerDesc* last = &self.st.L[self.st.n_layers - 1]
-        return self._ws[last.a:last.a + B * last.n_out].reshape((B, last.n_out), order="F")
+    def output_view(self, Py_ssize_t B, int k=0):
+        """Output k of the latest step: (B, n_out), Fortran order."""
+        if not 0 <= k < self.st.n_outputs:
+            raise ValueError(f"output {k} does not exist")
+        cdef LayerDesc* o = &self.st.L[self.st.outs[k].node]
+        return self._ws[o.a:o.a + B * o.n_out].reshape((B, o.n_out), order="F")
 
     # ------------------------------------------------------------ steps
     def train_step(self, Py_ssize_t start, Py_ssize_t stop, int n_threads):
@@ -227,23 +274,28 @@ cdef class Plan:
             raise ValueError("test_step: bind data and keep the batch within bounds")
         self._run(start, B, n_threads, 1)
 
-    def predict(self, out, Py_ssize_t batch, int n_threads):
-        """out[i] = network output for row i of the bound X, batch rows at a time."""
+    def predict(self, list outs, Py_ssize_t batch, int n_threads):
+        """outs[k][i] = output k for row i of the bound X, batch rows at a time."""
         cdef Py_ssize_t start, B, n = self.st.n_rows
-        cdef int C = self.st.L[self.st.n_layers - 1].n_out
-        if out.shape[0] != n or out.shape[1] != C or not out.flags.c_contiguous or \
-                out.dtype != self._params.dtype or batch > self.st.bmax:
-            raise ValueError("predict: out must be a C-ordered (N, n_out) array of the "
-                             "model dtype, and batch must fit the workspace")
-        cdef char* op = <char*><size_t>out.ctypes.data
+        cdef int k
+        if len(outs) != self.st.n_outputs or batch > self.st.bmax or batch < 1:
+            raise ValueError("predict: one out array per output, and a batch that fits "
+                             "the workspace")
+        for k, out in enumerate(outs):
+            C = self.st.L[self.st.outs[k].node].n_out
+            if out.shape != (n, C) or not out.flags.c_contiguous or \
+                    out.dtype != self._params.dtype:
+                raise ValueError(f"predict: outs[{k}] must be a C-ordered ({n}, {C}) array "
+                                 f"of the model dtype")
         start = 0
         while start < n:
             B = min(batch, n - start)
             self._run(start, B, n_threads, 0)
-            if self.st.is_double:
-                copy_out(&self.st, <double*>op, start, B)
-            else:
-                copy_out(&self.st, <float*>op, start, B)
+            for k, out in enumerate(outs):
+                if self.st.is_double:
+                    copy_out(&self.st, k, <double*><size_t>out.ctypes.data, start, B)
+                else:
+                    copy_out(&self.st, k, <float*><size_t>out.ctypes.data, start, B)
             start += B
 
     # Low-latency entry points of model(x) / model.predict(x) for small batches in
@@ -255,7 +307,7 @@ cdef class Plan:
             raise ValueError("this plan is float64")
         self._predict_small(<const char*>&X[0, 0], X.shape[0], X.shape[1], out.shape[0],
                             out.shape[1], n_threads)
-        copy_out(&self.st, &out[0, 0], 0, X.shape[0])
+        copy_out(&self.st, 0, &out[0, 0], 0, X.shape[0])
 
     def predict_f64(self, double[:, ::1] X, double[:, ::1] out, int n_threads):
         """out = network(X), float64 model; rows <= workspace rows."""
@@ -263,12 +315,12 @@ cdef class Plan:
             raise ValueError("this plan is float32")
         self._predict_small(<const char*>&X[0, 0], X.shape[0], X.shape[1], out.shape[0],
                             out.shape[1], n_threads)
-        copy_out(&self.st, &out[0, 0], 0, X.shape[0])
+        copy_out(&self.st, 0, &out[0, 0], 0, X.shape[0])
 
     cdef int _predict_small(self, const char* X, Py_ssize_t B, Py_ssize_t F, Py_ssize_t outB,
                             Py_ssize_t outC, int n_threads) except -1:
         if F != self.st.n_features or B == 0 or B > self.st.bmax or outB != B or \
-                outC != self.st.L[self.st.n_layers - 1].n_out:
+                outC != self.st.L[self.st.outs[0].node].n_out or self.st.n_outputs != 1:
             raise ValueError("predict: X must be (n <= workspace rows, n_features), "
                              "out (n, n_out)")
         self.st.X = X
@@ -282,17 +334,18 @@ cdef class Plan:
 
     cdef void _run(self, Py_ssize_t start, Py_ssize_t B, int n_threads, int mode):
         cdef int nt = n_threads if n_threads < MAX_THREADS else MAX_THREADS
-        cdef int t, k
+        cdef int t, k, o
         if nt < 1:
             nt = 1
         with nogil:
             run_step(&self.st, start, B, nt, mode)
         if self.st.profiling:
             self.prof_steps += 1
-        for k in range(N_STATS):
-            self._stats[k] = 0.0
-        for t in range(nt):          # fixed order: sums do not depend on timing
+        for o in range(self.st.n_outputs):
             for k in range(N_STATS):
-                self._stats[k] += self.st.part_stats[t * STAT_STRIDE + k]
+                self._stats[o, k] = 0.0
+                for t in range(nt):          # fixed order: sums do not depend on timing
+                    self._stats[o, k] += self.st.part_stats[t * self.st.stat_stride +
+                                                            o * N_STATS + k]
 
 

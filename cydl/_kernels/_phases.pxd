@@ -3,7 +3,9 @@ from cydl._kernels._optim cimport RuleData
 
 cdef enum:
     MAX_THREADS = 256
-    STAT_STRIDE = 8       # doubles per thread: one cache line, no false sharing
+    STAT_STRIDE = 8       # doubles per thread and output group: one cache line
+    MAX_SRC = 8           # inputs of one node (merge layers), and model inputs
+    MAX_OUT = 8           # model outputs
     SRC_U8 = 0
     SRC_F32 = 1
     SRC_F64 = 2
@@ -20,10 +22,24 @@ cdef enum:
     NODE_DROPOUT = 2
     NODE_PRELU = 3
     NODE_AFFINE = 4
+    NODE_CONCAT = 5       # merge nodes: n_src sources, column-major like every node
+    NODE_ADD = 6
+    NODE_SUBTRACT = 7
+    NODE_MULTIPLY = 8
+    NODE_AVERAGE = 9
+    NODE_MAXIMUM = 10
+    NODE_MINIMUM = 11
 
 
 cdef struct LayerDesc:
-    int kind              # NODE_*: Dense, or a per-unit node (n_in == n_out)
+    int kind              # NODE_*: Dense, a per-unit node (n_in == n_out) or a merge
+    int n_src
+    int src[MAX_SRC]      # what it reads: node index >= 0, or -1 - k for model input k
+    int need_dx           # its sources want a gradient
+    int needs_bwd         # it has a backward part (trained, or need_dx)
+    int accum             # read by several nodes: they add into d, and the node applies
+                          # its own activation derivative before its backward part
+    int out               # the model output it is (-1: none)
     int n_in
     int n_out
     int act               # applied to the node's output (a folded activation layer)
@@ -49,6 +65,18 @@ cdef struct LayerDesc:
     unsigned long long* counter     # the layer's count of training calls
 
 
+cdef struct OutDesc:
+    int node
+    int loss_kind
+    int acc_mode
+    int on_logits
+    double param
+    double thresh
+    double weight         # loss weight: scales this output's gradient
+    int sparse            # integer labels (column `col` of the labels) or
+    int col               # targets (columns col.. of Y)
+
+
 cdef struct StepState:
     # the network
     LayerDesc* L
@@ -57,12 +85,14 @@ cdef struct StepState:
     int first_bwd         # lowest layer that backward reaches
     Py_ssize_t bmax
     bint is_double
-    # the loss
-    int loss_kind
-    int acc_mode
-    int on_logits
-    double loss_param
-    double thresh
+    # inputs: column ranges of one combined row; outputs with their losses
+    int n_inputs
+    int in_off[MAX_SRC]
+    int in_width[MAX_SRC]
+    int n_outputs
+    OutDesc outs[MAX_OUT]
+    int label_cols
+    int stat_stride       # doubles per thread in part_stats
     # buffers: flat params and grads, workspace, batch buffers, per-thread stats
     char* P
     char* G
@@ -93,4 +123,5 @@ cdef struct StepState:
 
 
 cdef void run_step(StepState* p, Py_ssize_t start, Py_ssize_t B, int nt, int mode) noexcept nogil
-cdef void copy_out(StepState* p, floating* out, Py_ssize_t start, Py_ssize_t B) noexcept nogil
+cdef void copy_out(StepState* p, int k, floating* out, Py_ssize_t start,
+                   Py_ssize_t B) noexcept nogil

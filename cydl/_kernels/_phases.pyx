@@ -17,7 +17,7 @@ from cydl._kernels._activations cimport (bias_act_forward, act_backward, softmax
 from cydl._kernels._dense cimport (dense_forward_cols, dense_weight_grad_cols,
                                    dense_weight_grad_rows, bias_grad_cols,
                                    dense_input_grad_cols, GEMM_MIN_WORK, COL_ALIGN)
-from cydl._kernels._losses cimport loss_rows
+from cydl._kernels._losses cimport loss_rows, N_STATS
 from cydl._kernels._data cimport gather_rows_span
 from cydl._kernels._optim cimport (RuleData, update_range, sumsq, needs_norms,
                                    finish_scales, OPT_SGD)
@@ -55,7 +55,11 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
     cdef floating* WS = <floating*>p.WS
     cdef floating* G = <floating*>p.G
     cdef Py_ssize_t F = p.n_features
-    cdef LayerDesc* last = &p.L[p.n_layers - 1]
+    cdef int upd = -1       # the node whose parameters wait for the next phase's update
+    cdef bint softmax = False
+    for k in range(p.n_outputs):
+        if p.L[p.outs[k].node].act == ACT_SOFTMAX and (mode == 0 or not p.outs[k].on_logits):
+            softmax = True
     # rows used in place when they already are the model dtype and in order
     x_direct = p.idx == NULL and ((floating is double and p.src_kind == SRC_F64) or
                                   (floating is float and p.src_kind == SRC_F32))
@@ -76,9 +80,9 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
             for t in prange(nt, schedule='static', chunksize=1):
                 _forward_part(p, P, X, l, t, nt, B, mode)
             t0 = _tick(p, P_LAYERS + 2 * l, t0)
-        if last.act == ACT_SOFTMAX and (mode == 0 or not p.on_logits):
+        if softmax:
             for t in prange(nt, schedule='static', chunksize=1):
-                _softmax_part(p, WS, t, nt, B)
+                _softmax_part(p, WS, t, nt, B, mode)
             t0 = _tick(p, P_SOFTMAX, t0)
         if mode > 0:
             for t in prange(nt, schedule='static', chunksize=1):
@@ -86,11 +90,17 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
             t0 = _tick(p, P_LOSS, t0)
         if train:
             for l in range(p.n_layers - 1, p.first_bwd - 1, -1):
+                if not p.L[l].needs_bwd:
+                    continue
+                if p.L[l].accum and p.L[l].act != ACT_LINEAR:
+                    # every reader has added its share: now the activation derivative
+                    for t in prange(nt, schedule='static', chunksize=1):
+                        _accum_act_part(p, l, t, nt, B)
                 for t in prange(nt, schedule='static', chunksize=1):
                     if l == p.n_layers - 1:
                         _prefetch_next(p, t, nt, start + B, B)
-                    if eager and l + 1 < p.n_layers:
-                        _update_layer_part(p, P, G, l + 1, t, nt, B, False)
+                    if eager and upd >= 0:
+                        _update_layer_part(p, P, G, upd, t, nt, B, False)
                     if p.L[l].kind != NODE_DENSE:
                         node_backward_part(p, P, G, X, l, t, nt, B, eager)
                     else:
@@ -99,6 +109,7 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
                     if eager and l == p.first_bwd:
                         _update_layer_part(p, P, G, l, t, nt, B,
                                            fold and not _dw_rows(B, &p.L[l]))
+                upd = l
                 t0 = _tick(p, P_LAYERS + 2 * l + 1, t0)
             if not eager:
                 for k in prange(p.rule.n_segments, schedule='dynamic'):
@@ -153,8 +164,15 @@ cdef void _gather_part(StepState* p, floating* P, int t, int nt, Py_ssize_t star
     cdef int C = p.y_cols
     cdef floating* yb = <floating*>p.YB
     cdef floating* swb = <floating*>p.SWB
-    cdef int parts
-    memset(p.part_stats + t * STAT_STRIDE, 0, STAT_STRIDE * sizeof(double))
+    cdef int parts, l, j
+    cdef floating* WS = <floating*>p.WS
+    memset(p.part_stats + t * p.stat_stride, 0, p.stat_stride * sizeof(double))
+    if mode == 2:       # the gradients that several readers add into start at zero
+        l = t
+        while l < p.n_layers:
+            if p.L[l].accum:
+                memset(WS + p.L[l].d, 0, B * p.L[l].n_out * sizeof(floating))
+            l += nt
     parts = parts_for(<double>B * F, 8192, nt, B)
     if t >= parts:
         return
@@ -170,8 +188,9 @@ cdef void _gather_part(StepState* p, floating* P, int t, int nt, Py_ssize_t star
         return
     for r in range(sp.lo, sp.hi):
         row = p.idx[start + r] if p.idx != NULL else start + r
-        if p.labels != NULL:
-            p.LB[r] = p.labels[row]
+        if p.labels != NULL:      # label columns go column-major: one per sparse output
+            for j in range(p.label_cols):
+                p.LB[j * p.bmax + r] = p.labels[row * p.label_cols + j]
         if p.Y != NULL:
             memcpy(yb + r * C, <const floating*>p.Y + row * C, C * sizeof(floating))
         if p.SW != NULL:
@@ -212,13 +231,13 @@ cdef void _forward_part(StepState* p, floating* P, const floating* X, int l, int
     cdef floating* Z = A
     cdef int act = L.act, parts
     cdef Span sp
-    if l == 0:
-        x, ldx, xt = X, p.n_features, c'T'
+    if L.src[0] < 0:
+        x, ldx, xt = X + p.in_off[-1 - L.src[0]], p.n_features, c'T'
     else:
-        x, ldx, xt = WS + p.L[l - 1].a, B, c'N'
+        x, ldx, xt = WS + p.L[L.src[0]].a, B, c'N'
     if mode > 0 and L.keep_z:
         Z = WS + L.z
-    if l == p.n_layers - 1 and (act == ACT_SOFTMAX or (mode > 0 and p.on_logits)):
+    if L.out >= 0 and (act == ACT_SOFTMAX or (mode > 0 and p.outs[L.out].on_logits)):
         act = ACT_LINEAR   # a fused loss works on the logits; softmax is a row phase
     if _fwd_rows(B, L):
         parts = parts_for(<double>B * L.n_in * L.n_out, GEMM_MIN_WORK, nt, B)
@@ -242,40 +261,74 @@ cdef void _forward_part(StepState* p, floating* P, const floating* X, int l, int
                        P + L.b if L.b >= 0 else NULL, Z, B, A, B, sp.lo, sp.hi)
 
 
-cdef void _softmax_part(StepState* p, floating* WS, int t, int nt, Py_ssize_t B) noexcept nogil:
-    cdef LayerDesc* L = &p.L[p.n_layers - 1]
-    cdef int parts = parts_for(<double>B * L.n_out * 20, 40000, nt, B)
+cdef void _softmax_part(StepState* p, floating* WS, int t, int nt, Py_ssize_t B,
+                        int mode) noexcept nogil:
+    cdef LayerDesc* L
+    cdef int parts, k
     cdef Span sp
-    if t >= parts:
-        return
-    sp = split_range(B, parts, t, 1)
-    softmax_rows(sp.lo, sp.hi, L.n_out, WS + L.a, B, WS + L.a, B)
+    for k in range(p.n_outputs):
+        L = &p.L[p.outs[k].node]
+        if L.act != ACT_SOFTMAX or (mode > 0 and p.outs[k].on_logits):
+            continue
+        parts = parts_for(<double>B * L.n_out * 20, 40000, nt, B)
+        if t >= parts:
+            continue
+        sp = split_range(B, parts, t, 1)
+        softmax_rows(sp.lo, sp.hi, L.n_out, WS + L.a, B, WS + L.a, B)
 
 
 cdef void _loss_part(StepState* p, floating* WS, int t, int nt, Py_ssize_t B, bint grad) noexcept nogil:
-    cdef LayerDesc* L = &p.L[p.n_layers - 1]
-    cdef int C = L.n_out, parts
-    cdef floating* A = WS + L.a
-    cdef floating* D = WS + L.d
+    """Each output's loss on a share of the rows: statistics per output, and the
+    gradient (times the output's loss weight) into its node's d."""
+    cdef LayerDesc* L
+    cdef OutDesc* o
+    cdef int C, parts, k
+    cdef floating* A
+    cdef floating* D
     cdef Span sp
-    parts = parts_for(<double>B * C * 30, 40000, nt, B)
+    for k in range(p.n_outputs):
+        o = &p.outs[k]
+        L = &p.L[o.node]
+        C = L.n_out
+        A = WS + L.a
+        D = WS + L.d
+        parts = parts_for(<double>B * C * 30, 40000, nt, B)
+        if t >= parts:
+            continue
+        sp = split_range(B, parts, t, 1)
+        loss_rows(o.loss_kind, o.acc_mode, o.param, o.thresh, sp.lo, sp.hi, C, A, 1, B,
+                  p.LB + o.col * p.bmax if o.sparse else NULL,
+                  <floating*>p.YB + o.col if not o.sparse else NULL, p.y_cols, 1,
+                  <floating*>p.SWB if p.SW != NULL else NULL,
+                  D if grad else NULL, 1, B, <floating>(o.weight / B),
+                  p.part_stats + t * p.stat_stride + k * N_STATS)
+        if not grad or o.on_logits or L.act == ACT_LINEAR:
+            continue
+        # the loss saw the activated output: chain through the output activation
+        if L.act == ACT_SOFTMAX:
+            softmax_backward_rows(sp.lo, sp.hi, C, D, B, A, B, D, B)
+        else:
+            act_backward(L.act, <floating>L.alpha, sp.hi - sp.lo, 0, C, D + sp.lo, B,
+                         A + sp.lo, B, WS + L.z + sp.lo if L.keep_z else NULL, B, D + sp.lo, B)
+
+
+cdef void _accum_act_part(StepState* p, int l, int t, int nt, Py_ssize_t B) noexcept nogil:
+    """dA -> dZ in place for a node that several readers added their gradients into."""
+    cdef LayerDesc* L = &p.L[l]
+    cdef int parts = parts_for(<double>B * L.n_out * 4, 40000, nt, L.n_out)
+    cdef Span sp
     if t >= parts:
         return
-    sp = split_range(B, parts, t, 1)
-    loss_rows(p.loss_kind, p.acc_mode, p.loss_param, p.thresh, sp.lo, sp.hi, C, A, 1, B,
-              p.LB if p.labels != NULL else NULL,
-              <floating*>p.YB if p.Y != NULL else NULL, C, 1,
-              <floating*>p.SWB if p.SW != NULL else NULL,
-              D if grad else NULL, 1, B, <floating>(1.0 / B),
-              p.part_stats + t * STAT_STRIDE)
-    if not grad or p.on_logits or L.act == ACT_LINEAR:
-        return
-    # the loss saw the activated output: chain through the output activation
-    if L.act == ACT_SOFTMAX:
-        softmax_backward_rows(sp.lo, sp.hi, C, D, B, A, B, D, B)
+    sp = split_range(L.n_out, parts, t, 1)
+    if p.is_double:
+        _accum_act(L, <double*>p.WS, sp, B)
     else:
-        act_backward(L.act, <floating>L.alpha, sp.hi - sp.lo, 0, C, D + sp.lo, B, A + sp.lo, B,
-                     WS + L.z + sp.lo if L.keep_z else NULL, B, D + sp.lo, B)
+        _accum_act(L, <float*>p.WS, sp, B)
+
+
+cdef void _accum_act(LayerDesc* L, floating* WS, Span sp, Py_ssize_t B) noexcept nogil:
+    act_backward(L.act, <floating>L.alpha, B, sp.lo, sp.hi, WS + L.d, B, WS + L.a, B,
+                 WS + L.z if L.keep_z else NULL, B, WS + L.d, B)
 
 
 cdef void _backward_part(StepState* p, floating* P, floating* G, const floating* X, int l, int t,
@@ -290,10 +343,11 @@ cdef void _backward_part(StepState* p, floating* P, floating* G, const floating*
     cdef int parts, tt
     cdef Span sp
     cdef double work = <double>B * L.n_in * L.n_out
-    if l == 0:
-        x, ldx, xt = X, p.n_features, c'T'
+    cdef floating beta
+    if L.src[0] < 0:
+        x, ldx, xt = X + p.in_off[-1 - L.src[0]], p.n_features, c'T'
     else:
-        x, ldx, xt = WS + p.L[l - 1].a, B, c'N'
+        x, ldx, xt = WS + p.L[L.src[0]].a, B, c'N'
     if L.trainable and _dw_rows(B, L):     # (never folded: see _step)
         parts = parts_for(work, GEMM_MIN_WORK, nt, L.n_in)
         if t < parts:
@@ -319,11 +373,13 @@ cdef void _backward_part(StepState* p, floating* P, floating* G, const floating*
             sp = split_range(L.n_out, parts, t, COL_ALIGN)
             dense_weight_grad_cols(B, L.n_in, x, ldx, xt, dZ, B, G + L.w, L.n_in,
                                    G + L.b if L.b >= 0 else NULL, sp.lo, sp.hi, 0)
-    if l <= p.first_bwd:
+    if not L.need_dx:
         return
     # input gradient, handed out from the last thread down so that two one-part
-    # GEMMs of this phase land on different threads
-    prev = &p.L[l - 1]
+    # GEMMs of this phase land on different threads; a source with several readers
+    # gets it added (beta 1) and applies its activation derivative itself
+    prev = &p.L[L.src[0]]
+    beta = 1 if prev.accum else 0
     tt = nt - 1 - t
     if _dx_rows(B, L):
         parts = parts_for(work, GEMM_MIN_WORK, nt, B)
@@ -333,7 +389,9 @@ cdef void _backward_part(StepState* p, floating* P, floating* G, const floating*
         if sp.hi <= sp.lo:
             return
         gemm(c'N', c'T', <int>(sp.hi - sp.lo), L.n_in, L.n_out, <floating>1, dZ + sp.lo,
-             <int>B, P + L.w, L.n_in, <floating>0, WS + prev.d + sp.lo, <int>B)
+             <int>B, P + L.w, L.n_in, beta, WS + prev.d + sp.lo, <int>B)
+        if prev.accum:
+            return
         act_backward(prev.act, <floating>prev.alpha, sp.hi - sp.lo, 0, L.n_in,
                      WS + prev.d + sp.lo, B, WS + prev.a + sp.lo, B,
                      WS + prev.z + sp.lo if prev.keep_z else NULL, B, WS + prev.d + sp.lo, B)
@@ -342,7 +400,9 @@ cdef void _backward_part(StepState* p, floating* P, floating* G, const floating*
     if tt >= parts:
         return
     sp = split_range(L.n_in, parts, tt, COL_ALIGN)
-    dense_input_grad_cols(B, L.n_out, dZ, B, P + L.w, L.n_in, WS + prev.d, B, sp.lo, sp.hi, 0)
+    dense_input_grad_cols(B, L.n_out, dZ, B, P + L.w, L.n_in, WS + prev.d, B, sp.lo, sp.hi, beta)
+    if prev.accum:
+        return
     act_backward(prev.act, <floating>prev.alpha, B, sp.lo, sp.hi, WS + prev.d, B,
                  WS + prev.a, B, WS + prev.z if prev.keep_z else NULL, B, WS + prev.d, B)
 
@@ -394,9 +454,10 @@ cdef void _update_part(StepState* p, floating* P, floating* G, int t, int nt) no
                  <floating*>p.S3)
 
 
-cdef void copy_out(StepState* p, floating* out, Py_ssize_t start, Py_ssize_t B) noexcept nogil:
-    """out[start + r, c] = A[r, c]: the column-major output into C-ordered rows."""
-    cdef LayerDesc* L = &p.L[p.n_layers - 1]
+cdef void copy_out(StepState* p, int k, floating* out, Py_ssize_t start,
+                   Py_ssize_t B) noexcept nogil:
+    """out[start + r, c] = A[r, c]: output k, column-major, into C-ordered rows."""
+    cdef LayerDesc* L = &p.L[p.outs[k].node]
     cdef const floating* A = <const floating*>p.WS + L.a
     cdef Py_ssize_t r, c, C = L.n_out
     for r in range(B):

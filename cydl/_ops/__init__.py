@@ -273,36 +273,55 @@ def labels_to_int32(y, n_classes):
     return out, bad
 
 
-def make_plan(layers, params, grads, n_trainable, n_features, loss, acc_mode="none",
-              on_logits=False, loss_param=0.0, thresh=0.5):
-    """Compile a chain of dense layers and a loss into one whole-step kernel.
+def make_plan(layers, params, grads, n_trainable, n_features, outputs, inputs=None):
+    """Compile a graph of nodes and its losses into one whole-step kernel.
 
     Args:
-        layers: dicts with n_in, n_out, activation, alpha, trainable, keep_z, and
-            w / b: offsets of the layer's kernel (column-major) and bias (-1: none)
-            in the flat `params` / `grads` buffers.
+        layers: node dicts in topological order: kind, src (the node indices it
+            reads, or -1 - k for model input k; default: the node before, or the
+            input), n_in, n_out, activation, alpha, trainable, and the offsets of
+            the node's parameters in the flat buffers (w / b, m / v; -1: none).
         params, grads: the model's flat buffers (1-D, float32 or float64).
         n_trainable: the first n_trainable entries are what the optimizer updates.
-        n_features: the input width.
-        loss: a kernel kind from LOSS_KINDS.
+        n_features: the width of the combined input row.
+        outputs: dicts with node, loss (a kind from LOSS_KINDS), and optionally
+            acc_mode, on_logits, param, thresh and weight.
+        inputs: (offset, width) of each model input in the combined row (default:
+            one input, the whole row).
     """
     from cydl._kernels import _fused
     if params.ndim != 1 or grads.shape != params.shape or grads.dtype != params.dtype \
             or params.dtype not in _FLOATS or not params.flags.c_contiguous \
             or not grads.flags.c_contiguous:
         raise ValueError("params and grads must be contiguous 1-D float buffers alike")
-    specs, width = [], n_features
+    inputs = [(0, int(n_features))] if inputs is None else [(int(o), int(w)) for o, w in inputs]
+    for off, w in inputs:
+        if off < 0 or w <= 0 or off + w > n_features:
+            raise ValueError(f"input columns [{off}, {off + w}) outside the {n_features}-wide row")
+    specs, readers = [], [0] * len(layers)
     for i, layer in enumerate(layers):
         code = activation_code(layer["activation"])
-        if code == ACTIVATIONS["softmax"] and i != len(layers) - 1:
-            raise ValueError("softmax is supported on the last layer only")
         kind = int(layer.get("kind", 0))
+        src = [int(s) for s in layer.get("src", [i - 1 if i else -1])]
+        if not 1 <= len(src) <= 8 or any(s >= i or s < -len(inputs) for s in src) or \
+                (kind < 5 and len(src) != 1):
+            raise ValueError(f"layer {i}: sources {src} must be earlier nodes or inputs")
+        widths = [layers[s]["n_out"] if s >= 0 else inputs[-1 - s][1] for s in src]
         n_in, n_out = int(layer["n_in"]), int(layer["n_out"])
-        if n_in != width:
-            raise ValueError(f"layer {i} takes {n_in} inputs, the previous gives {width}")
-        if kind not in range(5) or (kind != 0 and n_in != n_out):
-            raise ValueError(f"layer {i}: unknown node kind {kind}, or a per-unit node "
-                             f"whose width changes ({n_in} -> {n_out})")
+        if kind not in range(12):
+            raise ValueError(f"layer {i}: unknown node kind {kind}")
+        if kind == 5:
+            ok = n_in == n_out == sum(widths)
+        elif kind > 5:
+            ok = len(src) >= 2 and all(w == n_out for w in widths) and n_in == n_out
+        else:
+            ok = widths[0] == n_in and (kind == 0 or n_in == n_out)
+        if not ok:
+            raise ValueError(f"layer {i} ({n_in} -> {n_out}) does not fit its sources' "
+                             f"widths {widths}")
+        for s in src:
+            if s >= 0:
+                readers[s] += 1
         sizes = {"w": n_in * n_out if kind == 0 else n_out, "b": n_out, "m": n_out,
                  "v": n_out}
         offsets = {k: int(layer.get(k, -1)) for k in sizes}
@@ -324,17 +343,37 @@ def make_plan(layers, params, grads, n_trainable, n_features, loss, acc_mode="no
                           or counter.shape != (1,)):
             raise ValueError(f"layer {i}: a dropout node needs a uint64[1] counter")
         alpha = _alpha(layer["activation"], layer.get("alpha"))
-        specs.append({"kind": kind, "n_in": n_in, "n_out": n_out, "act": code,
+        grad_srcs = [s for s in src if s >= 0 and specs[s]["needs_bwd"]]
+        specs.append({"kind": kind, "src": src, "n_in": n_in, "n_out": n_out, "act": code,
                       "alpha": alpha, "trainable": bool(layer["trainable"]), **offsets,
+                      "need_dx": bool(grad_srcs),
+                      "needs_bwd": bool(layer["trainable"]) or bool(grad_srcs),
+                      "accum": False, "out": -1,
                       "eps": float(layer.get("eps", 0.0)),
                       "momentum": float(layer.get("momentum", 0.0)),
                       "ka": float(layer.get("ka", 1.0)), "kb": float(layer.get("kb", 0.0)),
                       "kc": float(layer.get("kc", 0.0)), "seed": int(layer.get("seed", 0)),
                       "thr": int(layer.get("thr", 0)), "counter": counter,
                       "keep_z": bool(_activations.needs_z(code, alpha))})
-        width = n_out
-    return _fused.Plan(specs, params, grads, int(n_trainable), int(n_features),
-                       LOSS_KINDS[loss], ACC_MODES[acc_mode], bool(on_logits),
-                       float(loss_param), float(thresh))
+    outs = []
+    for k, o in enumerate(outputs):
+        node = int(o["node"])
+        if not 0 <= node < len(specs) or specs[node]["out"] >= 0 or readers[node]:
+            raise ValueError(f"output {k}: node {node} must be a node that nothing else "
+                             f"reads, and an output once")
+        specs[node]["out"] = k
+        loss = o.get("loss", "mse")
+        if loss not in LOSS_KINDS:
+            raise ValueError(f"output {k}: unknown loss kind {loss!r}")
+        outs.append({"node": node, "loss_kind": LOSS_KINDS[loss],
+                     "acc_mode": ACC_MODES[o.get("acc_mode", "none")],
+                     "on_logits": bool(o.get("on_logits", False)),
+                     "param": float(o.get("param", 0.0)), "thresh": float(o.get("thresh", 0.5)),
+                     "weight": float(o.get("weight", 1.0)), "sparse": loss.startswith("sparse")})
+    for i, spec in enumerate(specs):
+        if spec["act"] == ACTIVATIONS["softmax"] and spec["out"] < 0:
+            raise ValueError(f"layer {i}: softmax is supported on output nodes only")
+        spec["accum"] = readers[i] > 1      # several readers add their gradients
+    return _fused.Plan(specs, params, grads, int(n_trainable), int(n_features), outs, inputs)
 
 from cydl._ops._nodes import *  # noqa: E402,F401,F403  (batch norm, dropout, PReLU)

@@ -102,33 +102,98 @@ def _register_builtins():
     lowers(Normalization)(_normalization)
 
 
-def lower_chain(layers, store, n_features):
-    """Plan nodes for a chain of layers, or None if some layer needs the graph runner."""
+_MERGES = {"Concatenate": 5, "Add": 6, "Subtract": 7, "Multiply": 8, "Average": 9,
+           "Maximum": 10, "Minimum": 11}
+
+
+class Lowered:
+    """A graph as the plan takes it: nodes, output node indices, input columns."""
+
+    def __init__(self, nodes, outputs, inputs, n_features):
+        self.nodes, self.outputs, self.inputs, self.n_features = nodes, outputs, inputs, \
+            n_features
+
+
+def lower_graph(fn, store):
+    """The plan form of a Function's graph, or None if some part needs the graph
+    runner. Model inputs become column ranges of one combined row; Flatten on an
+    input and activation layers are rewrites, not nodes."""
+    from cydl import graph
     from cydl.layers import core
-    from cydl.layers.input_layer import InputLayer
+    from cydl.layers.merging import Concatenate
     if not _LOWER:
         _register_builtins()
-    if len({id(layer) for layer in layers}) != len(layers):
-        return None        # a layer applied twice: its gradient is a sum the plan does not form
-    nodes, width = [], n_features
-    for layer in layers:
-        if isinstance(layer, (InputLayer, core.Flatten, core.Reshape)) and not nodes:
-            continue       # leading reshapes: the kernels read rows of the flattened input
-        if type(layer) in _ACTIVATION_LAYERS:
-            # rewrite: an activation layer folds into the node before it
-            if not nodes or nodes[-1]["activation"] != "linear" or layer.act_name is None:
-                return None
-            nodes[-1]["activation"], nodes[-1]["alpha"] = layer.act_name, layer.act_alpha
-            continue
-        fn = _LOWER.get(type(layer))
-        node = fn(layer, store, width) if fn is not None else None
-        if node is None or node["n_in"] != width:
+    where, inputs, off = {}, [], 0
+    for k, t in enumerate(fn.inputs):
+        if any(s is None for s in t.shape[1:]):
             return None
-        nodes.append(node)
-        width = node["n_out"]
-    if not nodes or any(n["activation"] == "softmax" for n in nodes[:-1]):
+        width = 1
+        for s in t.shape[1:]:
+            width *= s
+        where[id(t)] = -1 - k
+        inputs.append((off, width))
+        off += width
+    readers = {}
+    for node in fn.nodes:
+        for t in node.parents():
+            readers[id(t)] = readers.get(id(t), 0) + 1
+    for t in graph.flatten(fn.outputs):
+        readers[id(t)] = readers.get(id(t), 0) + 1
+    nodes, seen = [], set()
+
+    def width_of(src):
+        return inputs[-1 - src][1] if src < 0 else nodes[src]["n_out"]
+
+    for node in fn.nodes:
+        layer = node.operation
+        parents = node.parents()
+        outs = graph.flatten(node.outputs)
+        if not node.is_layer or node.kwargs or len(outs) != 1 or not parents or \
+                any(id(t) not in where for t in parents):
+            return None
+        srcs = [where[id(t)] for t in parents]
+        out = outs[0]
+        if id(layer) in seen:
+            return None        # a shared layer: its gradient is a sum the plan does not form
+        seen.add(id(layer))
+        if isinstance(layer, (core.Flatten, core.Reshape)) and len(srcs) == 1 and \
+                out.ndim == 2:
+            where[id(out)] = srcs[0]           # rows are already flat
+            continue
+        if type(layer) in _ACTIVATION_LAYERS:
+            s = srcs[0]
+            if s < 0 or layer.act_name is None or nodes[s]["activation"] != "linear" or \
+                    readers.get(id(parents[0]), 0) != 1:
+                return None
+            nodes[s]["activation"], nodes[s]["alpha"] = layer.act_name, layer.act_alpha
+            where[id(out)] = s                 # rewrite: folded into its source
+            continue
+        name = type(layer).__name__
+        if name in _MERGES and type(layer).__module__ == "cydl.layers.merging":
+            if isinstance(layer, Concatenate) and layer.axis not in (-1, 1) or \
+                    out.ndim != 2 or len(srcs) > 8:
+                return None
+            widths = [width_of(s) for s in srcs]
+            n = sum(widths) if _MERGES[name] == 5 else widths[0]
+            node_spec = _node(_MERGES[name], n, n)
+        else:
+            fn_lower = _LOWER.get(type(layer))
+            if fn_lower is None or len(srcs) != 1:
+                return None
+            node_spec = fn_lower(layer, store, width_of(srcs[0]))
+            if node_spec is None or node_spec["n_in"] != width_of(srcs[0]):
+                return None
+        node_spec["src"] = srcs
+        where[id(out)] = len(nodes)
+        nodes.append(node_spec)
+    outputs = [where.get(id(t), -1) for t in graph.flatten(fn.outputs)]
+    if not nodes or any(o < 0 for o in outputs) or len(set(outputs)) != len(outputs):
         return None
-    return nodes
+    for i, spec in enumerate(nodes):
+        reads = sum(i in n["src"] for n in nodes)
+        if spec["activation"] == "softmax" and i not in outputs or i in outputs and reads:
+            return None
+    return Lowered(nodes, outputs, inputs, off)
 
 
 def _activation_layers():

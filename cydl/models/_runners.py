@@ -13,7 +13,7 @@ from cydl import _ops, graph
 from cydl.autodiff import Tensor, backward, recording
 from cydl.layers.core import Activation
 from cydl.layers.dense import Dense
-from cydl.models._lowering import lower_chain
+from cydl.models._lowering import lower_graph
 
 
 def final_activation(layer):
@@ -57,26 +57,46 @@ class PlanRunner(_Runner):
 
     fused = True
 
-    def __init__(self, model, store, heads, optimizer, n_threads, specs, n_features):
+    def __init__(self, model, store, heads, optimizer, n_threads, lowered):
         super().__init__(model, store, heads, optimizer, n_threads)
-        self.n_out = specs[-1]["n_out"]
-        head = heads[0] if heads else None
-        if head is None:      # predict only: no loss
-            kind, acc, logits, param, thresh = "mse", "none", False, 0.0, 0.5
-        else:
-            kind, acc, logits, param, thresh = (head.kind, head.acc_mode, head.on_logits,
-                                                head.param, head.thresh)
-        self.final = specs[-1]["activation"]
-        self.plan = _ops.make_plan(specs, store.params, store.grads, store.n_trainable,
-                                   n_features, kind, acc, logits, param, thresh)
+        self.lowered = lowered
+        self.n_outs = [lowered.nodes[i]["n_out"] for i in lowered.outputs]
+        self.finals = [lowered.nodes[i]["activation"] for i in lowered.outputs]
+        outputs = []
+        for k, node in enumerate(lowered.outputs):
+            head = heads[k] if heads else None
+            outputs.append({"node": node, "loss": "mse"} if head is None else {
+                "node": node, "loss": head.kind, "acc_mode": head.acc_mode,
+                "on_logits": head.on_logits, "param": head.param, "thresh": head.thresh,
+                "weight": head.weight})
+        self.plan = _ops.make_plan(lowered.nodes, store.params, store.grads,
+                                   store.n_trainable, lowered.n_features, outputs,
+                                   lowered.inputs)
+        self._bound = None
 
     def bind(self, data, batch=32):
         super().bind(data, batch)
         self.plan.ensure_batch(batch)
-        labels, Y = data.targets[0] if data.targets else (None, None)
-        self.plan.bind_data(data.flat(0), labels, Y, data.sw)
+        if self._bound is not data:        # several inputs / outputs: side by side, once
+            self._arrays = self._combined(data)
+            self._bound = data
+        self.plan.bind_data(*self._arrays)
         if self.optimizer is not None and self.heads is not None:
             self.plan.bind_optimizer(self.optimizer._rule, self.optimizer._slots)
+
+    def _combined(self, data):
+        xs = [data.flat(k) for k in range(len(data.xs))]
+        if len(xs) == 1:
+            X = xs[0]
+        else:
+            dt = self.store.dtype
+            X = np.hstack([x if x.dtype == dt else x.astype(dt) for x in xs])
+        labels = [l for l, _ in data.targets if l is not None]
+        Ys = [Y for _, Y in data.targets if Y is not None]
+        L = None if not labels else labels[0] if len(labels) == 1 else \
+            np.ascontiguousarray(np.stack(labels, axis=1))
+        Y = None if not Ys else Ys[0] if len(Ys) == 1 else np.hstack(Ys)
+        return X, L, Y, data.sw
 
     def set_order(self, idx):
         super().set_order(idx)
@@ -86,26 +106,30 @@ class PlanRunner(_Runner):
         self.optimizer.prepare_step()
         self.plan.train_step(start, stop, self.n_threads)
         self.optimizer.finish_step()
-        return (self.plan.stats,)
+        return self.plan.stats
 
     def test(self, start, stop):
         self.plan.test_step(start, stop, self.n_threads)
-        return (self.plan.stats,)
+        return self.plan.stats
 
     def outputs(self, start, stop):
         """The batch's model outputs (probabilities when the loss used logits)."""
-        out = self.plan.output_view(stop - start)
-        if self.heads[0].on_logits:
-            out = _ops.activation_forward(out, self.final)
-        return (out,)
+        outs = []
+        for k, head in enumerate(self.heads):
+            out = self.plan.output_view(stop - start, k)
+            if head.on_logits:
+                out = _ops.activation_forward(out, self.finals[k])
+            outs.append(out)
+        return outs
 
     def predict(self, data, batch):
         self.plan.ensure_batch(batch)
-        self.plan.bind_data(data.flat(0))
+        self.plan.bind_data(self._combined(data)[0])
         self.idx = None
-        out = np.empty((data.n, self.n_out), self.store.dtype)
-        self.plan.predict(out, batch, self.n_threads)
-        return [out]
+        self._bound = None
+        outs = [np.empty((data.n, n), self.store.dtype) for n in self.n_outs]
+        self.plan.predict(outs, batch, self.n_threads)
+        return outs
 
 
 class GraphRunner(_Runner):
@@ -179,16 +203,13 @@ class GraphRunner(_Runner):
 
 
 def make_runner(model, store, heads, optimizer, n_threads, force_general=False):
-    specs = None
+    lowered = None
     fn = model._function
-    chain = fn.is_chain() if fn is not None and not model._eager else None
-    if chain is not None and not force_general and \
-            (heads is None or (len(heads) == 1 and heads[0].kind is not None)) and \
+    if fn is not None and not model._eager and not force_general and \
+            (heads is None or all(h.kind is not None for h in heads)) and \
             not any(v.regularizer is not None or v.constraint is not None
                     for v in store.trainable_variables):
-        # the plan reads each sample as one row of the flattened input: that is what
-        # its first node must take (a Dense on the last axis of N-D input is not a chain)
-        specs = lower_chain(chain, store, int(np.prod(fn.inputs[0].shape[1:])))
-    if specs is not None:
-        return PlanRunner(model, store, heads, optimizer, n_threads, specs, specs[0]["n_in"])
+        lowered = lower_graph(fn, store)
+    if lowered is not None:
+        return PlanRunner(model, store, heads, optimizer, n_threads, lowered)
     return GraphRunner(model, store, heads, optimizer, n_threads)

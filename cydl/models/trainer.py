@@ -75,7 +75,8 @@ class Trainer:
                 runner._key = key
                 self._runners[mode] = runner
             runner.n_threads = _ops.resolve_threads()
-            if mode == "predict" and runner.fused and self._fast is None:
+            if mode == "predict" and runner.fused and self._fast is None and \
+                    len(runner.lowered.inputs) == 1 and len(runner.lowered.outputs) == 1:
                 from cydl.models._fast_predict import FastPredict
                 self._fast = FastPredict(runner.plan, store, self.input_shape[1:],
                                          self.output_shape[-1], self._lock)
