@@ -1,8 +1,8 @@
 """The graph engine's training speed: fused path, general path, custom layers, and the
 book's two-input Wide & Deep, next to the previous commit and PyTorch eager.
 
-    python benchmarks/bench_engine.py                    # full run (about 10-15 minutes)
-    python benchmarks/bench_engine.py --quick            # short run (about 3 minutes)
+    python benchmarks/bench_engine.py                    # full run (about 10 minutes)
+    python benchmarks/bench_engine.py --quick            # short run (about 4 minutes)
     python benchmarks/bench_engine.py --prev /work/wt-prev --rounds 3
 
 Every measurement runs in a fresh subprocess (`python bench_engine.py --worker NAME
@@ -224,10 +224,17 @@ def _git(tree, *args):
         return "?"
 
 
+def _round_ratios(results, num, den):
+    """num/den for every round in which both ran (rounds paired by number)."""
+    b_ = {x["round"]: x["samples_per_s"] for x in results.get(den) or []}
+    return [x["samples_per_s"] / b_[x["round"]] for x in results.get(num) or []
+            if x["round"] in b_]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true",
-                    help="short run: 8192-sample epochs, 3 windows, 3 rounds")
+                    help="short run: 4096-sample epochs, 2 windows, 3 rounds")
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--windows", type=int, default=None, help="timed epochs per process")
     ap.add_argument("--samples", type=int, default=None, help="samples per epoch")
@@ -238,10 +245,12 @@ def main():
                     help="Wide & Deep optimizer")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--json", default=None, help="also write every raw result here")
+    ap.add_argument("--from-json", default=None,
+                    help="measure nothing: print the table from a --json file")
     a = ap.parse_args()
     rounds = a.rounds or 3
-    windows = a.windows or (3 if a.quick else 5)
-    n = a.samples or (8192 if a.quick else 16384)
+    windows = a.windows or (2 if a.quick else 3)
+    n = a.samples or (4096 if a.quick else 8192)
     th = a.threads
 
     cpu, torch_v = _machine()
@@ -275,15 +284,22 @@ def main():
     results = {k: [] for k, *_ in configs}
     errors = {}
     t_start = time.time()
+    if a.from_json:
+        with open(a.from_json) as f:
+            saved = json.load(f)
+        results.update(saved["results"])
+        errors = saved["errors"]
+        rounds = 0
     for r in range(rounds):
         for key, worker, args, tree in configs:
-            if key in errors:
+            if len(errors.get(key, ())) >= 2:      # failed twice: give up on it
                 continue
             res = _run_worker(worker, {**base, **args}, tree, timeout=900)
-            if "error" in res:
-                errors[key] = res["error"]
+            if "error" in res:      # retried next round (a tree rebuilt mid-run recovers)
+                errors.setdefault(key, []).append(res["error"])
                 print(f"  round {r + 1}: {key}: FAILED (traceback below)", flush=True)
                 continue
+            res["round"] = r + 1
             results[key].append(res)
             extra = f" fused={res['fused']}" if "fused" in res else ""
             print(f"  round {r + 1}: {key:14s} {res['samples_per_s']:10.0f} samples/s "
@@ -301,11 +317,9 @@ def main():
 
     def ratio(num, den):
         """Median over rounds of num/den within a round; and its range."""
-        a_, b_ = results.get(num) or [], results.get(den) or []
-        k = min(len(a_), len(b_))
-        if not k:
+        rs = _round_ratios(results, num, den)
+        if not rs:
             return "-"
-        rs = [a_[i]["samples_per_s"] / b_[i]["samples_per_s"] for i in range(k)]
         return f"{np.median(rs):.2f}x ({min(rs):.2f}-{max(rs):.2f})"
 
     rows = [
@@ -345,11 +359,9 @@ def main():
     # targets
     print("\nTargets:")
     def verdict(num, den, target):
-        a_, b_ = results.get(num) or [], results.get(den) or []
-        k = min(len(a_), len(b_))
-        if not k:
+        rs = _round_ratios(results, num, den)
+        if not rs:
             return "not measured"
-        rs = [a_[i]["samples_per_s"] / b_[i]["samples_per_s"] for i in range(k)]
         m = float(np.median(rs))
         return f"{'MET' if m >= target else 'NOT MET'} (median round ratio {m:.2f}, " \
                f"range {min(rs):.2f}-{max(rs):.2f})"
@@ -375,8 +387,8 @@ def main():
     except OSError:
         pass
 
-    for key, err in errors.items():
-        print(f"\n## {key} failed\n```\n{err[-4000:]}\n```")
+    for key, errs in errors.items():
+        print(f"\n## {key} failed {len(errs)} time(s); last traceback:\n```\n{errs[-1][-4000:]}\n```")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"results": results, "errors": errors}, f, indent=1)
