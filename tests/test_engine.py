@@ -308,3 +308,61 @@ def test_gradient_tape_on_a_layer():
     dz = 2 * a * (1 - a ** 2)
     np.testing.assert_allclose(gk, x.T @ dz, rtol=1e-10)
     np.testing.assert_allclose(gb, dz.sum(0), rtol=1e-10)
+
+
+class BookWideAndDeep(cydl.Model):
+    """The book's subclassed Wide & Deep (ch. 10), Normalization layers included."""
+
+    def __init__(self, units=30, activation="relu", **kwargs):
+        super().__init__(**kwargs)
+        self.norm_layer_wide = layers.Normalization()
+        self.norm_layer_deep = layers.Normalization()
+        self.hidden1 = layers.Dense(units, activation=activation)
+        self.hidden2 = layers.Dense(units, activation=activation)
+        self.main_output = layers.Dense(1)
+        self.aux_output = layers.Dense(1)
+
+    def call(self, inputs):
+        input_wide, input_deep = inputs
+        norm_wide = self.norm_layer_wide(input_wide)
+        norm_deep = self.norm_layer_deep(input_deep)
+        hidden2 = self.hidden2(self.hidden1(norm_deep))
+        concat = layers.concatenate([norm_wide, hidden2])
+        return self.main_output(concat), self.aux_output(hidden2)
+
+
+def book_wide_and_deep_functional():
+    input_wide, input_deep = layers.Input(shape=[5]), layers.Input(shape=[6])
+    norm_layer_wide, norm_layer_deep = layers.Normalization(), layers.Normalization()
+    hidden1 = layers.Dense(30, activation="relu")(norm_layer_deep(input_deep))
+    hidden2 = layers.Dense(30, activation="relu")(hidden1)
+    concat = layers.concatenate([norm_layer_wide(input_wide), hidden2])
+    model = cydl.Model(inputs=[input_wide, input_deep],
+                       outputs=[layers.Dense(1)(concat), layers.Dense(1)(hidden2)])
+    return model, norm_layer_wide, norm_layer_deep
+
+
+def test_the_books_wide_and_deep_functional_and_subclassed_give_identical_logs():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 8)) * [1, 2, 3, 4, 5, 6, 7, 8] + 3
+    y = X[:, :1] * 0.1 - X[:, 5:6] * 0.05 + 0.1 * rng.standard_normal((400, 1))
+    Xw, Xd = X[:, :5], X[:, 2:]
+    logs = []
+    for kind in ("functional", "subclass"):
+        cydl.utils.set_random_seed(42)
+        if kind == "functional":
+            model, nw, nd = book_wide_and_deep_functional()
+        else:
+            model = BookWideAndDeep(30, activation="relu", name="my_cool_model")
+            nw, nd = model.norm_layer_wide, model.norm_layer_deep
+        model.compile(loss="mse", loss_weights=[0.9, 0.1], optimizer="adam",
+                      metrics=["RootMeanSquaredError"])
+        nw.adapt(Xw)
+        nd.adapt(Xd)
+        h = model.fit((Xw[:300], Xd[:300]), (y[:300], y[:300]), epochs=4,
+                      validation_data=((Xw[300:], Xd[300:]), (y[300:], y[300:])), verbose=0)
+        assert model._runner(train=True).fused
+        logs.append((list(h.history.values()), model.evaluate((Xw, Xd), (y, y), verbose=0)))
+        assert h.history["val_loss"][-1] < h.history["val_loss"][0]
+    assert logs[0] == logs[1]
+    assert len(logs[1][1]) == 5    # weighted sum, main loss, aux loss, main rmse, aux rmse
