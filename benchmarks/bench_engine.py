@@ -73,12 +73,22 @@ def _cydl_info(cydl, model):
 
 def cydl_mlp(batch, n, windows, threads, variant="plain"):
     """variant: plain (fused if the engine can), eager (compile run_eagerly=True),
-    custom (a cydl.ops Scale layer after the 300-unit Dense)."""
+    custom (a cydl.ops Scale layer after the 300-unit Dense), bn (the book's
+    Flatten-BN-300-BN-100-BN-10), dropout (Dropout(0.2) after each of 2 x Dense(100))."""
     import cydl
     from cydl import layers
     cydl.set_num_threads(threads)
     cydl.utils.set_random_seed(0)
     x, y = _mnist_like(n)
+    if variant in ("bn", "dropout"):
+        model = _cydl_node_net(cydl, layers, variant)
+        model.compile(loss="sparse_categorical_crossentropy",
+                      optimizer=cydl.optimizers.SGD(0.01))
+        xs = x.reshape(n, 28, 28) if variant == "bn" else x
+        r = _epochs(lambda: model.fit(xs, y, batch_size=batch, epochs=1, verbose=0), n,
+                    windows)
+        r.update(_cydl_info(cydl, model))
+        return r
     stack = [layers.Input(shape=(784,)), layers.Dense(300, activation="relu")]
     if variant == "custom":
         class Scale(cydl.layers.Layer):
@@ -99,13 +109,37 @@ def cydl_mlp(batch, n, windows, threads, variant="plain"):
     return r
 
 
-def torch_mlp(batch, n, windows, threads):
+def _cydl_node_net(cydl, layers, variant):
+    if variant == "bn":
+        return cydl.Sequential([
+            layers.Input(shape=(28, 28)), layers.Flatten(), layers.BatchNormalization(),
+            layers.Dense(300, activation="relu"), layers.BatchNormalization(),
+            layers.Dense(100, activation="relu"), layers.BatchNormalization(),
+            layers.Dense(10, activation="softmax")])
+    return cydl.Sequential([
+        layers.Input(shape=(784,)), layers.Dense(100, activation="relu"), layers.Dropout(0.2),
+        layers.Dense(100, activation="relu"), layers.Dropout(0.2),
+        layers.Dense(10, activation="softmax")])
+
+
+def torch_mlp(batch, n, windows, threads, variant="plain"):
     import torch
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(784, 300), torch.nn.ReLU(),
-                                torch.nn.Linear(300, 100), torch.nn.ReLU(),
-                                torch.nn.Linear(100, 10))
+    nn = torch.nn
+    if variant == "bn":      # BatchNorm1d momentum is 1 - Keras' momentum
+        model = nn.Sequential(nn.BatchNorm1d(784, eps=1e-3, momentum=0.01), nn.Linear(784, 300),
+                              nn.ReLU(), nn.BatchNorm1d(300, eps=1e-3, momentum=0.01),
+                              nn.Linear(300, 100), nn.ReLU(),
+                              nn.BatchNorm1d(100, eps=1e-3, momentum=0.01), nn.Linear(100, 10))
+    elif variant == "dropout":
+        model = nn.Sequential(nn.Linear(784, 100), nn.ReLU(), nn.Dropout(0.2),
+                              nn.Linear(100, 100), nn.ReLU(), nn.Dropout(0.2),
+                              nn.Linear(100, 10))
+    else:
+        model = nn.Sequential(nn.Linear(784, 300), nn.ReLU(), nn.Linear(300, 100), nn.ReLU(),
+                              nn.Linear(100, 10))
+    model.train()
     x, y = _mnist_like(n)
     X, Y = torch.from_numpy(x), torch.from_numpy(y)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
@@ -275,6 +309,10 @@ def main():
             configs.append((f"mlp{b}/prev", "cydl_mlp", {"batch": b}, prev))
         if have_torch:
             configs.append((f"mlp{b}/torch", "torch_mlp", {"batch": b}, ROOT))
+    for v in ("bn", "dropout"):
+        configs.append((f"{v}32/cydl", "cydl_mlp", {"batch": 32, "variant": v}, ROOT))
+        if have_torch:
+            configs.append((f"{v}32/torch", "torch_mlp", {"batch": 32, "variant": v}, ROOT))
     configs.append(("mlp32/eager", "cydl_mlp", {"batch": 32, "variant": "eager"}, ROOT))
     configs.append(("mlp32/custom", "cydl_mlp", {"batch": 32, "variant": "custom"}, ROOT))
     configs.append(("wd/cydl", "cydl_widedeep", {"batch": 32, "opt": a.opt}, ROOT))
@@ -330,6 +368,10 @@ def main():
         ("MLP, batch 32: cydl (fused) vs PyTorch eager", "mlp32/cydl", "mlp32/torch", "PyTorch"),
         ("MLP, batch 128: cydl (fused) vs PyTorch eager", "mlp128/cydl", "mlp128/torch",
          "PyTorch"),
+        ("Book BN model (Flatten-BN-300-BN-100-BN-10), SGD, batch 32: cydl vs PyTorch",
+         "bn32/cydl", "bn32/torch", "PyTorch"),
+        ("Dropout(0.2) 2x100 model, SGD, batch 32: cydl vs PyTorch", "dropout32/cydl",
+         "dropout32/torch", "PyTorch"),
         ("MLP, batch 32: general path (run_eagerly=True) vs fused", "mlp32/eager",
          "mlp32/cydl", "cydl fused"),
         ("MLP + 1 custom Scale layer (general path) vs fused plain MLP", "mlp32/custom",
@@ -352,7 +394,8 @@ def main():
         if c2 == "-" and k2 not in results:
             continue
         extra = ""
-        if k1 in ("mlp32/eager", "mlp32/custom", "wd/cydl") and results.get(k1):
+        if k1 in ("mlp32/eager", "mlp32/custom", "wd/cydl", "bn32/cydl", "dropout32/cydl") \
+                and results.get(k1):
             extra = f" [fused={results[k1][0]['fused']}]"
         print(f"| {title}{extra} | {c1} | {other} | {c2} | {ratio(k1, k2)} |")
 
@@ -366,6 +409,8 @@ def main():
         return f"{'MET' if m >= target else 'NOT MET'} (median round ratio {m:.2f}, " \
                f"range {min(rs):.2f}-{max(rs):.2f})"
     print(f"* Wide & Deep >= 2x PyTorch: {verdict('wd/cydl', 'wd/torch', 2.0)}")
+    print(f"* BN model >= 2x PyTorch: {verdict('bn32/cydl', 'bn32/torch', 2.0)}")
+    print(f"* Dropout model >= 2x PyTorch: {verdict('dropout32/cydl', 'dropout32/torch', 2.0)}")
     for b in (32, 128):
         print(f"* plain MLP batch {b} no slower than 2b0ddc9 (ratio >= ~0.95 given noise): "
               f"{verdict(f'mlp{b}/cydl', f'mlp{b}/prev', 0.95)}")
