@@ -206,18 +206,3 @@ class Function:
             for t, v in zip(flatten(node.outputs), flatten(out)):
                 values[id(t)] = v
         return map_structure(lambda t: values[id(t)], self.outputs)
-
-    def is_chain(self):
-        """The layers in order if every node takes the previous node's only output."""
-        prev = self.inputs[0] if len(self.inputs) == 1 else None
-        chain = []
-        for node in self.nodes:
-            parents = node.parents()
-            if prev is None or not node.is_layer or len(parents) != 1 or parents[0] is not prev \
-                    or len(flatten(node.outputs)) != 1 or node.kwargs:
-                return None
-            chain.append(node.operation)
-            prev = flatten(node.outputs)[0]
-        if len(flatten(self.outputs)) != 1 or flatten(self.outputs)[0] is not prev:
-            return None
-        return chain

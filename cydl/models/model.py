@@ -114,8 +114,7 @@ class Model(Trainer, Layer):
     def build(self, input_shape):
         """Build a subclassed model for inputs of this shape (batch axis included)."""
         if not self.built:
-            self._build_for(graph.map_structure(
-                lambda s: s, input_shape) if isinstance(input_shape, list) else input_shape)
+            self._build_for(input_shape)
 
     def _maybe_build(self, input_shape):
         if not self.built:
