@@ -366,3 +366,21 @@ def test_the_books_wide_and_deep_functional_and_subclassed_give_identical_logs()
         assert h.history["val_loss"][-1] < h.history["val_loss"][0]
     assert logs[0] == logs[1]
     assert len(logs[1][1]) == 5    # weighted sum, main loss, aux loss, main rmse, aux rmse
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+@pytest.mark.parametrize("opt", ["adam", "momentum"])
+def test_a_copy_of_a_trained_model_continues_training_identically(how, opt):
+    cydl.utils.set_random_seed(12)
+    model = cydl.Sequential([layers.Input(shape=(3,)), layers.Dense(5, activation="relu"),
+                             layers.Dense(3, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy",
+                  optimizer="adam" if opt == "adam" else momentum(), metrics=["accuracy"])
+    x, y = _data(40)[0], np.random.default_rng(1).integers(0, 3, 40)
+    model.fit(x, y, epochs=2, verbose=0)
+    twin = pickle.loads(pickle.dumps(model)) if how == "pickle" else copy.deepcopy(model)
+    h1 = model.fit(x, y, epochs=2, shuffle=False, verbose=0).history
+    h2 = twin.fit(x, y, epochs=2, shuffle=False, verbose=0).history
+    assert h1 == h2
+    for a, b in zip(model.get_weights(), twin.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -121,7 +121,8 @@ class Optimizer:
         """(Re)allocate the slots for the store's trainable layout, keeping the
         state of variables that were already there."""
         layout = store.trainable_layout()
-        if layout == self._layout and self._dtype == store.dtype:
+        # (`is not None` first: numpy takes dtype(None) for float64, so None == float64)
+        if layout == self._layout and self._dtype is not None and self._dtype == store.dtype:
             return
         self._dtype = store.dtype
         old = {id(v): off for v, off in (self._layout or [])}
