@@ -5,6 +5,7 @@ import numpy as np
 
 from cydl import _ops, graph
 from cydl.autodiff import Tensor, active_tape
+from cydl.layers.base import Layer
 from cydl.models import _loops, _validate
 from cydl.models._compile import CompileConfig
 from cydl.models._store import ParamStore
@@ -89,7 +90,6 @@ class Trainer:
             tuple(id(v) for v in self.non_trainable_weights)
 
     def __call__(self, inputs, *args, training=None, **kwargs):
-        from cydl.layers.base import Layer
         fast = self._fast
         if not training and fast is not None and not args and not kwargs:
             out = fast(inputs)
