@@ -279,19 +279,24 @@ def test_inference_from_four_threads_equals_serial(name):
     rng = np.random.default_rng(0)
     batches = [[rng.standard_normal((n, 2)), rng.standard_normal((n, 3))] if name == "dag"
                else rng.standard_normal((n, 3)) for n in (1, 7, 300, 1000) * 3]
-    serial = [model.predict(b, verbose=0) for b in batches]
+    targets = [[np.ones((len(b[0]), 1))] * 2 if name == "dag" else np.ones((len(b), 2))
+               for b in batches]
+    serial = [(model.predict(b, verbose=0), model.evaluate(b, t, verbose=0))
+              for b, t in zip(batches, targets)]
     results = [None] * len(batches)
 
     def work(i):
         for _ in range(5):
-            results[i] = (model.predict(batches[i], verbose=0), model(batches[i]))
+            results[i] = (model.predict(batches[i], verbose=0), model(batches[i]),
+                          model.evaluate(batches[i], targets[i], verbose=0))
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(len(batches))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    for s, (p, c) in zip(serial, results):
+    for (s, e), (p, c, e2) in zip(serial, results):
+        assert e == e2
         for a, b, c1 in zip(*(v if name == "dag" else [v] for v in (s, p, c))):
             np.testing.assert_array_equal(a, b)
             np.testing.assert_allclose(a, c1, rtol=1e-12)
