@@ -29,7 +29,8 @@ cdef void gather_rows_span(const src_t* X, Py_ssize_t ld, Py_ssize_t ncols,
                 dst[c] = <floating>src[c]
 
 
-def gather_rows(src_t[:, ::1] X, long long[::1] idx, Py_ssize_t start, Py_ssize_t stop,
+def gather_rows(const src_t[:, ::1] X, const long long[::1] idx, Py_ssize_t start,
+                Py_ssize_t stop,
                 floating[:, ::1] out, int n_threads):
     """out[:stop-start] = X[idx[start:stop]] (X[start:stop] when idx is None), cast."""
     cdef Py_ssize_t n = stop - start, ncols = X.shape[1]
@@ -45,7 +46,7 @@ def gather_rows(src_t[:, ::1] X, long long[::1] idx, Py_ssize_t start, Py_ssize_
             gather_rows_span(&X[0, 0], ncols, ncols, ip, start, sp.lo, sp.hi, &out[0, 0])
 
 
-def first_nonfinite(floating[::1] x, int n_threads):
+def first_nonfinite(const floating[::1] x, int n_threads):
     """Index of the first NaN or inf in x, or -1."""
     cdef Py_ssize_t n = x.shape[0], i, best = -1
     cdef int t, parts
@@ -80,7 +81,7 @@ ctypedef fused label_t:
     long long
 
 
-def labels_to_int32(label_t[::1] y, int n_classes, int[::1] out):
+def labels_to_int32(const label_t[::1] y, int n_classes, int[::1] out):
     """Copy integer labels into out, returning the index of the first label outside
     [0, n_classes), or -1."""
     cdef Py_ssize_t i, n = y.shape[0], bad = -1

@@ -29,14 +29,82 @@ This module owns the buffers and the Python entry points (the Plan class); the
 phases themselves are in _phases.pyx, working on the Plan's StepState struct.
 """
 from cython cimport floating
+from cpython.exc cimport PyErr_CheckSignals
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
-from cydl._kernels._losses cimport N_STATS
-from cydl._kernels._optim cimport UpdateRule
+from libc.limits cimport INT_MAX
+from cydl._kernels._activations cimport ACT_SOFTMAX, N_ACTIVATIONS, act_needs_z
+from cydl._kernels._losses cimport (N_STATS, LOSS_SPARSE_SOFTMAX_CE, LOSS_SPARSE_CE_PROB,
+                                    LOSS_HUBER, ACC_SPARSE, ACC_CATEGORICAL, ACC_BINARY)
+from cydl._kernels._optim cimport UpdateRule, slot_needed, needs_norms
 from cydl._kernels._phases cimport (StepState, LayerDesc, run_step, copy_out, MAX_THREADS,
                                     STAT_STRIDE, SRC_U8, SRC_F32, SRC_F64, P_GATHER, P_LOSS,
                                     P_SOFTMAX, P_NORMS, P_UPDATE, P_LAYERS)
 import numpy as np
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_SOURCES = (np.dtype(np.uint8),) + _FLOATS
+
+
+cdef inline bint _is_sparse(int loss_kind) noexcept nogil:
+    return loss_kind == LOSS_SPARSE_SOFTMAX_CE or loss_kind == LOSS_SPARSE_CE_PROB
+
+
+def _check_array(a, name, dtypes, ndim, rows=None, cols=None, writable=False):
+    """ValueError/TypeError unless a is a C-contiguous ndarray of one of `dtypes` with
+    this many dimensions (and rows / cols when given). The kernels read such arrays
+    through raw pointers, so nothing about them may be assumed."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array. Received: {type(a).__name__}")
+    if a.dtype not in dtypes:
+        raise TypeError(f"{name} must have dtype {' or '.join(str(d) for d in dtypes)}. "
+                        f"Received: dtype={a.dtype}")
+    if a.ndim != ndim or (rows is not None and a.shape[0] != rows) or \
+            (cols is not None and a.shape[1] != cols):
+        want = ", ".join("n" if d is None else str(d) for d in (rows, cols)[:ndim])
+        raise ValueError(f"{name} must have shape ({want}{',' if ndim == 1 else ''}). "
+                         f"Received: shape={a.shape}")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous (np.ascontiguousarray)")
+    if writable and not a.flags.writeable:
+        raise ValueError(f"{name} is read-only; it must be writable")
+
+
+def _checked_layers(layers, Py_ssize_t size, n_trainable, n_features):
+    """The layer specs with every size and offset the kernels rely on checked against
+    the parameter buffer (size entries); keep_z forced on where the gradient needs Z."""
+    if not layers:
+        raise ValueError("a plan needs at least one layer. Received: layers=[]")
+    if not 0 <= n_trainable <= size:
+        raise ValueError(f"n_trainable={n_trainable} is outside [0, {size}] (params size)")
+    if not 1 <= n_features <= INT_MAX:
+        raise ValueError(f"n_features must be a positive int. Received: {n_features}")
+    out, width = [], n_features
+    for i, spec in enumerate(layers):
+        spec = dict(spec)
+        n_in, n_out, act = int(spec["n_in"]), int(spec["n_out"]), int(spec["act"])
+        w, b = int(spec["w"]), int(spec["b"])
+        if not 0 <= act < N_ACTIVATIONS:
+            raise ValueError(f"layer {i}: unknown activation code {act}")
+        if act == ACT_SOFTMAX and i != len(layers) - 1:
+            raise ValueError("softmax is supported on the last layer only")
+        if n_in != width:
+            raise ValueError(f"layer {i} takes {n_in} inputs, the previous gives {width}")
+        if not 1 <= n_out <= INT_MAX:
+            raise ValueError(f"layer {i}: n_out must be a positive int. Received: "
+                             f"n_out={n_out}")
+        if w < 0 or w + n_in * n_out > size or b < -1 or (b >= 0 and b + n_out > size):
+            raise ValueError(f"layer {i}: offsets outside the parameter buffer of {size} "
+                             f"(w={w}, b={b})")
+        if spec["trainable"] and (w + n_in * n_out > n_trainable or
+                                  (b >= 0 and b + n_out > n_trainable)):
+            raise ValueError(f"layer {i} is trainable but outside the trainable region "
+                             f"of {n_trainable}")
+        spec["keep_z"] = bool(spec["keep_z"]) or act_needs_z(act, float(spec["alpha"]))
+        out.append(spec)
+        width = n_out
+    return out
+
 
 cdef class Plan:
     """The compiled form of a chain of Dense layers plus a loss. Build it with
@@ -59,10 +127,23 @@ cdef class Plan:
         free(self.st.part_stats)
         free(self.st.prof)
 
-    def __init__(self, list layers, params, grads, Py_ssize_t n_trainable, int n_features,
+    def __init__(self, list layers, params, grads, n_trainable, n_features,
                  int loss_kind, int acc_mode, bint on_logits, double loss_param,
                  double thresh):
         cdef int i
+        _check_array(params, "params", _FLOATS, 1, writable=True)
+        _check_array(grads, "grads", (params.dtype,), 1, params.shape[0], writable=True)
+        layers = _checked_layers(layers, params.shape[0], n_trainable, n_features)
+        if not 0 <= loss_kind <= LOSS_HUBER:
+            raise ValueError(f"Unknown loss kind code {loss_kind}")
+        if not 0 <= acc_mode <= ACC_BINARY:
+            raise ValueError(f"Unknown acc_mode code {acc_mode}")
+        # the loss kernel reads labels for sparse accuracy and targets for the others
+        if (acc_mode == ACC_SPARSE and not _is_sparse(loss_kind)) or \
+                ((acc_mode == ACC_CATEGORICAL or acc_mode == ACC_BINARY) and
+                 _is_sparse(loss_kind)):
+            raise ValueError(f"acc_mode code {acc_mode} does not go with loss kind "
+                             f"code {loss_kind}")
         self.st.n_layers = len(layers)
         self.st.n_features = n_features
         self.st.L = <LayerDesc*>malloc(self.st.n_layers * sizeof(LayerDesc))
@@ -92,6 +173,9 @@ cdef class Plan:
         self._stats = self.stats
         self.st.bmax = 0
         self.st.X = NULL
+        self.st.labels = NULL
+        self.st.Y = NULL
+        self.st.idx = NULL
         self.st.rule = NULL
         self._rule = None
 
@@ -101,6 +185,8 @@ cdef class Plan:
         cdef Py_ssize_t off = 0, n
         cdef int i
         cdef object dt = self._params.dtype
+        if bmax < 0:
+            raise ValueError(f"bmax must be >= 0. Received: bmax={bmax}")
         if bmax <= self.st.bmax:
             return
         for i in range(self.st.n_layers):
@@ -127,8 +213,26 @@ cdef class Plan:
 
     def bind_data(self, X, labels=None, Y=None, sw=None):
         """The arrays steps read from: X (N, n_features) C-ordered uint8, float32 or
-        float64; int32 labels (N,) or targets Y (N, C) in the model dtype; optional
-        sample weights (N,). Checked by the caller (cydl._ops.make_plan's owner)."""
+        float64; int32 labels (N,) in [0, C) or targets Y (N, C) in the model dtype;
+        optional sample weights (N,). Read-only arrays are fine."""
+        cdef int C = self.st.L[self.st.n_layers - 1].n_out
+        dt = self._params.dtype
+        _check_array(X, "X", _SOURCES, 2, cols=self.st.n_features)
+        n = X.shape[0]
+        if labels is not None:
+            _check_array(labels, "labels", (np.dtype(np.int32),), 1, n)
+            # Steps index the output columns with labels and do not check them (a
+            # check per step would be O(batch)); the private copy keeps a caller's later
+            # writes from undoing this check.
+            labels = labels.copy()
+            if n and (labels.min() < 0 or labels.max() >= C):
+                k = int(np.flatnonzero((labels < 0) | (labels >= C))[0])
+                raise ValueError(f"labels[{k}] = {labels[k]} is outside the valid range "
+                                 f"[0, {C}) of the {C} outputs")
+        if Y is not None:
+            _check_array(Y, "Y", (dt,), 2, n, C)
+        if sw is not None:
+            _check_array(sw, "sw", (dt,), 1, n)
         self._X, self._labels, self._Y, self._sw = X, labels, Y, sw
         self.st.X = <const char*><size_t>X.ctypes.data
         self.st.n_rows = X.shape[0]
@@ -142,14 +246,35 @@ cdef class Plan:
         self._idx = None
 
     def set_order(self, idx):
-        """Row order of the coming steps (an int64 permutation), or None: in order."""
+        """Row order of the coming steps (int64 row indices, one per bound row, e.g. a
+        permutation), or None: in order."""
+        if idx is not None:
+            if self.st.X == NULL or self._X is None:
+                raise ValueError("set_order: bind data first (bind_data)")
+            _check_array(idx, "idx", (np.dtype(np.int64),), 1, self.st.n_rows)
+            # copied for the same reason as the labels in bind_data; about 0.1 ms for
+            # 60k rows, once per epoch
+            idx = idx.copy()
+            if idx.size and (idx.min() < 0 or idx.max() >= self.st.n_rows):
+                k = int(np.flatnonzero((idx < 0) | (idx >= self.st.n_rows))[0])
+                raise ValueError(f"idx[{k}] = {idx[k]} is not a row index in "
+                                 f"[0, {self.st.n_rows})")
         self._idx = idx
         self.st.idx = <const long long*><size_t>idx.ctypes.data if idx is not None else NULL
 
     def bind_optimizer(self, UpdateRule rule, slots):
+        """The rule and its slot buffers (None where unused), each one entry per
+        trainable parameter; the rule may be reconfigured later."""
+        slots = list(slots)
+        if len(slots) > 3:
+            raise ValueError(f"at most 3 slots. Received {len(slots)} slots")
+        for k, a in enumerate(slots):
+            if a is not None:
+                _check_array(a, f"slot {k + 1}", (self._params.dtype,), 1,
+                             self.st.n_trainable, writable=True)
         self._rule = rule
         self.st.rule = &rule.d
-        self._slots = list(slots) + [None] * (3 - len(slots))
+        self._slots = slots + [None] * (3 - len(slots))
         s = self._slots
         self.st.S1 = <char*><size_t>s[0].ctypes.data if s[0] is not None else NULL
         self.st.S2 = <char*><size_t>s[1].ctypes.data if s[1] is not None else NULL
@@ -193,30 +318,60 @@ cdef class Plan:
     def train_step(self, Py_ssize_t start, Py_ssize_t stop, int n_threads):
         """Forward, loss, backward and update on rows [start, stop) of the bound
         order; self.stats gets the batch's loss and metric sums."""
-        cdef Py_ssize_t B = stop - start
-        if self.st.X == NULL or self.st.rule == NULL or B <= 0 or B > self.st.bmax or stop > self.st.n_rows:
-            raise ValueError("train_step: bind data and optimizer, and keep the batch "
-                             "within the workspace and the data")
-        self._run(start, B, n_threads, 2)
+        self._check_step(start, stop, True)
+        self._run(start, stop - start, n_threads, 2)
 
     def test_step(self, Py_ssize_t start, Py_ssize_t stop, int n_threads):
         """Forward and loss statistics only (no gradients, no update)."""
-        cdef Py_ssize_t B = stop - start
-        if self.st.X == NULL or B <= 0 or B > self.st.bmax or stop > self.st.n_rows:
-            raise ValueError("test_step: bind data and keep the batch within bounds")
-        self._run(start, B, n_threads, 1)
+        self._check_step(start, stop, False)
+        self._run(start, stop - start, n_threads, 1)
+
+    cdef int _check_step(self, Py_ssize_t start, Py_ssize_t stop, bint train) except -1:
+        # O(1): this runs every step. Everything per row was checked at binding.
+        cdef int k
+        cdef char* slot[3]
+        if self.st.X == NULL:
+            raise ValueError("bind data first (bind_data)")
+        if _is_sparse(self.st.loss_kind) and self.st.labels == NULL:
+            raise ValueError("this loss needs integer labels: bind_data(X, labels)")
+        if not _is_sparse(self.st.loss_kind) and self.st.Y == NULL:
+            raise ValueError("this loss needs targets: bind_data(X, Y=...)")
+        if not (0 <= start < stop <= self.st.n_rows) or stop - start > self.st.bmax:
+            raise ValueError(f"Need 0 <= start < stop <= {self.st.n_rows} (bound rows) and "
+                             f"stop - start <= {self.st.bmax} (ensure_batch). Received "
+                             f"start={start}, stop={stop}")
+        if not train:
+            return 0
+        if self.st.rule == NULL or not (<UpdateRule>self._rule).configured:
+            raise ValueError("bind a configured optimizer first (bind_optimizer)")
+        slot[0] = self.st.S1
+        slot[1] = self.st.S2
+        slot[2] = self.st.S3
+        for k in range(3):
+            if slot[k] == NULL and slot_needed(&self.st.rule.s, k):
+                raise ValueError(f"slot {k + 1} is required by the optimizer (kind "
+                                 f"{self.st.rule.s.kind}) but was not bound")
+        if needs_norms(self.st.rule) and (self.st.rule.n_segments == 0 or
+                self.st.rule.seg_bounds[self.st.rule.n_segments] != self.st.n_trainable):
+            raise ValueError(f"the optimizer's segments must end at n_trainable="
+                             f"{self.st.n_trainable} (set_segments)")
+        return 0
 
     def predict(self, out, Py_ssize_t batch, int n_threads):
         """out[i] = network output for row i of the bound X, batch rows at a time."""
         cdef Py_ssize_t start, B, n = self.st.n_rows
         cdef int C = self.st.L[self.st.n_layers - 1].n_out
-        if out.shape[0] != n or out.shape[1] != C or not out.flags.c_contiguous or \
-                out.dtype != self._params.dtype or batch > self.st.bmax:
-            raise ValueError("predict: out must be a C-ordered (N, n_out) array of the "
-                             "model dtype, and batch must fit the workspace")
+        if self.st.X == NULL:
+            raise ValueError("predict: bind data first (bind_data)")
+        if not 1 <= batch <= self.st.bmax:
+            raise ValueError(f"predict: batch must be in [1, {self.st.bmax}] (ensure_batch). "
+                             f"Received: batch={batch}")
+        _check_array(out, "out", (self._params.dtype,), 2, n, C, writable=True)
         cdef char* op = <char*><size_t>out.ctypes.data
         start = 0
         while start < n:
+            # Ctrl-C lands here between batches: the kernel itself runs without the GIL
+            PyErr_CheckSignals()
             B = min(batch, n - start)
             self._run(start, B, n_threads, 0)
             if self.st.is_double:
@@ -228,28 +383,34 @@ cdef class Plan:
     # Low-latency entry points of model(x) / model.predict(x) for small batches in
     # the model dtype. Two plain methods rather than one fused one: Cython picks a
     # fused def's specialization at call time, which costs microseconds here.
-    def predict_f32(self, float[:, ::1] X, float[:, ::1] out, int n_threads):
+    def predict_f32(self, const float[:, ::1] X, float[:, ::1] out, int n_threads):
         """out = network(X), float32 model; rows <= workspace rows."""
         if self.st.is_double:
             raise ValueError("this plan is float64")
-        self._predict_small(<const char*>&X[0, 0], X.shape[0], X.shape[1], out.shape[0],
-                            out.shape[1], n_threads)
+        self._check_small(X.shape[0], X.shape[1], out.shape[0], out.shape[1])
+        self._predict_small(<const char*>&X[0, 0], X.shape[0], n_threads)
         copy_out(&self.st, &out[0, 0], 0, X.shape[0])
 
-    def predict_f64(self, double[:, ::1] X, double[:, ::1] out, int n_threads):
+    def predict_f64(self, const double[:, ::1] X, double[:, ::1] out, int n_threads):
         """out = network(X), float64 model; rows <= workspace rows."""
         if not self.st.is_double:
             raise ValueError("this plan is float32")
-        self._predict_small(<const char*>&X[0, 0], X.shape[0], X.shape[1], out.shape[0],
-                            out.shape[1], n_threads)
+        self._check_small(X.shape[0], X.shape[1], out.shape[0], out.shape[1])
+        self._predict_small(<const char*>&X[0, 0], X.shape[0], n_threads)
         copy_out(&self.st, &out[0, 0], 0, X.shape[0])
 
-    cdef int _predict_small(self, const char* X, Py_ssize_t B, Py_ssize_t F, Py_ssize_t outB,
-                            Py_ssize_t outC, int n_threads) except -1:
+    cdef int _check_small(self, Py_ssize_t B, Py_ssize_t F, Py_ssize_t outB,
+                          Py_ssize_t outC) except -1:
+        # before &X[0, 0] is taken: that needs a row
         if F != self.st.n_features or B == 0 or B > self.st.bmax or outB != B or \
                 outC != self.st.L[self.st.n_layers - 1].n_out:
-            raise ValueError("predict: X must be (n <= workspace rows, n_features), "
-                             "out (n, n_out)")
+            raise ValueError(f"predict: X must be (n <= {self.st.bmax} workspace rows, "
+                             f"{self.st.n_features}), out (n, "
+                             f"{self.st.L[self.st.n_layers - 1].n_out}). Received X "
+                             f"({B}, {F}), out ({outB}, {outC})")
+        return 0
+
+    cdef int _predict_small(self, const char* X, Py_ssize_t B, int n_threads) except -1:
         self.st.X = X
         self.st.n_rows = B
         self.st.src_kind = SRC_F64 if self.st.is_double else SRC_F32

@@ -175,8 +175,9 @@ cdef void loss_rows(int kind, int acc_mode, double param, double thresh, Py_ssiz
 
 
 def loss_forward_backward(int kind, int acc_mode, double param, double thresh,
-                          floating[:, :] P,
-                          int[::1] labels, floating[:, :] Y, floating[::1] sw,
+                          const floating[:, :] P,
+                          const int[::1] labels, const floating[:, :] Y,
+                          const floating[::1] sw,
                           floating[:, :] G, double gscale, double[::1] stats,
                           int n_threads):
     """stats[:] = sums over rows of (loss, hits, |err|, err^2); G = gscale * dloss/dP."""

@@ -9,6 +9,8 @@ arrays. With the batch as BLAS's leading dimension, OpenBLAS runs the shapes of
 small-batch training about 30% faster than with row-major activations. Inputs may come in
 either order; outputs this module allocates are Fortran-ordered.
 """
+import operator
+
 import numpy as np
 
 from cydl import _config
@@ -25,6 +27,11 @@ UpdateRule = _optim.UpdateRule
 # Keras' defaults for the activations that take a parameter.
 DEFAULT_ALPHA = {"elu": 1.0, "leaky_relu": 0.2}
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_GATHER_SOURCES = (np.dtype(np.uint8),) + _FLOATS
+# More threads than this buy nothing, and asking OpenMP for millions of them can
+# abort the process; the fused kernels cap at the same count.
+MAX_THREADS = 256
+_INT32_MAX = 2 ** 31 - 1
 
 
 def resolve_threads(n_threads=None):
@@ -34,7 +41,7 @@ def resolve_threads(n_threads=None):
     if isinstance(n_threads, bool) or not isinstance(n_threads, (int, np.integer)) \
             or n_threads < 1:
         raise ValueError(f"n_threads must be a positive int. Received: n_threads={n_threads!r}")
-    return int(n_threads)
+    return min(int(n_threads), MAX_THREADS)
 
 
 def activation_code(activation):
@@ -77,13 +84,34 @@ def _fortran(x, name, dtype):
     return np.asfortranarray(x)
 
 
+def _check_buffer(buf, shape, dtype, name, order):
+    """buf, if it is a writable ndarray of this shape and dtype; order "F" or "C" also
+    demands that contiguity, None takes any strides (the kernel reads them)."""
+    if not isinstance(buf, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array. Received: {type(buf).__name__}")
+    layout_ok = order is None or (buf.flags.f_contiguous if order == "F"
+                                  else buf.flags.c_contiguous)
+    if buf.shape != tuple(shape) or buf.dtype != dtype or not layout_ok:
+        kind = {"F": "Fortran-ordered ", "C": "contiguous "}.get(order, "")
+        raise ValueError(f"{name} must be a {kind}{np.dtype(dtype)} array of shape "
+                         f"{tuple(shape)}. Received shape={buf.shape}, dtype={buf.dtype}"
+                         + ("" if layout_ok else ", other memory order"))
+    if not buf.flags.writeable:
+        raise ValueError(f"{name} is read-only; it must be writable")
+    return buf
+
+
 def _check_out(out, shape, dtype, name):
     if out is None:
         return np.empty(shape, dtype=dtype, order="F")
-    if out.shape != tuple(shape) or out.dtype != dtype or not out.flags.f_contiguous:
-        raise ValueError(f"{name} must be a Fortran-ordered {dtype} array of shape "
-                         f"{tuple(shape)}. Received shape={out.shape}, dtype={out.dtype}")
-    return out
+    return _check_buffer(out, shape, dtype, name, "F")
+
+
+def _index(value, name):
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int. Received: {name}={value!r}") from None
 
 
 def dense_forward(X, W, b=None, activation="linear", alpha=None, *, out=None, z_out=None,
@@ -93,9 +121,11 @@ def dense_forward(X, W, b=None, activation="linear", alpha=None, *, out=None, z_
     Shapes: X (B, n_in), W (n_in, n_out), b (n_out,), A and Z (B, n_out).
     """
     W = _fortran(W, "W", None)
+    if W.ndim != 2:
+        raise ValueError(f"W must be 2-D. Received shape={W.shape}")
     dtype = W.dtype
     X = _contiguous_2d(X, "X", dtype)
-    if W.ndim != 2 or X.shape[1] != W.shape[0]:
+    if X.shape[1] != W.shape[0]:
         raise ValueError(f"X has {X.shape[1]} features but W has shape {W.shape}")
     n_out = W.shape[1]
     if b is not None:
@@ -121,6 +151,8 @@ def dense_backward(dA, X, W, A, Z=None, activation="linear", alpha=None, *, dW_o
     come back as None. dA is not modified.
     """
     W = _fortran(W, "W", None)
+    if W.ndim != 2:
+        raise ValueError(f"W must be 2-D. Received shape={W.shape}")
     dtype = W.dtype
     X = _contiguous_2d(X, "X", dtype)
     B, n_in, n_out = X.shape[0], W.shape[0], W.shape[1]
@@ -132,15 +164,16 @@ def dense_backward(dA, X, W, A, Z=None, activation="linear", alpha=None, *, dW_o
     code = activation_code(activation)
     if Z is not None:
         Z = _fortran(Z, "Z", dtype)
+        if Z.shape != (B, n_out):
+            raise ValueError(f"Z must have shape {(B, n_out)} like A. Received {Z.shape}")
     elif activation_needs_z(activation, alpha):
         raise ValueError(f"activation {activation!r} needs Z for its gradient")
     dW = db = None
     if need_dW:
         dW = _check_out(dW_out, (n_in, n_out), dtype, "dW_out")
     if need_dW and use_bias:
-        db = db_out if db_out is not None else np.empty(n_out, dtype)
-        if db.shape != (n_out,) or db.dtype != dtype:
-            raise ValueError(f"db_out must be a {dtype} array of shape ({n_out},)")
+        db = np.empty(n_out, dtype) if db_out is None else \
+            _check_buffer(db_out, (n_out,), dtype, "db_out", "C")
     if accumulate and (dW_out is None or (use_bias and db_out is None)):
         raise ValueError("accumulate=True needs dW_out (and db_out)")
     dX = _check_out(dX_out, (B, n_in), dtype, "dX_out") if need_dX else None
@@ -156,10 +189,10 @@ def activation_forward(Z, activation="relu", alpha=None, *, out=None, n_threads=
     code = activation_code(activation)
     Z = _float_array(Z, "Z")
     Z2 = _as_matrix(Z, code)
-    A2 = np.empty(Z2.shape, Z2.dtype, order="F") if out is None else out
+    A2 = _out_matrix(out, Z.shape, Z2, "out")
     _activations.activation_forward(Z2, A2, code, _alpha(activation, alpha),
                                     resolve_threads(n_threads))
-    return A2 if A2.shape == Z.shape else A2.reshape(Z.shape)
+    return _from_matrix(A2, out, Z.shape)
 
 
 def activation_backward(dA, A, Z=None, activation="relu", alpha=None, *, out=None,
@@ -173,11 +206,16 @@ def activation_backward(dA, A, Z=None, activation="relu", alpha=None, *, out=Non
     if Z is None and activation_needs_z(activation, alpha):
         raise ValueError(f"activation {activation!r} needs Z for its gradient")
     A2, dA2 = _as_matrix(A, code), _as_matrix(dA, code)
-    Z2 = _as_matrix(_float_array(Z, "Z", A.dtype), code) if Z is not None else None
-    dZ2 = np.empty(A2.shape, A2.dtype, order="F") if out is None else out
+    Z2 = None
+    if Z is not None:
+        Z = _float_array(Z, "Z", A.dtype)
+        if Z.shape != A.shape:
+            raise ValueError(f"Z {Z.shape} and A {A.shape} differ in shape")
+        Z2 = _as_matrix(Z, code)
+    dZ2 = _out_matrix(out, A.shape, A2, "out")
     _activations.activation_backward(dA2, A2, Z2, dZ2, code, _alpha(activation, alpha),
                                      resolve_threads(n_threads))
-    return dZ2 if dZ2.shape == A.shape else dZ2.reshape(A.shape)
+    return _from_matrix(dZ2, out, A.shape)
 
 
 def _as_matrix(x, code):
@@ -192,6 +230,28 @@ def _as_matrix(x, code):
     return np.ascontiguousarray(x).reshape(-1, 1)
 
 
+def _out_matrix(out, shape, like, name):
+    """Where a kernel writes a result laid out like `like` (from _as_matrix) for an
+    input of `shape`: out itself when its memory already has that layout, else a new
+    array (_from_matrix then copies it into out)."""
+    if out is None:
+        return np.empty(like.shape, like.dtype, order="F")
+    _check_buffer(out, shape, like.dtype, name, None)
+    # _as_matrix maps indices as a C-order reshape does; a view means no copy is needed
+    view = out.reshape(like.shape)
+    if view.flags.f_contiguous and np.may_share_memory(view, out):
+        return view
+    return np.empty(like.shape, like.dtype, order="F")
+
+
+def _from_matrix(res, out, shape):
+    if out is None:
+        return res if res.shape == shape else res.reshape(shape)
+    if not np.may_share_memory(res, out):
+        out[...] = res.reshape(shape)
+    return out
+
+
 def loss_forward_backward(kind, y_pred, y_true, sample_weight=None, *, acc_mode="none",
                           param=1.0, thresh=0.5, grad_out=None, want_grad=True,
                           stats_out=None, n_threads=None):
@@ -201,18 +261,26 @@ def loss_forward_backward(kind, y_pred, y_true, sample_weight=None, *, acc_mode=
     mean |error|, sum of per-sample mean error^2]. Sparse kinds take integer labels
     (B,) already checked to lie in [0, C).
     """
-    try:
-        code = LOSS_KINDS[kind]
-    except KeyError:
-        raise ValueError(f"Unknown loss kind {kind!r}. Known: {sorted(LOSS_KINDS)}") from None
+    code = _lookup(LOSS_KINDS, kind, "loss kind")
+    acc = _lookup(ACC_MODES, acc_mode, "acc_mode")
+    sparse = kind.startswith("sparse")
+    if acc_mode == "sparse" and not sparse or acc_mode in ("categorical", "binary") and sparse:
+        raise ValueError(f"acc_mode {acc_mode!r} does not go with loss kind {kind!r}: "
+                         f"'sparse' needs integer labels, the others dense targets")
     P = _contiguous_2d(y_pred, "y_pred", None)
     dtype = P.dtype
     B, C = P.shape
+    if C == 0 and B > 0:
+        raise ValueError(f"y_pred must have at least one column. Received shape={P.shape}")
     labels = Y = None
-    if kind.startswith("sparse"):
-        labels = np.ascontiguousarray(y_true, dtype=np.int32).reshape(-1)
-        if labels.shape[0] != B:
-            raise ValueError(f"{labels.shape[0]} labels for {B} predictions")
+    if sparse:
+        y = np.asarray(y_true)
+        if y.size != B:
+            raise ValueError(f"{y.size} labels for {B} predictions")
+        labels, bad = labels_to_int32(y, max(C, 1))
+        if bad >= 0:
+            raise ValueError(f"Received a label value of {y.reshape(-1)[bad]} (at index "
+                             f"{bad}), outside the valid range [0, {C})")
     else:
         Y = _contiguous_2d(y_true, "y_true", dtype)
         if Y.shape != P.shape:
@@ -224,9 +292,11 @@ def loss_forward_backward(kind, y_pred, y_true, sample_weight=None, *, acc_mode=
             raise ValueError(f"{sw.shape[0]} sample weights for {B} samples")
     G = None
     if want_grad:
-        G = np.empty((B, C), dtype, order="F") if grad_out is None else grad_out
-    stats = np.zeros(4) if stats_out is None else stats_out
-    _losses.loss_forward_backward(code, ACC_MODES[acc_mode], float(param), float(thresh),
+        G = np.empty((B, C), dtype, order="F") if grad_out is None else \
+            _check_buffer(grad_out, (B, C), dtype, "grad_out", None)
+    stats = np.zeros(4) if stats_out is None else \
+        _check_buffer(stats_out, (4,), np.float64, "stats_out", "C")
+    _losses.loss_forward_backward(code, acc, float(param), float(thresh),
                                   P, labels, Y, sw, G, 1.0 / max(B, 1), stats,
                                   resolve_threads(n_threads))
     return stats, G
@@ -235,17 +305,67 @@ def loss_forward_backward(kind, y_pred, y_true, sample_weight=None, *, acc_mode=
 def optimizer_step(rule, params, grads, slots=(), n_threads=None):
     """One fused update of `params` in place from `grads` (1-D buffers) and the
     optimizer's slot buffers, by the UpdateRule's formula."""
-    if params.dtype != grads.dtype or params.shape != grads.shape:
-        raise ValueError("params and grads must share dtype and shape")
-    s = list(slots) + [None] * (3 - len(slots))
+    if not isinstance(rule, UpdateRule):
+        raise TypeError(f"rule must be an UpdateRule. Received: {type(rule).__name__}")
+    if not isinstance(params, np.ndarray) or params.dtype not in _FLOATS:
+        raise TypeError(f"params must be a float32 or float64 array. Received: "
+                        f"{getattr(params, 'dtype', type(params).__name__)}")
+    n = params.shape
+    if params.ndim != 1 or not params.flags.c_contiguous:
+        raise ValueError(f"params must be a contiguous 1-D buffer. Received shape={n}")
+    _check_buffer(params, n, params.dtype, "params", "C")
+    if not isinstance(grads, np.ndarray) or grads.dtype != params.dtype or grads.shape != n \
+            or not grads.flags.c_contiguous:
+        raise ValueError(f"grads must be a contiguous {params.dtype} buffer of shape {n} "
+                         f"like params")
+    slots = list(slots)
+    if len(slots) > 3:
+        raise ValueError(f"at most 3 slots. Received {len(slots)} slots")
+    for k, s in enumerate(slots):
+        if s is not None:
+            _check_buffer(s, n, params.dtype, f"slot {k + 1}", "C")
+    s = slots + [None] * (3 - len(slots))
     rule.apply(params, grads, s[0], s[1], s[2], resolve_threads(n_threads))
 
 
 def gather_rows(X, idx, start, stop, out, n_threads=None):
     """out[:stop-start] = X[idx[start:stop]] (X[start:stop] if idx is None), cast to
-    out's dtype. X: C-ordered 2-D float32, float64 or uint8."""
+    out's dtype. X: C-ordered 2-D float32, float64 or uint8; idx: int64."""
+    if not isinstance(X, np.ndarray) or X.dtype not in _GATHER_SOURCES:
+        raise TypeError(f"X must be a uint8, float32 or float64 array. Received: "
+                        f"{getattr(X, 'dtype', type(X).__name__)}")
+    if X.ndim != 2 or not X.flags.c_contiguous:
+        raise ValueError(f"X must be a C-ordered 2-D array. Received shape={X.shape}")
+    if not isinstance(out, np.ndarray) or out.dtype not in _FLOATS:
+        raise TypeError(f"out must be a float32 or float64 array. Received: "
+                        f"{getattr(out, 'dtype', type(out).__name__)}")
+    start, stop = _index(start, "start"), _index(stop, "stop")
+    limit, what = X.shape[0], "rows of X"
+    if idx is not None:
+        if not isinstance(idx, np.ndarray) or idx.dtype != np.int64 or idx.ndim != 1 \
+                or not idx.flags.c_contiguous:
+            raise TypeError(f"idx must be a contiguous 1-D int64 array. Received: "
+                            f"{getattr(idx, 'dtype', type(idx).__name__)} "
+                            f"{getattr(idx, 'shape', '')}")
+        limit, what = idx.shape[0], "entries of idx"
+    if not 0 <= start <= stop <= limit:
+        raise ValueError(f"Need 0 <= start <= stop <= {limit} ({what}). Received "
+                         f"start={start}, stop={stop}")
+    if out.ndim != 2 or out.shape[0] < stop - start or out.shape[1] != X.shape[1]:
+        raise ValueError(f"out must have at least {stop - start} rows and {X.shape[1]} "
+                         f"columns. Received shape={out.shape}")
+    _check_buffer(out, out.shape, out.dtype, "out", "C")
+    if idx is not None and stop > start:
+        _check_rows(idx[start:stop], X.shape[0], "idx", start)
     _data.gather_rows(X, idx, start, stop, out, resolve_threads(n_threads))
     return out
+
+
+def _check_rows(idx, n, name, offset=0):
+    """ValueError naming the first index of idx outside [0, n), if any."""
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        k = int(np.flatnonzero((idx < 0) | (idx >= n))[0])
+        raise ValueError(f"{name}[{k + offset}] = {idx[k]} is not a row index in [0, {n})")
 
 
 def first_nonfinite(x, n_threads=None):
@@ -261,6 +381,10 @@ def first_nonfinite(x, n_threads=None):
 
 def labels_to_int32(y, n_classes):
     """(labels as int32, index of the first label outside [0, n_classes) or -1)."""
+    n_classes = _index(n_classes, "n_classes")
+    if not 1 <= n_classes <= _INT32_MAX:
+        raise ValueError(f"n_classes must be in [1, {_INT32_MAX}]. Received: "
+                         f"n_classes={n_classes}")
     y = np.ascontiguousarray(np.asarray(y).reshape(-1))
     if y.dtype.kind == "f":
         if y.size and not np.array_equal(y, np.floor(y)):
@@ -269,8 +393,15 @@ def labels_to_int32(y, n_classes):
     elif y.dtype not in (np.dtype(np.int32), np.dtype(np.int64)):
         y = y.astype(np.int64)
     out = np.empty(y.shape[0], np.int32)
-    bad = _data.labels_to_int32(y, int(n_classes), out)
+    bad = _data.labels_to_int32(y, n_classes, out)
     return out, bad
+
+
+def _lookup(table, key, what):
+    try:
+        return table[key]
+    except (KeyError, TypeError):
+        raise ValueError(f"Unknown {what} {key!r}. Known: {sorted(table)}") from None
 
 
 def make_plan(layers, params, grads, n_trainable, n_features, loss, acc_mode="none",
@@ -285,31 +416,28 @@ def make_plan(layers, params, grads, n_trainable, n_features, loss, acc_mode="no
         n_trainable: the first n_trainable entries are what the optimizer updates.
         n_features: the input width.
         loss: a kernel kind from LOSS_KINDS.
+
+    Names are resolved here; Plan() itself checks sizes, offsets and buffers.
     """
     from cydl._kernels import _fused
-    if params.ndim != 1 or grads.shape != params.shape or grads.dtype != params.dtype \
-            or params.dtype not in _FLOATS or not params.flags.c_contiguous \
-            or not grads.flags.c_contiguous:
-        raise ValueError("params and grads must be contiguous 1-D float buffers alike")
-    specs, width = [], n_features
+    loss_kind = _lookup(LOSS_KINDS, loss, "loss kind")
+    acc = _lookup(ACC_MODES, acc_mode, "acc_mode")
+    if not isinstance(layers, (list, tuple)) or not layers:
+        raise ValueError(f"layers must be a non-empty list of layer dicts. Received: "
+                         f"{layers!r}")
+    specs = []
     for i, layer in enumerate(layers):
+        missing = [k for k in ("n_in", "n_out", "activation", "trainable", "w", "b")
+                   if k not in layer]
+        if missing:
+            raise ValueError(f"layer {i} is missing {', '.join(map(repr, missing))}")
         code = activation_code(layer["activation"])
-        if code == ACTIVATIONS["softmax"] and i != len(layers) - 1:
-            raise ValueError("softmax is supported on the last layer only")
-        n_in, n_out = int(layer["n_in"]), int(layer["n_out"])
-        if n_in != width:
-            raise ValueError(f"layer {i} takes {n_in} inputs, the previous gives {width}")
-        w, b = int(layer["w"]), int(layer["b"])
-        if w < 0 or w + n_in * n_out > params.size or (b >= 0 and b + n_out > params.size):
-            raise ValueError(f"layer {i}: offsets outside the parameter buffer")
-        if layer["trainable"] and (w + n_in * n_out > n_trainable or
-                                   (b >= 0 and b + n_out > n_trainable)):
-            raise ValueError(f"layer {i} is trainable but outside the trainable region")
         alpha = _alpha(layer["activation"], layer.get("alpha"))
-        specs.append({"n_in": n_in, "n_out": n_out, "act": code, "alpha": alpha,
-                      "trainable": bool(layer["trainable"]), "w": w, "b": b,
+        specs.append({"n_in": _index(layer["n_in"], "n_in"),
+                      "n_out": _index(layer["n_out"], "n_out"), "act": code,
+                      "alpha": alpha, "trainable": bool(layer["trainable"]),
+                      "w": _index(layer["w"], "w"), "b": _index(layer["b"], "b"),
                       "keep_z": bool(_activations.needs_z(code, alpha))})
-        width = n_out
-    return _fused.Plan(specs, params, grads, int(n_trainable), int(n_features),
-                       LOSS_KINDS[loss], ACC_MODES[acc_mode], bool(on_logits),
+    return _fused.Plan(specs, params, grads, _index(n_trainable, "n_trainable"),
+                       _index(n_features, "n_features"), loss_kind, acc, bool(on_logits),
                        float(loss_param), float(thresh))
