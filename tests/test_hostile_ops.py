@@ -13,6 +13,7 @@ Run as a script to see every outcome:  python tests/test_hostile_ops.py
 import os
 import subprocess
 import sys
+import textwrap
 import time
 
 # (name, code, expected): expected is "ok" (must finish without an exception) or a
@@ -158,6 +159,12 @@ CASES = [
     ("gather_X_1d", "ops.gather_rows(X.ravel(), None, 0, 8, zeros((8, 4)))", "X"),
     ("gather_X_int64", "ops.gather_rows(X.astype(np.int64), None, 0, 8, zeros((8, 4)))",
      "X"),
+    # the kernels' own entry points check what would steer their raw pointers
+    ("kernel_gather_idx_huge", "_data.gather_rows(X, np.array([0, 10**9]), 0, 2, "
+     "zeros((2, 4)), 1)", "1000000000"),
+    ("kernel_loss_label_huge", "_losses.loss_forward_backward(0, 0, 1.0, 0.5, P, "
+     "np.where(np.arange(N) == 3, 10**7, labels).astype(np.int32), None, None, None, 1.0, "
+     "np.zeros(4), 1)", "10000000"),
     # ---------------------------------------------------------------- data checks
     ("first_nonfinite_threads_negative", "ops.first_nonfinite(X, n_threads=-1)",
      "n_threads"),
@@ -244,13 +251,14 @@ CASES = [
      "np.zeros((N, 3), np.float32), 1)", "float64"),
     ("plan_predict_f64_width", "plan().predict_f64(np.zeros((8, 7)), np.zeros((8, 3)), 1)",
      "X"),
+    ("plan_not_initialized", "_fused.Plan.__new__(_fused.Plan).bind_data(X)", "initialized"),
     ("plan_ensure_batch_negative", "plan(bind=False, batch=0).ensure_batch(-4)", "bmax"),
 ]
 
 _SETUP = r'''
 import numpy as np
 from cydl import _ops as ops
-from cydl._kernels import _fused
+from cydl._kernels import _data, _fused, _losses
 
 N = 32
 _rng = np.random.default_rng(0)
@@ -408,6 +416,40 @@ if "pytest" in sys.modules:
 
     def test_case_names_unique():
         assert len({c[0] for c in CASES}) == len(CASES)
+
+    def test_plan_refuses_a_second_thread_mid_step():
+        """While one thread predicts (without the GIL), rebinding the data from another
+        thread would free what the kernel reads: it must raise instead."""
+        child = _SETUP + textwrap.dedent("""
+            import threading
+            big = np.random.default_rng(1).standard_normal((300_000, 4))
+            p = plan(bind=False, batch=1)
+            p.bind_data(big, np.zeros(len(big), np.int32))
+            out_thread, expected = np.zeros((len(big), 3)), np.zeros((len(big), 3))
+            t = threading.Thread(target=p.predict, args=(out_thread, 1, 1))
+            t.start()
+            time.sleep(0.05)
+            refused = 0
+            while t.is_alive():
+                try:
+                    p.bind_data(big[:10], np.zeros(10, np.int32))
+                    break                 # the predict had finished
+                except RuntimeError:
+                    refused += 1
+                    time.sleep(0.01)
+            t.join()
+            p.ensure_batch(256)
+            p.bind_data(big, np.zeros(len(big), np.int32))
+            p.predict(expected, 256, 1)
+            # other batch sizes: other GEMM blocking, so equal up to rounding
+            print("REFUSED", refused, "SAME", np.allclose(out_thread, expected, 1e-10, 1e-12))
+        """)
+        proc = subprocess.run([sys.executable, "-c", "import time\n" + child],
+                              capture_output=True, text=True, env=_child_env(), timeout=120)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        words = proc.stdout.split()
+        assert words[0] == "REFUSED" and int(words[1]) > 0, proc.stdout
+        assert words[3] == "True", proc.stdout
 
 
 if __name__ == "__main__":

@@ -115,12 +115,15 @@ cdef class Plan:
     cdef object _params, _grads, _ws, _xb, _lb, _yb, _swb     # keep buffers alive
     cdef object _X, _labels, _Y, _sw, _idx, _rule, _slots      # keep bound arrays alive
     cdef long prof_steps
+    cdef bint _busy      # a step runs without the GIL; see _idle
 
     def __cinit__(self):
         self.st.L = NULL
         self.st.part_stats = NULL
         self.st.prof = NULL
         self.st.profiling = False
+        self.st.n_layers = 0
+        self._busy = False
 
     def __dealloc__(self):
         free(self.st.L)
@@ -179,12 +182,25 @@ cdef class Plan:
         self.st.rule = NULL
         self._rule = None
 
+    cdef int _idle(self) except -1:
+        """Every entry point starts here. While one thread runs a step without the GIL,
+        another must not rebind or free what that step reads; and a Plan made without
+        __init__ has no layers to read."""
+        if self.st.L == NULL:
+            raise ValueError("this Plan was not initialized; build it with "
+                             "cydl._ops.make_plan")
+        if self._busy:
+            raise RuntimeError("this Plan is running a step in another thread; give "
+                               "each thread its own Plan")
+        return 0
+
     # ------------------------------------------------------------ setup
     def ensure_batch(self, Py_ssize_t bmax):
         """Size the workspaces for batches of up to bmax rows (no-op if they fit)."""
         cdef Py_ssize_t off = 0, n
         cdef int i
         cdef object dt = self._params.dtype
+        self._idle()
         if bmax < 0:
             raise ValueError(f"bmax must be >= 0. Received: bmax={bmax}")
         if bmax <= self.st.bmax:
@@ -215,6 +231,7 @@ cdef class Plan:
         """The arrays steps read from: X (N, n_features) C-ordered uint8, float32 or
         float64; int32 labels (N,) in [0, C) or targets Y (N, C) in the model dtype;
         optional sample weights (N,). Read-only arrays are fine."""
+        self._idle()
         cdef int C = self.st.L[self.st.n_layers - 1].n_out
         dt = self._params.dtype
         _check_array(X, "X", _SOURCES, 2, cols=self.st.n_features)
@@ -248,6 +265,7 @@ cdef class Plan:
     def set_order(self, idx):
         """Row order of the coming steps (int64 row indices, one per bound row, e.g. a
         permutation), or None: in order."""
+        self._idle()
         if idx is not None:
             if self.st.X == NULL or self._X is None:
                 raise ValueError("set_order: bind data first (bind_data)")
@@ -265,6 +283,7 @@ cdef class Plan:
     def bind_optimizer(self, UpdateRule rule, slots):
         """The rule and its slot buffers (None where unused), each one entry per
         trainable parameter; the rule may be reconfigured later."""
+        self._idle()
         slots = list(slots)
         if len(slots) > 3:
             raise ValueError(f"at most 3 slots. Received {len(slots)} slots")
@@ -284,6 +303,7 @@ cdef class Plan:
         """Time each phase of every step (thread 0, barrier to barrier); see
         profile(). Costs two clock reads per phase while on."""
         cdef int n = P_LAYERS + 2 * self.st.n_layers
+        self._idle()
         if self.st.prof == NULL:
             self.st.prof = <double*>malloc(n * sizeof(double))
             if self.st.prof == NULL:
@@ -330,6 +350,7 @@ cdef class Plan:
         # O(1): this runs every step. Everything per row was checked at binding.
         cdef int k
         cdef char* slot[3]
+        self._idle()
         if self.st.X == NULL:
             raise ValueError("bind data first (bind_data)")
         if _is_sparse(self.st.loss_kind) and self.st.labels == NULL:
@@ -360,7 +381,9 @@ cdef class Plan:
     def predict(self, out, Py_ssize_t batch, int n_threads):
         """out[i] = network output for row i of the bound X, batch rows at a time."""
         cdef Py_ssize_t start, B, n = self.st.n_rows
-        cdef int C = self.st.L[self.st.n_layers - 1].n_out
+        cdef int C
+        self._idle()
+        C = self.st.L[self.st.n_layers - 1].n_out
         if self.st.X == NULL:
             raise ValueError("predict: bind data first (bind_data)")
         if not 1 <= batch <= self.st.bmax:
@@ -369,16 +392,21 @@ cdef class Plan:
         _check_array(out, "out", (self._params.dtype,), 2, n, C, writable=True)
         cdef char* op = <char*><size_t>out.ctypes.data
         start = 0
-        while start < n:
-            # Ctrl-C lands here between batches: the kernel itself runs without the GIL
-            PyErr_CheckSignals()
-            B = min(batch, n - start)
-            self._run(start, B, n_threads, 0)
-            if self.st.is_double:
-                copy_out(&self.st, <double*>op, start, B)
-            else:
-                copy_out(&self.st, <float*>op, start, B)
-            start += B
+        try:
+            while start < n:
+                # Ctrl-C lands here between batches: the kernel runs without the GIL
+                PyErr_CheckSignals()
+                B = min(batch, n - start)
+                self._run(start, B, n_threads, 0)
+                # busy between batches as well: nothing may rebind X mid-predict
+                self._busy = True
+                if self.st.is_double:
+                    copy_out(&self.st, <double*>op, start, B)
+                else:
+                    copy_out(&self.st, <float*>op, start, B)
+                start += B
+        finally:
+            self._busy = False
 
     # Low-latency entry points of model(x) / model.predict(x) for small batches in
     # the model dtype. Two plain methods rather than one fused one: Cython picks a
@@ -402,6 +430,7 @@ cdef class Plan:
     cdef int _check_small(self, Py_ssize_t B, Py_ssize_t F, Py_ssize_t outB,
                           Py_ssize_t outC) except -1:
         # before &X[0, 0] is taken: that needs a row
+        self._idle()
         if F != self.st.n_features or B == 0 or B > self.st.bmax or outB != B or \
                 outC != self.st.L[self.st.n_layers - 1].n_out:
             raise ValueError(f"predict: X must be (n <= {self.st.bmax} workspace rows, "
@@ -425,8 +454,10 @@ cdef class Plan:
         cdef int t, k
         if nt < 1:
             nt = 1
+        self._busy = True
         with nogil:
             run_step(&self.st, start, B, nt, mode)
+        self._busy = False
         if self.st.profiling:
             self.prof_steps += 1
         for k in range(N_STATS):

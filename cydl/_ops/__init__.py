@@ -277,10 +277,13 @@ def loss_forward_backward(kind, y_pred, y_true, sample_weight=None, *, acc_mode=
         y = np.asarray(y_true)
         if y.size != B:
             raise ValueError(f"{y.size} labels for {B} predictions")
-        labels, bad = labels_to_int32(y, max(C, 1))
-        if bad >= 0:
-            raise ValueError(f"Received a label value of {y.reshape(-1)[bad]} (at index "
-                             f"{bad}), outside the valid range [0, {C})")
+        if y.dtype == np.int32:
+            labels = np.ascontiguousarray(y.reshape(-1))   # the kernel checks the range
+        else:
+            labels, bad = labels_to_int32(y, max(C, 1))
+            if bad >= 0:
+                raise ValueError(f"Received a label value of {y.reshape(-1)[bad]} (at "
+                                 f"index {bad}), outside the valid range [0, {C})")
     else:
         Y = _contiguous_2d(y_true, "y_true", dtype)
         if Y.shape != P.shape:
@@ -307,6 +310,19 @@ def optimizer_step(rule, params, grads, slots=(), n_threads=None):
     optimizer's slot buffers, by the UpdateRule's formula."""
     if not isinstance(rule, UpdateRule):
         raise TypeError(f"rule must be an UpdateRule. Received: {type(rule).__name__}")
+    slots = list(slots)
+    if len(slots) > 3:
+        raise ValueError(f"at most 3 slots. Received {len(slots)} slots")
+    s = slots + [None] * (3 - len(slots))
+    try:
+        # apply() itself checks lengths and required slots before it writes anything
+        rule.apply(params, grads, s[0], s[1], s[2], resolve_threads(n_threads))
+    except (TypeError, ValueError):
+        _explain_buffers(params, grads, slots)    # a clearer message, if it finds one
+        raise
+
+
+def _explain_buffers(params, grads, slots):
     if not isinstance(params, np.ndarray) or params.dtype not in _FLOATS:
         raise TypeError(f"params must be a float32 or float64 array. Received: "
                         f"{getattr(params, 'dtype', type(params).__name__)}")
@@ -318,19 +334,24 @@ def optimizer_step(rule, params, grads, slots=(), n_threads=None):
             or not grads.flags.c_contiguous:
         raise ValueError(f"grads must be a contiguous {params.dtype} buffer of shape {n} "
                          f"like params")
-    slots = list(slots)
-    if len(slots) > 3:
-        raise ValueError(f"at most 3 slots. Received {len(slots)} slots")
     for k, s in enumerate(slots):
         if s is not None:
             _check_buffer(s, n, params.dtype, f"slot {k + 1}", "C")
-    s = slots + [None] * (3 - len(slots))
-    rule.apply(params, grads, s[0], s[1], s[2], resolve_threads(n_threads))
 
 
 def gather_rows(X, idx, start, stop, out, n_threads=None):
     """out[:stop-start] = X[idx[start:stop]] (X[start:stop] if idx is None), cast to
     out's dtype. X: C-ordered 2-D float32, float64 or uint8; idx: int64."""
+    try:
+        # the kernel checks start, stop, out's size and every index before it reads
+        _data.gather_rows(X, idx, start, stop, out, resolve_threads(n_threads))
+    except (TypeError, ValueError, OverflowError):
+        _explain_gather(X, idx, start, stop, out)    # a clearer message, if it finds one
+        raise
+    return out
+
+
+def _explain_gather(X, idx, start, stop, out):
     if not isinstance(X, np.ndarray) or X.dtype not in _GATHER_SOURCES:
         raise TypeError(f"X must be a uint8, float32 or float64 array. Received: "
                         f"{getattr(X, 'dtype', type(X).__name__)}")
@@ -355,17 +376,6 @@ def gather_rows(X, idx, start, stop, out, n_threads=None):
         raise ValueError(f"out must have at least {stop - start} rows and {X.shape[1]} "
                          f"columns. Received shape={out.shape}")
     _check_buffer(out, out.shape, out.dtype, "out", "C")
-    if idx is not None and stop > start:
-        _check_rows(idx[start:stop], X.shape[0], "idx", start)
-    _data.gather_rows(X, idx, start, stop, out, resolve_threads(n_threads))
-    return out
-
-
-def _check_rows(idx, n, name, offset=0):
-    """ValueError naming the first index of idx outside [0, n), if any."""
-    if idx.size and (idx.min() < 0 or idx.max() >= n):
-        k = int(np.flatnonzero((idx < 0) | (idx >= n))[0])
-        raise ValueError(f"{name}[{k + offset}] = {idx[k]} is not a row index in [0, {n})")
 
 
 def first_nonfinite(x, n_threads=None):
