@@ -3,6 +3,11 @@
 Every function here has a pure-NumPy twin of the same name and signature in
 :mod:`cydl._ops._reference`, which is the spec and the test oracle.
 
+The kernels are built without bounds checks, so every index, length and buffer is
+checked before one runs: here, or in the kernel's entry point before it releases the
+GIL where a C loop is cheaper than NumPy (row indices, labels). Bad arguments raise
+ValueError or TypeError; none may crash the process (tests/test_hostile_ops.py).
+
 Layout: 2-D activations and gradients are column-major, i.e. Fortran-ordered
 ``(batch, units)`` arrays, and dense kernels are Fortran-ordered ``(n_in, n_out)``
 arrays. With the batch as BLAS's leading dimension, OpenBLAS runs the shapes of
@@ -259,12 +264,12 @@ def loss_forward_backward(kind, y_pred, y_true, sample_weight=None, *, acc_mode=
 
     stats = [sum of per-sample losses (weighted), accuracy hits, sum of per-sample
     mean |error|, sum of per-sample mean error^2]. Sparse kinds take integer labels
-    (B,) already checked to lie in [0, C).
+    (B,) in [0, C).
     """
     code = _lookup(LOSS_KINDS, kind, "loss kind")
     acc = _lookup(ACC_MODES, acc_mode, "acc_mode")
     sparse = kind.startswith("sparse")
-    if acc_mode == "sparse" and not sparse or acc_mode in ("categorical", "binary") and sparse:
+    if (acc_mode == "sparse") != sparse and acc_mode != "none":
         raise ValueError(f"acc_mode {acc_mode!r} does not go with loss kind {kind!r}: "
                          f"'sparse' needs integer labels, the others dense targets")
     P = _contiguous_2d(y_pred, "y_pred", None)
