@@ -146,7 +146,9 @@ cdef void bias_act_forward(int act, floating alpha, Py_ssize_t rows,
     cdef floating b, z
     cdef floating* zc
     cdef floating* ac
-    cdef bint keep_z = A != Z
+    # Without a bias Z already holds the pre-activation: no store, so Z may be
+    # read-only memory (activation_forward's input).
+    cdef bint keep_z = A != Z and bias != NULL
     for c in range(c0, c1):
         zc = Z + c * ldz
         ac = A + c * lda
@@ -249,7 +251,7 @@ from cython.parallel cimport prange
 from cydl._kernels._parallel cimport Span, split_range, parts_for
 
 
-def activation_forward(floating[::1, :] Z, floating[::1, :] A, int act, double alpha,
+def activation_forward(const floating[::1, :] Z, floating[::1, :] A, int act, double alpha,
                        int n_threads):
     """A = act(Z) over a column-major (rows x cols) array; softmax along each row.
     A may be Z."""
@@ -268,12 +270,15 @@ def activation_forward(floating[::1, :] Z, floating[::1, :] A, int act, double a
             parts = parts_for(<double>rows * cols * 8, 40000, n_threads, cols)
             for t in prange(parts, num_threads=parts, schedule='static'):
                 sp = split_range(cols, parts, t, 1)
-                bias_act_forward(act, <floating>alpha, rows, sp.lo, sp.hi, &Z[0, 0], rows,
-                                 <const floating*>NULL, &A[0, 0], rows)
+                # no bias: bias_act_forward does not write Z
+                bias_act_forward(act, <floating>alpha, rows, sp.lo, sp.hi,
+                                 <floating*>&Z[0, 0], rows, <const floating*>NULL,
+                                 &A[0, 0], rows)
 
 
-def activation_backward(floating[::1, :] dA, floating[::1, :] A, floating[::1, :] Z,
-                        floating[::1, :] dZ, int act, double alpha, int n_threads):
+def activation_backward(const floating[::1, :] dA, const floating[::1, :] A,
+                        const floating[::1, :] Z, floating[::1, :] dZ, int act, double alpha,
+                        int n_threads):
     """dZ = dA * act'(.) (softmax: the row-wise Jacobian product). dZ may be dA."""
     cdef Py_ssize_t rows = dA.shape[0], cols = dA.shape[1]
     cdef const floating* zp = &Z[0, 0] if Z is not None and rows * cols > 0 else NULL

@@ -29,15 +29,30 @@ cdef void gather_rows_span(const src_t* X, Py_ssize_t ld, Py_ssize_t ncols,
                 dst[c] = <floating>src[c]
 
 
-def gather_rows(src_t[:, ::1] X, long long[::1] idx, Py_ssize_t start, Py_ssize_t stop,
+def gather_rows(const src_t[:, ::1] X, const long long[::1] idx, Py_ssize_t start,
+                Py_ssize_t stop,
                 floating[:, ::1] out, int n_threads):
     """out[:stop-start] = X[idx[start:stop]] (X[start:stop] when idx is None), cast."""
-    cdef Py_ssize_t n = stop - start, ncols = X.shape[1]
-    cdef const long long* ip = &idx[0] if idx is not None and idx.shape[0] > 0 else NULL
+    cdef Py_ssize_t n = stop - start, ncols = X.shape[1], nrows = X.shape[0], k
+    cdef Py_ssize_t limit = idx.shape[0] if idx is not None else nrows
+    cdef const long long* ip = NULL
     cdef int t, parts
     cdef Span sp
-    if n <= 0:
+    if not 0 <= start <= stop <= limit:
+        raise ValueError(f"Need 0 <= start <= stop <= {limit} ("
+                         f"{'entries of idx' if idx is not None else 'rows of X'}). "
+                         f"Received start={start}, stop={stop}")
+    if out.shape[0] < n or out.shape[1] != ncols:
+        raise ValueError(f"out must have at least {n} rows and {ncols} columns. Received "
+                         f"shape=({out.shape[0]}, {out.shape[1]})")
+    if n == 0:
         return
+    if idx is not None:
+        ip = &idx[0]
+        # the rows are read through raw pointers; a C loop here costs nanoseconds
+        for k in range(start, stop):
+            if ip[k] < 0 or ip[k] >= nrows:
+                raise ValueError(f"idx[{k}] = {ip[k]} is not a row index in [0, {nrows})")
     parts = parts_for(<double>n * ncols, 200000, n_threads, n)
     with nogil:
         for t in prange(parts, num_threads=parts, schedule='static'):
@@ -45,7 +60,7 @@ def gather_rows(src_t[:, ::1] X, long long[::1] idx, Py_ssize_t start, Py_ssize_
             gather_rows_span(&X[0, 0], ncols, ncols, ip, start, sp.lo, sp.hi, &out[0, 0])
 
 
-def first_nonfinite(floating[::1] x, int n_threads):
+def first_nonfinite(const floating[::1] x, int n_threads):
     """Index of the first NaN or inf in x, or -1."""
     cdef Py_ssize_t n = x.shape[0], i, best = -1
     cdef int t, parts
@@ -80,7 +95,7 @@ ctypedef fused label_t:
     long long
 
 
-def labels_to_int32(label_t[::1] y, int n_classes, int[::1] out):
+def labels_to_int32(const label_t[::1] y, int n_classes, int[::1] out):
     """Copy integer labels into out, returning the index of the first label outside
     [0, n_classes), or -1."""
     cdef Py_ssize_t i, n = y.shape[0], bad = -1

@@ -105,7 +105,7 @@ cdef void dense_input_grad_cols(Py_ssize_t B, Py_ssize_t n_out,
 # ----------------------------------------------------------------- drivers
 # One call per op for the per-layer path (cydl._ops validates and allocates).
 
-def dense_forward(floating[:, :] X, floating[::1, :] W, floating[::1] bias,
+def dense_forward(const floating[:, :] X, const floating[::1, :] W, const floating[::1] bias,
                   floating[::1, :] Z, floating[::1, :] A, int act, double alpha,
                   int n_threads):
     """Z = X W (+ bias); A = act(Z). A may be Z (then Z is not kept)."""
@@ -141,8 +141,9 @@ def dense_forward(floating[:, :] X, floating[::1, :] W, floating[::1] bias,
         blas_unpin(old)
 
 
-def dense_backward(floating[::1, :] dA, floating[:, :] X, floating[::1, :] W,
-                   floating[::1, :] A, floating[::1, :] Z, floating[::1, :] dZ,
+def dense_backward(const floating[::1, :] dA, const floating[:, :] X,
+                   const floating[::1, :] W, const floating[::1, :] A,
+                   const floating[::1, :] Z, floating[::1, :] dZ,
                    floating[::1, :] dW, floating[::1] db, floating[::1, :] dX,
                    int act, double alpha, bint accumulate, int n_threads):
     """dZ = dA * act'(.), dW (+)= X^T dZ, db (+)= colsum dZ, dX = dZ W^T.

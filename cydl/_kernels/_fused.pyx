@@ -29,15 +29,156 @@ This module owns the buffers and the Python entry points (the Plan class); the
 phases themselves are in _phases.pyx, working on the Plan's StepState struct.
 """
 from cython cimport floating
+from cpython.exc cimport PyErr_CheckSignals
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
-from cydl._kernels._losses cimport N_STATS
-from cydl._kernels._optim cimport UpdateRule
+from libc.limits cimport INT_MAX
+from cydl._kernels._activations cimport ACT_SOFTMAX, N_ACTIVATIONS, act_needs_z
+from cydl._kernels._losses cimport (N_STATS, LOSS_SPARSE_SOFTMAX_CE, LOSS_SPARSE_CE_PROB,
+                                    LOSS_HUBER, ACC_SPARSE, ACC_CATEGORICAL, ACC_BINARY)
+from cydl._kernels._optim cimport UpdateRule, slot_needed, needs_norms
 from cydl._kernels._phases cimport (StepState, LayerDesc, run_step, copy_out, MAX_THREADS,
-                                    NODE_BN, NODE_CONCAT, MAX_SRC, MAX_OUT,
+                                    NODE_DENSE, NODE_BN, NODE_DROPOUT, NODE_PRELU,
+                                    NODE_AFFINE, NODE_CONCAT, MAX_SRC, MAX_OUT,
                                     STAT_STRIDE, SRC_U8, SRC_F32, SRC_F64, P_GATHER, P_LOSS,
                                     P_SOFTMAX, P_NORMS, P_UPDATE, P_LAYERS)
 import numpy as np
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_SOURCES = (np.dtype(np.uint8),) + _FLOATS
+_MERGE, _N_KINDS = NODE_CONCAT, 12
+
+
+cdef inline bint _is_sparse(int loss_kind) noexcept nogil:
+    return loss_kind == LOSS_SPARSE_SOFTMAX_CE or loss_kind == LOSS_SPARSE_CE_PROB
+
+
+def _check_array(a, name, dtypes, ndim, rows=None, cols=None, writable=False):
+    """ValueError/TypeError unless a is a C-contiguous ndarray of one of `dtypes` with
+    this many dimensions (and rows / cols when given). The kernels read such arrays
+    through raw pointers, so nothing about them may be assumed."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array. Received: {type(a).__name__}")
+    if a.dtype not in dtypes:
+        raise TypeError(f"{name} must have dtype {' or '.join(str(d) for d in dtypes)}. "
+                        f"Received: dtype={a.dtype}")
+    if a.ndim != ndim or (rows is not None and a.shape[0] != rows) or \
+            (cols is not None and a.shape[1] != cols):
+        want = ", ".join("n" if d is None else str(d) for d in (rows, cols)[:ndim])
+        raise ValueError(f"{name} must have shape ({want}{',' if ndim == 1 else ''}). "
+                         f"Received: shape={a.shape}")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous (np.ascontiguousarray)")
+    if writable and not a.flags.writeable:
+        raise ValueError(f"{name} is read-only; it must be writable")
+
+
+def _checked(layers, outputs, inputs, Py_ssize_t size, n_trainable, n_features):
+    """Node and output specs with every index, size and offset the kernels rely on
+    checked, and the backward-pass flags derived here (never taken from the caller):
+    need_dx (a source wants a gradient), needs_bwd, accum (several readers), out."""
+    if not layers:
+        raise ValueError("a plan needs at least one layer. Received: layers=[]")
+    if not 0 <= n_trainable <= size:
+        raise ValueError(f"n_trainable={n_trainable} is outside [0, {size}] (params size)")
+    if not 1 <= n_features <= INT_MAX:
+        raise ValueError(f"n_features must be a positive int. Received: {n_features}")
+    if not 1 <= len(inputs) <= MAX_SRC or not 1 <= len(outputs) <= MAX_OUT:
+        raise ValueError(f"a plan has 1 to {MAX_SRC} inputs and outputs. Received "
+                         f"{len(inputs)} inputs, {len(outputs)} outputs")
+    inputs = [(int(o), int(w)) for o, w in inputs]
+    for off, w in inputs:
+        if off < 0 or w <= 0 or off + w > n_features:
+            raise ValueError(f"input columns [{off}, {off + w}) outside the {n_features}-"
+                             f"wide row")
+    specs, readers = [], [0] * len(layers)
+    for i, spec in enumerate(layers):
+        spec = dict(spec)
+        kind, act = int(spec.get("kind", 0)), int(spec["act"])
+        src = [int(k) for k in spec.get("src", [i - 1 if i else -1])]
+        n_in, n_out = int(spec["n_in"]), int(spec["n_out"])
+        if not 0 <= kind < _N_KINDS:
+            raise ValueError(f"layer {i}: unknown node kind {kind}")
+        if not 0 <= act < N_ACTIVATIONS:
+            raise ValueError(f"layer {i}: unknown activation code {act}")
+        if not 1 <= len(src) <= MAX_SRC or any(k >= i or k < -len(inputs) for k in src) or \
+                (kind < _MERGE and len(src) != 1):
+            raise ValueError(f"layer {i}: sources {src} must be earlier nodes or inputs")
+        if not 1 <= n_in <= INT_MAX or not 1 <= n_out <= INT_MAX:
+            raise ValueError(f"layer {i}: n_in and n_out must be positive ints. Received "
+                             f"n_in={n_in}, n_out={n_out}")
+        widths = [specs[k]["n_out"] if k >= 0 else inputs[-1 - k][1] for k in src]
+        if kind == _MERGE:
+            ok = n_in == n_out == sum(widths)
+        elif kind > _MERGE:
+            ok = len(src) >= 2 and all(w == n_out for w in widths) and n_in == n_out
+        else:
+            ok = widths[0] == n_in and (kind == NODE_DENSE or n_in == n_out)
+        if not ok:
+            raise ValueError(f"layer {i} ({n_in} -> {n_out}) does not fit its sources' "
+                             f"widths {widths}")
+        for k in src:
+            if k >= 0:
+                readers[k] += 1
+        sizes = {"w": n_in * n_out if kind == NODE_DENSE else n_out, "b": n_out,
+                 "m": n_out, "v": n_out}
+        for key, n in sizes.items():
+            spec[key] = off = int(spec.get(key, -1))
+            if off < -1 or off + n > size:
+                raise ValueError(f"layer {i}: offset {key}={off} outside the parameter "
+                                 f"buffer of {size}")
+        needs = {NODE_DENSE: ("w",), NODE_BN: ("m", "v"), NODE_PRELU: ("w",),
+                 NODE_AFFINE: ("m", "v")}.get(kind, ())
+        if any(spec[key] < 0 for key in needs):
+            raise ValueError(f"layer {i}: node kind {kind} needs the offsets {needs}")
+        trainable = bool(spec["trainable"])
+        if trainable and any(spec[k] >= 0 and spec[k] + sizes[k] > n_trainable
+                             for k in ("w", "b")):
+            raise ValueError(f"layer {i} is trainable but outside the trainable region "
+                             f"of {n_trainable}")
+        counter = spec.get("counter")
+        if kind == NODE_DROPOUT and (not isinstance(counter, np.ndarray) or
+                                     counter.dtype != np.uint64 or counter.shape != (1,)
+                                     or not counter.flags.writeable):
+            raise ValueError(f"layer {i}: a dropout node needs a writable uint64[1] counter")
+        grad_srcs = [k for k in src if k >= 0 and specs[k]["needs_bwd"]]
+        seed = int(spec.get("seed", 0))
+        if not 0 <= seed < 2 ** 64:
+            raise ValueError(f"layer {i}: seed={seed} is not a 64-bit unsigned int")
+        for key in ("alpha", "eps", "momentum", "ka", "kb", "kc"):
+            spec[key] = float(spec.get(key) or 0.0)
+        spec.update(seed=seed, thr=min(max(int(spec.get("thr", 0)), 0), 2 ** 53))
+        spec.update(kind=kind, act=act, src=src, n_in=n_in, n_out=n_out, trainable=trainable,
+                    need_dx=bool(grad_srcs), needs_bwd=trainable or bool(grad_srcs),
+                    accum=False, out=-1, counter=counter if kind == NODE_DROPOUT else None,
+                    keep_z=bool(spec.get("keep_z")) or act_needs_z(act, float(spec["alpha"])))
+        specs.append(spec)
+    outs = []
+    for k, o in enumerate(outputs):
+        o = dict(o)
+        node, kind, acc = int(o["node"]), int(o["loss_kind"]), int(o["acc_mode"])
+        if not 0 <= node < len(specs) or specs[node]["out"] >= 0 or readers[node]:
+            raise ValueError(f"output {k}: node {node} must be a node that nothing else "
+                             f"reads, and an output once")
+        if not 0 <= kind <= LOSS_HUBER:
+            raise ValueError(f"Unknown loss kind code {kind}")
+        if not 0 <= acc <= ACC_BINARY:
+            raise ValueError(f"Unknown acc_mode code {acc}")
+        # the loss kernel reads labels for sparse accuracy and targets for the others
+        if (acc == ACC_SPARSE and not _is_sparse(kind)) or \
+                ((acc == ACC_CATEGORICAL or acc == ACC_BINARY) and _is_sparse(kind)):
+            raise ValueError(f"acc_mode code {acc} does not go with loss kind code {kind}")
+        specs[node]["out"] = k
+        o.update(node=node, loss_kind=kind, acc_mode=acc, sparse=_is_sparse(kind),
+                 on_logits=bool(o.get("on_logits", False)),
+                 param=float(o.get("param", 0.0)), thresh=float(o.get("thresh", 0.5)),
+                 weight=float(o.get("weight", 1.0)))
+        outs.append(o)
+    for i, spec in enumerate(specs):
+        if spec["act"] == ACT_SOFTMAX and spec["out"] < 0:
+            raise ValueError(f"layer {i}: softmax is supported on output nodes only")
+        spec["accum"] = readers[i] > 1      # several readers add their gradients
+    return specs, outs, inputs
 
 cdef class Plan:
     """The compiled form of a chain of Dense layers plus a loss. Build it with
@@ -49,23 +190,28 @@ cdef class Plan:
     cdef object _X, _labels, _Y, _sw, _idx, _rule, _slots      # keep bound arrays alive
     cdef object _counters          # the dropout layers' call counters (uint64[1] each)
     cdef long prof_steps
+    cdef bint _busy      # a step runs without the GIL; see _idle
 
     def __cinit__(self):
         self.st.L = NULL
         self.st.part_stats = NULL
         self.st.prof = NULL
         self.st.profiling = False
+        self.st.n_layers = 0
+        self._busy = False
 
     def __dealloc__(self):
         free(self.st.L)
         free(self.st.part_stats)
         free(self.st.prof)
 
-    def __init__(self, list layers, params, grads, Py_ssize_t n_trainable, int n_features,
-                 list outputs, list inputs):
+    def __init__(self, list layers, params, grads, n_trainable, n_features, list outputs,
+                 list inputs):
         cdef int i, j
-        if not 1 <= len(outputs) <= MAX_OUT or not 1 <= len(inputs) <= MAX_SRC:
-            raise ValueError("a plan has 1 to 8 inputs and outputs")
+        _check_array(params, "params", _FLOATS, 1, writable=True)
+        _check_array(grads, "grads", (params.dtype,), 1, params.shape[0], writable=True)
+        layers, outputs, inputs = _checked(layers, outputs, inputs, params.shape[0],
+                                           n_trainable, n_features)
         self.st.n_layers = len(layers)
         self.st.n_features = n_features
         self.st.n_inputs = len(inputs)
@@ -140,8 +286,23 @@ cdef class Plan:
         self._stats = self.stats
         self.st.bmax = 0
         self.st.X = NULL
+        self.st.labels = NULL
+        self.st.Y = NULL
+        self.st.idx = NULL
         self.st.rule = NULL
         self._rule = None
+
+    cdef int _idle(self) except -1:
+        """Every entry point starts here. While one thread runs a step without the GIL,
+        another must not rebind or free what that step reads; and a Plan made without
+        __init__ has no layers to read."""
+        if self.st.L == NULL:
+            raise ValueError("this Plan was not initialized; build it with "
+                             "cydl._ops.make_plan")
+        if self._busy:
+            raise RuntimeError("this Plan is running a step in another thread; give "
+                               "each thread its own Plan")
+        return 0
 
     # ------------------------------------------------------------ setup
     def ensure_batch(self, Py_ssize_t bmax):
@@ -149,6 +310,9 @@ cdef class Plan:
         cdef Py_ssize_t off = 0, n
         cdef int i
         cdef object dt = self._params.dtype
+        self._idle()
+        if bmax < 0:
+            raise ValueError(f"bmax must be >= 0. Received: bmax={bmax}")
         if bmax <= self.st.bmax:
             return
         for i in range(self.st.n_layers):
@@ -180,22 +344,34 @@ cdef class Plan:
         float64 (every input's columns side by side); int32 labels (N, label columns)
         and targets Y (N, target columns) in the model dtype, the outputs' side by
         side; optional sample weights (N,)."""
+        cdef int k, j
+        self._idle()
+        dt = self._params.dtype
+        _check_array(X, "X", _SOURCES, 2, cols=self.st.n_features)
         n = X.shape[0]
-        if X.ndim != 2 or X.shape[1] != self.st.n_features or not X.flags.c_contiguous or \
-                X.dtype not in (np.uint8, np.float32, np.float64):
-            raise ValueError(f"X must be a C-ordered (n, {self.st.n_features}) uint8, float32 "
-                             f"or float64 array")
-        if labels is not None and (labels.dtype != np.int32 or labels.size !=
-                                   n * self.st.label_cols or not labels.flags.c_contiguous):
-            raise ValueError(f"labels must be C-ordered int32 with {self.st.label_cols} "
-                             f"column(s) per row")
-        if Y is not None and (Y.dtype != self._params.dtype or Y.size != n * self.st.y_cols
-                              or not Y.flags.c_contiguous):
-            raise ValueError(f"Y must be C-ordered {self._params.dtype} with "
-                             f"{self.st.y_cols} column(s) per row")
-        if sw is not None and (sw.dtype != self._params.dtype or sw.shape != (n,)
-                               or not sw.flags.c_contiguous):
-            raise ValueError("sample weights must be a contiguous (n,) array of the model dtype")
+        if labels is not None:
+            if self.st.label_cols == 0:
+                raise ValueError("this plan's losses take no integer labels")
+            _check_array(labels, "labels", (np.dtype(np.int32),),
+                         1 if self.st.label_cols == 1 and labels.ndim == 1 else 2, n,
+                         None if labels.ndim == 1 else self.st.label_cols)
+            # Steps index the output columns with labels and do not check them (a check
+            # per step would be O(batch)); the private copy keeps a caller's later
+            # writes from undoing this check.
+            labels = labels.reshape(n, self.st.label_cols).copy()
+            for k in range(self.st.n_outputs):
+                if not self.st.outs[k].sparse:
+                    continue
+                C = self.st.L[self.st.outs[k].node].n_out
+                col = labels[:, self.st.outs[k].col]
+                if n and (col.min() < 0 or col.max() >= C):
+                    j = int(np.flatnonzero((col < 0) | (col >= C))[0])
+                    raise ValueError(f"labels[{j}] = {col[j]} is outside the valid range "
+                                     f"[0, {C}) of the {C} outputs")
+        if Y is not None:
+            _check_array(Y, "Y", (dt,), 2, n, self.st.y_cols)
+        if sw is not None:
+            _check_array(sw, "sw", (dt,), 1, n)
         self._X, self._labels, self._Y, self._sw = X, labels, Y, sw
         self.st.X = <const char*><size_t>X.ctypes.data
         self.st.n_rows = X.shape[0]
@@ -208,14 +384,37 @@ cdef class Plan:
         self._idx = None
 
     def set_order(self, idx):
-        """Row order of the coming steps (an int64 permutation), or None: in order."""
+        """Row order of the coming steps (int64 row indices, one per bound row, e.g. a
+        permutation), or None: in order."""
+        self._idle()
+        if idx is not None:
+            if self.st.X == NULL or self._X is None:
+                raise ValueError("set_order: bind data first (bind_data)")
+            _check_array(idx, "idx", (np.dtype(np.int64),), 1, self.st.n_rows)
+            # copied for the same reason as the labels in bind_data; about 0.1 ms for
+            # 60k rows, once per epoch
+            idx = idx.copy()
+            if idx.size and (idx.min() < 0 or idx.max() >= self.st.n_rows):
+                k = int(np.flatnonzero((idx < 0) | (idx >= self.st.n_rows))[0])
+                raise ValueError(f"idx[{k}] = {idx[k]} is not a row index in "
+                                 f"[0, {self.st.n_rows})")
         self._idx = idx
         self.st.idx = <const long long*><size_t>idx.ctypes.data if idx is not None else NULL
 
     def bind_optimizer(self, UpdateRule rule, slots):
+        """The rule and its slot buffers (None where unused), each one entry per
+        trainable parameter; the rule may be reconfigured later."""
+        self._idle()
+        slots = list(slots)
+        if len(slots) > 3:
+            raise ValueError(f"at most 3 slots. Received {len(slots)} slots")
+        for k, a in enumerate(slots):
+            if a is not None:
+                _check_array(a, f"slot {k + 1}", (self._params.dtype,), 1,
+                             self.st.n_trainable, writable=True)
         self._rule = rule
         self.st.rule = &rule.d
-        self._slots = list(slots) + [None] * (3 - len(slots))
+        self._slots = slots + [None] * (3 - len(slots))
         s = self._slots
         self.st.S1 = <char*><size_t>s[0].ctypes.data if s[0] is not None else NULL
         self.st.S2 = <char*><size_t>s[1].ctypes.data if s[1] is not None else NULL
@@ -225,6 +424,7 @@ cdef class Plan:
         """Time each phase of every step (thread 0, barrier to barrier); see
         profile(). Costs two clock reads per phase while on."""
         cdef int n = P_LAYERS + 2 * self.st.n_layers
+        self._idle()
         if self.st.prof == NULL:
             self.st.prof = <double*>malloc(n * sizeof(double))
             if self.st.prof == NULL:
@@ -261,68 +461,114 @@ cdef class Plan:
     def train_step(self, Py_ssize_t start, Py_ssize_t stop, int n_threads):
         """Forward, loss, backward and update on rows [start, stop) of the bound
         order; self.stats gets the batch's loss and metric sums."""
-        cdef Py_ssize_t B = stop - start
-        if self.st.X == NULL or self.st.rule == NULL or B <= 0 or B > self.st.bmax or stop > self.st.n_rows:
-            raise ValueError("train_step: bind data and optimizer, and keep the batch "
-                             "within the workspace and the data")
-        self._run(start, B, n_threads, 2)
+        self._check_step(start, stop, True)
+        self._run(start, stop - start, n_threads, 2)
 
     def test_step(self, Py_ssize_t start, Py_ssize_t stop, int n_threads):
         """Forward and loss statistics only (no gradients, no update)."""
-        cdef Py_ssize_t B = stop - start
-        if self.st.X == NULL or B <= 0 or B > self.st.bmax or stop > self.st.n_rows:
-            raise ValueError("test_step: bind data and keep the batch within bounds")
-        self._run(start, B, n_threads, 1)
+        self._check_step(start, stop, False)
+        self._run(start, stop - start, n_threads, 1)
+
+    cdef int _check_step(self, Py_ssize_t start, Py_ssize_t stop, bint train) except -1:
+        # O(1): this runs every step. Everything per row was checked at binding.
+        cdef int k
+        cdef char* slot[3]
+        self._idle()
+        if self.st.X == NULL:
+            raise ValueError("bind data first (bind_data)")
+        if self.st.label_cols and self.st.labels == NULL:
+            raise ValueError("this loss needs integer labels: bind_data(X, labels)")
+        if self.st.y_cols and self.st.Y == NULL:
+            raise ValueError("this loss needs targets: bind_data(X, Y=...)")
+        if not (0 <= start < stop <= self.st.n_rows) or stop - start > self.st.bmax:
+            raise ValueError(f"Need 0 <= start < stop <= {self.st.n_rows} (bound rows) and "
+                             f"stop - start <= {self.st.bmax} (ensure_batch). Received "
+                             f"start={start}, stop={stop}")
+        if not train:
+            return 0
+        if self.st.rule == NULL or not (<UpdateRule>self._rule).configured:
+            raise ValueError("bind a configured optimizer first (bind_optimizer)")
+        slot[0] = self.st.S1
+        slot[1] = self.st.S2
+        slot[2] = self.st.S3
+        for k in range(3):
+            if slot[k] == NULL and slot_needed(&self.st.rule.s, k):
+                raise ValueError(f"slot {k + 1} is required by the optimizer (kind "
+                                 f"{self.st.rule.s.kind}) but was not bound")
+        if needs_norms(self.st.rule) and (self.st.rule.n_segments == 0 or
+                self.st.rule.seg_bounds[self.st.rule.n_segments] != self.st.n_trainable):
+            raise ValueError(f"the optimizer's segments must end at n_trainable="
+                             f"{self.st.n_trainable} (set_segments)")
+        return 0
 
     def predict(self, list outs, Py_ssize_t batch, int n_threads):
         """outs[k][i] = output k for row i of the bound X, batch rows at a time."""
         cdef Py_ssize_t start, B, n = self.st.n_rows
         cdef int k
-        if len(outs) != self.st.n_outputs or batch > self.st.bmax or batch < 1:
-            raise ValueError("predict: one out array per output, and a batch that fits "
-                             "the workspace")
+        cdef char* ptrs[MAX_OUT]
+        self._idle()
+        if self.st.X == NULL:
+            raise ValueError("predict: bind data first (bind_data)")
+        if not 1 <= batch <= self.st.bmax:
+            raise ValueError(f"predict: batch must be in [1, {self.st.bmax}] (ensure_batch). "
+                             f"Received: batch={batch}")
+        if not isinstance(outs, list) or len(outs) != self.st.n_outputs:
+            raise ValueError(f"predict: one out array per output ({self.st.n_outputs})")
         for k, out in enumerate(outs):
-            C = self.st.L[self.st.outs[k].node].n_out
-            if out.shape != (n, C) or not out.flags.c_contiguous or \
-                    out.dtype != self._params.dtype:
-                raise ValueError(f"predict: outs[{k}] must be a C-ordered ({n}, {C}) array "
-                                 f"of the model dtype")
+            _check_array(out, f"outs[{k}]", (self._params.dtype,), 2, n,
+                         self.st.L[self.st.outs[k].node].n_out, writable=True)
+            ptrs[k] = <char*><size_t>out.ctypes.data
         start = 0
-        while start < n:
-            B = min(batch, n - start)
-            self._run(start, B, n_threads, 0)
-            for k, out in enumerate(outs):
-                if self.st.is_double:
-                    copy_out(&self.st, k, <double*><size_t>out.ctypes.data, start, B)
-                else:
-                    copy_out(&self.st, k, <float*><size_t>out.ctypes.data, start, B)
-            start += B
+        try:
+            while start < n:
+                # Ctrl-C lands here between batches: the kernel runs without the GIL
+                PyErr_CheckSignals()
+                B = min(batch, n - start)
+                self._run(start, B, n_threads, 0)
+                # busy between batches as well: nothing may rebind X mid-predict
+                self._busy = True
+                for k in range(self.st.n_outputs):
+                    if self.st.is_double:
+                        copy_out(&self.st, k, <double*>ptrs[k], start, B)
+                    else:
+                        copy_out(&self.st, k, <float*>ptrs[k], start, B)
+                start += B
+        finally:
+            self._busy = False
 
     # Low-latency entry points of model(x) / model.predict(x) for small batches in
     # the model dtype. Two plain methods rather than one fused one: Cython picks a
     # fused def's specialization at call time, which costs microseconds here.
-    def predict_f32(self, float[:, ::1] X, float[:, ::1] out, int n_threads):
+    def predict_f32(self, const float[:, ::1] X, float[:, ::1] out, int n_threads):
         """out = network(X), float32 model; rows <= workspace rows."""
         if self.st.is_double:
             raise ValueError("this plan is float64")
-        self._predict_small(<const char*>&X[0, 0], X.shape[0], X.shape[1], out.shape[0],
-                            out.shape[1], n_threads)
+        self._check_small(X.shape[0], X.shape[1], out.shape[0], out.shape[1])
+        self._predict_small(<const char*>&X[0, 0], X.shape[0], n_threads)
         copy_out(&self.st, 0, &out[0, 0], 0, X.shape[0])
 
-    def predict_f64(self, double[:, ::1] X, double[:, ::1] out, int n_threads):
+    def predict_f64(self, const double[:, ::1] X, double[:, ::1] out, int n_threads):
         """out = network(X), float64 model; rows <= workspace rows."""
         if not self.st.is_double:
             raise ValueError("this plan is float32")
-        self._predict_small(<const char*>&X[0, 0], X.shape[0], X.shape[1], out.shape[0],
-                            out.shape[1], n_threads)
+        self._check_small(X.shape[0], X.shape[1], out.shape[0], out.shape[1])
+        self._predict_small(<const char*>&X[0, 0], X.shape[0], n_threads)
         copy_out(&self.st, 0, &out[0, 0], 0, X.shape[0])
 
-    cdef int _predict_small(self, const char* X, Py_ssize_t B, Py_ssize_t F, Py_ssize_t outB,
-                            Py_ssize_t outC, int n_threads) except -1:
+    cdef int _check_small(self, Py_ssize_t B, Py_ssize_t F, Py_ssize_t outB,
+                          Py_ssize_t outC) except -1:
+        # before &X[0, 0] is taken: that needs a row
+        cdef int C
+        self._idle()
+        C = self.st.L[self.st.outs[0].node].n_out
         if F != self.st.n_features or B == 0 or B > self.st.bmax or outB != B or \
-                outC != self.st.L[self.st.outs[0].node].n_out or self.st.n_outputs != 1:
-            raise ValueError("predict: X must be (n <= workspace rows, n_features), "
-                             "out (n, n_out)")
+                outC != C or self.st.n_outputs != 1:
+            raise ValueError(f"predict: X must be (n <= {self.st.bmax} workspace rows, "
+                             f"{self.st.n_features}), out (n, {C}), one output. Received "
+                             f"X ({B}, {F}), out ({outB}, {outC})")
+        return 0
+
+    cdef int _predict_small(self, const char* X, Py_ssize_t B, int n_threads) except -1:
         self.st.X = X
         self.st.n_rows = B
         self.st.src_kind = SRC_F64 if self.st.is_double else SRC_F32
@@ -337,8 +583,10 @@ cdef class Plan:
         cdef int t, k, o
         if nt < 1:
             nt = 1
+        self._busy = True
         with nogil:
             run_step(&self.st, start, B, nt, mode)
+        self._busy = False
         if self.st.profiling:
             self.prof_steps += 1
         for o in range(self.st.n_outputs):

@@ -175,8 +175,9 @@ cdef void loss_rows(int kind, int acc_mode, double param, double thresh, Py_ssiz
 
 
 def loss_forward_backward(int kind, int acc_mode, double param, double thresh,
-                          floating[:, :] P,
-                          int[::1] labels, floating[:, :] Y, floating[::1] sw,
+                          const floating[:, :] P,
+                          const int[::1] labels, const floating[:, :] Y,
+                          const floating[::1] sw,
                           floating[:, :] G, double gscale, double[::1] stats,
                           int n_threads):
     """stats[:] = sums over rows of (loss, hits, |err|, err^2); G = gscale * dloss/dP."""
@@ -187,8 +188,22 @@ def loss_forward_backward(int kind, int acc_mode, double param, double thresh,
     cdef const floating* swp = &sw[0] if sw is not None and B > 0 else NULL
     cdef floating* gp = NULL
     cdef int t, k, parts
+    cdef Py_ssize_t r
     cdef Span sp
     cdef double* part_stats
+    if stats.shape[0] < N_STATS:
+        raise ValueError(f"stats must have {N_STATS} entries. Received {stats.shape[0]}")
+    if (labels is not None and labels.shape[0] != B) or (sw is not None and sw.shape[0] != B):
+        raise ValueError(f"labels and sample weights need one entry per row ({B})")
+    if (Y is not None and (Y.shape[0] != B or Y.shape[1] != C)) or \
+            (G is not None and (G.shape[0] != B or G.shape[1] != C)):
+        raise ValueError(f"targets and gradient must have P's shape ({B}, {C})")
+    if lp != NULL:
+        # labels index P's columns through raw pointers; checking them costs nanoseconds
+        for r in range(B):
+            if lp[r] < 0 or lp[r] >= C:
+                raise ValueError(f"Received a label value of {lp[r]} (at index {r}), "
+                                 f"outside the valid range [0, {C})")
     if Y is not None and B > 0:
         yp = &Y[0, 0]
         yrs = Y.strides[0] // item

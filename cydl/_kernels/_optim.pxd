@@ -37,6 +37,12 @@ cdef struct RuleData:
 
 cdef class UpdateRule:
     cdef RuleData d
+    cdef bint configured
+
+
+cdef bint slot_needed(const OptStep* s, int k) noexcept nogil
+cdef int check_slot(const OptStep* s, int k, bint missing, Py_ssize_t size,
+                    Py_ssize_t n) except -1
 
 
 cdef bint needs_norms(const RuleData* r) noexcept nogil

@@ -12,12 +12,28 @@ from libc.math cimport sqrt
 from cydl._kernels._math cimport fsqrt, fabsx
 from cydl._kernels._parallel cimport (Span, split_range, parts_for, cydl_ftz_begin,
                                       cydl_ftz_end)
+import numpy as np
 
 KINDS = {"sgd": OPT_SGD, "adam": OPT_ADAM, "adamax": OPT_ADAMAX, "nadam": OPT_NADAM,
          "rmsprop": OPT_RMSPROP, "adagrad": OPT_ADAGRAD}
 
 # Elements per thread below which the update is not split.
 cdef Py_ssize_t MIN_CHUNK = 16384
+# More threads than this buy nothing (cydl._ops.MAX_THREADS, the fused kernels' cap).
+cdef int MAX_THREADS = 256
+
+
+cdef bint slot_needed(const OptStep* s, int k) noexcept nogil:
+    """Whether update_span reads slot k (0, 1, 2) under this configuration."""
+    if s.kind == OPT_SGD:
+        return k == 0 and s.momentum != 0
+    if s.kind == OPT_ADAM:
+        return k < 2 or s.amsgrad
+    if s.kind == OPT_ADAMAX or s.kind == OPT_NADAM:
+        return k < 2
+    if s.kind == OPT_RMSPROP:
+        return k == 0 or (k == 1 and s.centered) or (k == 2 and s.momentum > 0)
+    return k == 0      # adagrad
 
 
 cdef double sumsq(const floating* g, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
@@ -162,6 +178,18 @@ cdef void update_range(const RuleData* r, Py_ssize_t lo, Py_ssize_t hi, floating
                     <floating>r.seg_scale[k])
 
 
+cdef int check_slot(const OptStep* s, int k, bint missing, Py_ssize_t size,
+                    Py_ssize_t n) except -1:
+    """ValueError unless slot k is present with n entries whenever the update reads it."""
+    if missing:
+        if slot_needed(s, k):
+            raise ValueError(f"slot {k + 1} is required by this optimizer (kind "
+                             f"{s.kind}) but is missing")
+    elif size != n:
+        raise ValueError(f"slot {k + 1} has {size} entries but the buffer has {n}")
+    return 0
+
+
 cdef class UpdateRule:
     """The hyper-parameters and per-step scalars of one optimizer, readable without
     the GIL, plus the variable boundaries that clipnorm needs."""
@@ -170,6 +198,7 @@ cdef class UpdateRule:
         self.d.seg_bounds = NULL
         self.d.seg_scale = NULL
         self.d.n_segments = 0
+        self.configured = False
 
     def __dealloc__(self):
         free(self.d.seg_bounds)
@@ -180,6 +209,8 @@ cdef class UpdateRule:
                   bint amsgrad=False, bint centered=False, double weight_decay=0,
                   double clipvalue=0, double clipnorm=0, double global_clipnorm=0):
         cdef OptStep* s = &self.d.s
+        if kind not in KINDS.values():
+            raise ValueError(f"Unknown optimizer kind code {kind}. Known: {KINDS}")
         s.kind = kind
         s.momentum = momentum
         s.nesterov = nesterov
@@ -193,10 +224,29 @@ cdef class UpdateRule:
         s.clipvalue = clipvalue
         s.clipnorm = clipnorm
         s.global_clipnorm = global_clipnorm
+        self.configured = True
+
+    def slots_needed(self):
+        """Which of the three slot buffers the configured update reads."""
+        return tuple(bool(slot_needed(&self.d.s, k)) for k in range(3))
 
     def set_segments(self, bounds):
         """Offsets [0, e1, e2, ..., n] of the variables in the trainable buffer."""
-        cdef Py_ssize_t k, n = len(bounds) - 1
+        cdef Py_ssize_t k, n
+        b = np.asarray(bounds)
+        if b.ndim != 1 or b.size == 0 or b.dtype.kind not in "iu":
+            raise ValueError(f"segments must be a non-empty list of int offsets. "
+                             f"Received: {bounds!r}")
+        # apply() sums gradient slices between consecutive bounds: they must stay inside
+        # the buffer, which it checks against the last bound
+        if b[0] != 0:
+            raise ValueError(f"segments must start at 0. Received segments[0]={b[0]}")
+        bad = np.flatnonzero(np.diff(b) < 0)
+        if bad.size:
+            k = bad[0] + 1
+            raise ValueError(f"segments must never decrease. Received segments[{k}]="
+                             f"{b[k]} after segments[{k - 1}]={b[k - 1]}")
+        n = b.size - 1
         free(self.d.seg_bounds)
         free(self.d.seg_scale)
         self.d.seg_bounds = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
@@ -204,7 +254,7 @@ cdef class UpdateRule:
         if self.d.seg_bounds == NULL or self.d.seg_scale == NULL:
             raise MemoryError()
         for k in range(n + 1):
-            self.d.seg_bounds[k] = bounds[k]
+            self.d.seg_bounds[k] = b[k]
             self.d.seg_scale[k] = 1.0
         self.d.n_segments = n
 
@@ -221,18 +271,29 @@ cdef class UpdateRule:
         self.d.s.c2 = c2
         self.d.s.c3 = c3
 
-    def apply(self, floating[::1] p, floating[::1] g, floating[::1] s1, floating[::1] s2,
-              floating[::1] s3, int n_threads):
+    def apply(self, floating[::1] p, const floating[::1] g, floating[::1] s1,
+              floating[::1] s2, floating[::1] s3, int n_threads):
         """One step over the whole buffer: p, g and the slots (None if unused)."""
         cdef Py_ssize_t n = p.shape[0], k
         cdef int t, parts
         cdef Span sp
         cdef RuleData* r = &self.d
-        cdef floating* q1 = &s1[0] if s1 is not None and n > 0 else NULL
-        cdef floating* q2 = &s2[0] if s2 is not None and n > 0 else NULL
-        cdef floating* q3 = &s3[0] if s3 is not None and n > 0 else NULL
+        cdef floating* q[3]
+        if not self.configured:
+            raise ValueError("UpdateRule.configure() must be called before apply()")
+        if n_threads < 1:
+            raise ValueError(f"n_threads must be a positive int. Received: n_threads={n_threads}")
+        n_threads = min(n_threads, MAX_THREADS)
+        if g.shape[0] != n:
+            raise ValueError(f"g has {g.shape[0]} entries but p has {n}")
+        check_slot(&r.s, 0, s1 is None, 0 if s1 is None else s1.shape[0], n)
+        check_slot(&r.s, 1, s2 is None, 0 if s2 is None else s2.shape[0], n)
+        check_slot(&r.s, 2, s3 is None, 0 if s3 is None else s3.shape[0], n)
         if n == 0:
             return
+        q[0] = &s1[0] if s1 is not None else NULL
+        q[1] = &s2[0] if s2 is not None else NULL
+        q[2] = &s3[0] if s3 is not None else NULL
         if needs_norms(r):
             if r.n_segments == 0 or r.seg_bounds[r.n_segments] != n:
                 raise ValueError("set_segments() must describe the whole buffer")
@@ -244,4 +305,4 @@ cdef class UpdateRule:
         with nogil:
             for t in prange(parts, num_threads=parts, schedule='static'):
                 sp = split_range(n, parts, t, 16)
-                update_range(r, sp.lo, sp.hi, &p[0], &g[0], q1, q2, q3)
+                update_range(r, sp.lo, sp.hi, &p[0], &g[0], q[0], q[1], q[2])

@@ -3,12 +3,19 @@
 Every function here has a pure-NumPy twin of the same name and signature in
 :mod:`cydl._ops._reference`, which is the spec and the test oracle.
 
+The kernels are built without bounds checks, so every index, length and buffer is
+checked before one runs: here, or in the kernel's entry point before it releases the
+GIL where a C loop is cheaper than NumPy (row indices, labels). Bad arguments raise
+ValueError or TypeError; none may crash the process (tests/test_hostile_ops.py).
+
 Layout: 2-D activations and gradients are column-major, i.e. Fortran-ordered
 ``(batch, units)`` arrays, and dense kernels are Fortran-ordered ``(n_in, n_out)``
 arrays. With the batch as BLAS's leading dimension, OpenBLAS runs the shapes of
 small-batch training about 30% faster than with row-major activations. Inputs may come in
 either order; outputs this module allocates are Fortran-ordered.
 """
+import operator
+
 import numpy as np
 
 from cydl import _config
@@ -25,6 +32,11 @@ UpdateRule = _optim.UpdateRule
 # Keras' defaults for the activations that take a parameter.
 DEFAULT_ALPHA = {"elu": 1.0, "leaky_relu": 0.2}
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_GATHER_SOURCES = (np.dtype(np.uint8),) + _FLOATS
+# More threads than this buy nothing, and asking OpenMP for millions of them can
+# abort the process; the fused kernels cap at the same count.
+MAX_THREADS = 256
+_INT32_MAX = 2 ** 31 - 1
 
 
 def resolve_threads(n_threads=None):
@@ -34,7 +46,7 @@ def resolve_threads(n_threads=None):
     if isinstance(n_threads, bool) or not isinstance(n_threads, (int, np.integer)) \
             or n_threads < 1:
         raise ValueError(f"n_threads must be a positive int. Received: n_threads={n_threads!r}")
-    return int(n_threads)
+    return min(int(n_threads), MAX_THREADS)
 
 
 def activation_code(activation):
@@ -77,13 +89,34 @@ def _fortran(x, name, dtype):
     return np.asfortranarray(x)
 
 
+def _check_buffer(buf, shape, dtype, name, order):
+    """buf, if it is a writable ndarray of this shape and dtype; order "F" or "C" also
+    demands that contiguity, None takes any strides (the kernel reads them)."""
+    if not isinstance(buf, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array. Received: {type(buf).__name__}")
+    layout_ok = order is None or (buf.flags.f_contiguous if order == "F"
+                                  else buf.flags.c_contiguous)
+    if buf.shape != tuple(shape) or buf.dtype != dtype or not layout_ok:
+        kind = {"F": "Fortran-ordered ", "C": "contiguous "}.get(order, "")
+        raise ValueError(f"{name} must be a {kind}{np.dtype(dtype)} array of shape "
+                         f"{tuple(shape)}. Received shape={buf.shape}, dtype={buf.dtype}"
+                         + ("" if layout_ok else ", other memory order"))
+    if not buf.flags.writeable:
+        raise ValueError(f"{name} is read-only; it must be writable")
+    return buf
+
+
 def _check_out(out, shape, dtype, name):
     if out is None:
         return np.empty(shape, dtype=dtype, order="F")
-    if out.shape != tuple(shape) or out.dtype != dtype or not out.flags.f_contiguous:
-        raise ValueError(f"{name} must be a Fortran-ordered {dtype} array of shape "
-                         f"{tuple(shape)}. Received shape={out.shape}, dtype={out.dtype}")
-    return out
+    return _check_buffer(out, shape, dtype, name, "F")
+
+
+def _index(value, name):
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int. Received: {name}={value!r}") from None
 
 
 def dense_forward(X, W, b=None, activation="linear", alpha=None, *, out=None, z_out=None,
@@ -93,9 +126,11 @@ def dense_forward(X, W, b=None, activation="linear", alpha=None, *, out=None, z_
     Shapes: X (B, n_in), W (n_in, n_out), b (n_out,), A and Z (B, n_out).
     """
     W = _fortran(W, "W", None)
+    if W.ndim != 2:
+        raise ValueError(f"W must be 2-D. Received shape={W.shape}")
     dtype = W.dtype
     X = _contiguous_2d(X, "X", dtype)
-    if W.ndim != 2 or X.shape[1] != W.shape[0]:
+    if X.shape[1] != W.shape[0]:
         raise ValueError(f"X has {X.shape[1]} features but W has shape {W.shape}")
     n_out = W.shape[1]
     if b is not None:
@@ -121,6 +156,8 @@ def dense_backward(dA, X, W, A, Z=None, activation="linear", alpha=None, *, dW_o
     come back as None. dA is not modified.
     """
     W = _fortran(W, "W", None)
+    if W.ndim != 2:
+        raise ValueError(f"W must be 2-D. Received shape={W.shape}")
     dtype = W.dtype
     X = _contiguous_2d(X, "X", dtype)
     B, n_in, n_out = X.shape[0], W.shape[0], W.shape[1]
@@ -132,15 +169,16 @@ def dense_backward(dA, X, W, A, Z=None, activation="linear", alpha=None, *, dW_o
     code = activation_code(activation)
     if Z is not None:
         Z = _fortran(Z, "Z", dtype)
+        if Z.shape != (B, n_out):
+            raise ValueError(f"Z must have shape {(B, n_out)} like A. Received {Z.shape}")
     elif activation_needs_z(activation, alpha):
         raise ValueError(f"activation {activation!r} needs Z for its gradient")
     dW = db = None
     if need_dW:
         dW = _check_out(dW_out, (n_in, n_out), dtype, "dW_out")
     if need_dW and use_bias:
-        db = db_out if db_out is not None else np.empty(n_out, dtype)
-        if db.shape != (n_out,) or db.dtype != dtype:
-            raise ValueError(f"db_out must be a {dtype} array of shape ({n_out},)")
+        db = np.empty(n_out, dtype) if db_out is None else \
+            _check_buffer(db_out, (n_out,), dtype, "db_out", "C")
     if accumulate and (dW_out is None or (use_bias and db_out is None)):
         raise ValueError("accumulate=True needs dW_out (and db_out)")
     dX = _check_out(dX_out, (B, n_in), dtype, "dX_out") if need_dX else None
@@ -156,10 +194,10 @@ def activation_forward(Z, activation="relu", alpha=None, *, out=None, n_threads=
     code = activation_code(activation)
     Z = _float_array(Z, "Z")
     Z2 = _as_matrix(Z, code)
-    A2 = np.empty(Z2.shape, Z2.dtype, order="F") if out is None else out
+    A2 = _out_matrix(out, Z.shape, Z2, "out")
     _activations.activation_forward(Z2, A2, code, _alpha(activation, alpha),
                                     resolve_threads(n_threads))
-    return A2 if A2.shape == Z.shape else A2.reshape(Z.shape)
+    return _from_matrix(A2, out, Z.shape)
 
 
 def activation_backward(dA, A, Z=None, activation="relu", alpha=None, *, out=None,
@@ -173,11 +211,16 @@ def activation_backward(dA, A, Z=None, activation="relu", alpha=None, *, out=Non
     if Z is None and activation_needs_z(activation, alpha):
         raise ValueError(f"activation {activation!r} needs Z for its gradient")
     A2, dA2 = _as_matrix(A, code), _as_matrix(dA, code)
-    Z2 = _as_matrix(_float_array(Z, "Z", A.dtype), code) if Z is not None else None
-    dZ2 = np.empty(A2.shape, A2.dtype, order="F") if out is None else out
+    Z2 = None
+    if Z is not None:
+        Z = _float_array(Z, "Z", A.dtype)
+        if Z.shape != A.shape:
+            raise ValueError(f"Z {Z.shape} and A {A.shape} differ in shape")
+        Z2 = _as_matrix(Z, code)
+    dZ2 = _out_matrix(out, A.shape, A2, "out")
     _activations.activation_backward(dA2, A2, Z2, dZ2, code, _alpha(activation, alpha),
                                      resolve_threads(n_threads))
-    return dZ2 if dZ2.shape == A.shape else dZ2.reshape(A.shape)
+    return _from_matrix(dZ2, out, A.shape)
 
 
 def _as_matrix(x, code):
@@ -192,6 +235,28 @@ def _as_matrix(x, code):
     return np.ascontiguousarray(x).reshape(-1, 1)
 
 
+def _out_matrix(out, shape, like, name):
+    """Where a kernel writes a result laid out like `like` (from _as_matrix) for an
+    input of `shape`: out itself when its memory already has that layout, else a new
+    array (_from_matrix then copies it into out)."""
+    if out is None:
+        return np.empty(like.shape, like.dtype, order="F")
+    _check_buffer(out, shape, like.dtype, name, None)
+    # _as_matrix maps indices as a C-order reshape does; a view means no copy is needed
+    view = out.reshape(like.shape)
+    if view.flags.f_contiguous and np.may_share_memory(view, out):
+        return view
+    return np.empty(like.shape, like.dtype, order="F")
+
+
+def _from_matrix(res, out, shape):
+    if out is None:
+        return res if res.shape == shape else res.reshape(shape)
+    if not np.may_share_memory(res, out):
+        out[...] = res.reshape(shape)
+    return out
+
+
 def loss_forward_backward(kind, y_pred, y_true, sample_weight=None, *, acc_mode="none",
                           param=1.0, thresh=0.5, grad_out=None, want_grad=True,
                           stats_out=None, n_threads=None):
@@ -199,20 +264,31 @@ def loss_forward_backward(kind, y_pred, y_true, sample_weight=None, *, acc_mode=
 
     stats = [sum of per-sample losses (weighted), accuracy hits, sum of per-sample
     mean |error|, sum of per-sample mean error^2]. Sparse kinds take integer labels
-    (B,) already checked to lie in [0, C).
+    (B,) in [0, C).
     """
-    try:
-        code = LOSS_KINDS[kind]
-    except KeyError:
-        raise ValueError(f"Unknown loss kind {kind!r}. Known: {sorted(LOSS_KINDS)}") from None
+    code = _lookup(LOSS_KINDS, kind, "loss kind")
+    acc = _lookup(ACC_MODES, acc_mode, "acc_mode")
+    sparse = kind.startswith("sparse")
+    if (acc_mode == "sparse") != sparse and acc_mode != "none":
+        raise ValueError(f"acc_mode {acc_mode!r} does not go with loss kind {kind!r}: "
+                         f"'sparse' needs integer labels, the others dense targets")
     P = _contiguous_2d(y_pred, "y_pred", None)
     dtype = P.dtype
     B, C = P.shape
+    if C == 0 and B > 0:
+        raise ValueError(f"y_pred must have at least one column. Received shape={P.shape}")
     labels = Y = None
-    if kind.startswith("sparse"):
-        labels = np.ascontiguousarray(y_true, dtype=np.int32).reshape(-1)
-        if labels.shape[0] != B:
-            raise ValueError(f"{labels.shape[0]} labels for {B} predictions")
+    if sparse:
+        y = np.asarray(y_true)
+        if y.size != B:
+            raise ValueError(f"{y.size} labels for {B} predictions")
+        if y.dtype == np.int32:
+            labels = np.ascontiguousarray(y.reshape(-1))   # the kernel checks the range
+        else:
+            labels, bad = labels_to_int32(y, max(C, 1))
+            if bad >= 0:
+                raise ValueError(f"Received a label value of {y.reshape(-1)[bad]} (at "
+                                 f"index {bad}), outside the valid range [0, {C})")
     else:
         Y = _contiguous_2d(y_true, "y_true", dtype)
         if Y.shape != P.shape:
@@ -224,9 +300,11 @@ def loss_forward_backward(kind, y_pred, y_true, sample_weight=None, *, acc_mode=
             raise ValueError(f"{sw.shape[0]} sample weights for {B} samples")
     G = None
     if want_grad:
-        G = np.empty((B, C), dtype, order="F") if grad_out is None else grad_out
-    stats = np.zeros(4) if stats_out is None else stats_out
-    _losses.loss_forward_backward(code, ACC_MODES[acc_mode], float(param), float(thresh),
+        G = np.empty((B, C), dtype, order="F") if grad_out is None else \
+            _check_buffer(grad_out, (B, C), dtype, "grad_out", None)
+    stats = np.zeros(4) if stats_out is None else \
+        _check_buffer(stats_out, (4,), np.float64, "stats_out", "C")
+    _losses.loss_forward_backward(code, acc, float(param), float(thresh),
                                   P, labels, Y, sw, G, 1.0 / max(B, 1), stats,
                                   resolve_threads(n_threads))
     return stats, G
@@ -235,17 +313,74 @@ def loss_forward_backward(kind, y_pred, y_true, sample_weight=None, *, acc_mode=
 def optimizer_step(rule, params, grads, slots=(), n_threads=None):
     """One fused update of `params` in place from `grads` (1-D buffers) and the
     optimizer's slot buffers, by the UpdateRule's formula."""
-    if params.dtype != grads.dtype or params.shape != grads.shape:
-        raise ValueError("params and grads must share dtype and shape")
-    s = list(slots) + [None] * (3 - len(slots))
-    rule.apply(params, grads, s[0], s[1], s[2], resolve_threads(n_threads))
+    if not isinstance(rule, UpdateRule):
+        raise TypeError(f"rule must be an UpdateRule. Received: {type(rule).__name__}")
+    slots = list(slots)
+    if len(slots) > 3:
+        raise ValueError(f"at most 3 slots. Received {len(slots)} slots")
+    s = slots + [None] * (3 - len(slots))
+    try:
+        # apply() itself checks lengths and required slots before it writes anything
+        rule.apply(params, grads, s[0], s[1], s[2], resolve_threads(n_threads))
+    except (TypeError, ValueError):
+        _explain_buffers(params, grads, slots)    # a clearer message, if it finds one
+        raise
+
+
+def _explain_buffers(params, grads, slots):
+    if not isinstance(params, np.ndarray) or params.dtype not in _FLOATS:
+        raise TypeError(f"params must be a float32 or float64 array. Received: "
+                        f"{getattr(params, 'dtype', type(params).__name__)}")
+    n = params.shape
+    if params.ndim != 1 or not params.flags.c_contiguous:
+        raise ValueError(f"params must be a contiguous 1-D buffer. Received shape={n}")
+    _check_buffer(params, n, params.dtype, "params", "C")
+    if not isinstance(grads, np.ndarray) or grads.dtype != params.dtype or grads.shape != n \
+            or not grads.flags.c_contiguous:
+        raise ValueError(f"grads must be a contiguous {params.dtype} buffer of shape {n} "
+                         f"like params")
+    for k, s in enumerate(slots):
+        if s is not None:
+            _check_buffer(s, n, params.dtype, f"slot {k + 1}", "C")
 
 
 def gather_rows(X, idx, start, stop, out, n_threads=None):
     """out[:stop-start] = X[idx[start:stop]] (X[start:stop] if idx is None), cast to
-    out's dtype. X: C-ordered 2-D float32, float64 or uint8."""
-    _data.gather_rows(X, idx, start, stop, out, resolve_threads(n_threads))
+    out's dtype. X: C-ordered 2-D float32, float64 or uint8; idx: int64."""
+    try:
+        # the kernel checks start, stop, out's size and every index before it reads
+        _data.gather_rows(X, idx, start, stop, out, resolve_threads(n_threads))
+    except (TypeError, ValueError, OverflowError):
+        _explain_gather(X, idx, start, stop, out)    # a clearer message, if it finds one
+        raise
     return out
+
+
+def _explain_gather(X, idx, start, stop, out):
+    if not isinstance(X, np.ndarray) or X.dtype not in _GATHER_SOURCES:
+        raise TypeError(f"X must be a uint8, float32 or float64 array. Received: "
+                        f"{getattr(X, 'dtype', type(X).__name__)}")
+    if X.ndim != 2 or not X.flags.c_contiguous:
+        raise ValueError(f"X must be a C-ordered 2-D array. Received shape={X.shape}")
+    if not isinstance(out, np.ndarray) or out.dtype not in _FLOATS:
+        raise TypeError(f"out must be a float32 or float64 array. Received: "
+                        f"{getattr(out, 'dtype', type(out).__name__)}")
+    start, stop = _index(start, "start"), _index(stop, "stop")
+    limit, what = X.shape[0], "rows of X"
+    if idx is not None:
+        if not isinstance(idx, np.ndarray) or idx.dtype != np.int64 or idx.ndim != 1 \
+                or not idx.flags.c_contiguous:
+            raise TypeError(f"idx must be a contiguous 1-D int64 array. Received: "
+                            f"{getattr(idx, 'dtype', type(idx).__name__)} "
+                            f"{getattr(idx, 'shape', '')}")
+        limit, what = idx.shape[0], "entries of idx"
+    if not 0 <= start <= stop <= limit:
+        raise ValueError(f"Need 0 <= start <= stop <= {limit} ({what}). Received "
+                         f"start={start}, stop={stop}")
+    if out.ndim != 2 or out.shape[0] < stop - start or out.shape[1] != X.shape[1]:
+        raise ValueError(f"out must have at least {stop - start} rows and {X.shape[1]} "
+                         f"columns. Received shape={out.shape}")
+    _check_buffer(out, out.shape, out.dtype, "out", "C")
 
 
 def first_nonfinite(x, n_threads=None):
@@ -261,6 +396,10 @@ def first_nonfinite(x, n_threads=None):
 
 def labels_to_int32(y, n_classes):
     """(labels as int32, index of the first label outside [0, n_classes) or -1)."""
+    n_classes = _index(n_classes, "n_classes")
+    if not 1 <= n_classes <= _INT32_MAX:
+        raise ValueError(f"n_classes must be in [1, {_INT32_MAX}]. Received: "
+                         f"n_classes={n_classes}")
     y = np.ascontiguousarray(np.asarray(y).reshape(-1))
     if y.dtype.kind == "f":
         if y.size and not np.array_equal(y, np.floor(y)):
@@ -269,18 +408,26 @@ def labels_to_int32(y, n_classes):
     elif y.dtype not in (np.dtype(np.int32), np.dtype(np.int64)):
         y = y.astype(np.int64)
     out = np.empty(y.shape[0], np.int32)
-    bad = _data.labels_to_int32(y, int(n_classes), out)
+    bad = _data.labels_to_int32(y, n_classes, out)
     return out, bad
+
+
+def _lookup(table, key, what):
+    try:
+        return table[key]
+    except (KeyError, TypeError):
+        raise ValueError(f"Unknown {what} {key!r}. Known: {sorted(table)}") from None
 
 
 def make_plan(layers, params, grads, n_trainable, n_features, outputs, inputs=None):
     """Compile a graph of nodes and its losses into one whole-step kernel.
 
     Args:
-        layers: node dicts in topological order: kind, src (the node indices it
-            reads, or -1 - k for model input k; default: the node before, or the
-            input), n_in, n_out, activation, alpha, trainable, and the offsets of
-            the node's parameters in the flat buffers (w / b, m / v; -1: none).
+        layers: node dicts in topological order: kind (see cydl.models._lowering),
+            src (the node indices it reads, or -1 - k for model input k; default:
+            the node before, or the input), n_in, n_out, activation, alpha,
+            trainable, and the offsets of the node's parameters in the flat buffers
+            (w / b, m / v; -1: none), plus the kind's constants.
         params, grads: the model's flat buffers (1-D, float32 or float64).
         n_trainable: the first n_trainable entries are what the optimizer updates.
         n_features: the width of the combined input row.
@@ -288,92 +435,40 @@ def make_plan(layers, params, grads, n_trainable, n_features, outputs, inputs=No
             acc_mode, on_logits, param, thresh and weight.
         inputs: (offset, width) of each model input in the combined row (default:
             one input, the whole row).
+
+    Names are resolved here; Plan() itself checks sizes, offsets, sources and buffers.
     """
     from cydl._kernels import _fused
-    if params.ndim != 1 or grads.shape != params.shape or grads.dtype != params.dtype \
-            or params.dtype not in _FLOATS or not params.flags.c_contiguous \
-            or not grads.flags.c_contiguous:
-        raise ValueError("params and grads must be contiguous 1-D float buffers alike")
-    inputs = [(0, int(n_features))] if inputs is None else [(int(o), int(w)) for o, w in inputs]
-    for off, w in inputs:
-        if off < 0 or w <= 0 or off + w > n_features:
-            raise ValueError(f"input columns [{off}, {off + w}) outside the {n_features}-wide row")
-    specs, readers = [], [0] * len(layers)
+    if not isinstance(layers, (list, tuple)) or not layers:
+        raise ValueError(f"layers must be a non-empty list of layer dicts. Received: "
+                         f"{layers!r}")
+    if not isinstance(outputs, (list, tuple)) or not outputs:
+        raise ValueError(f"outputs must be a non-empty list of output dicts. Received: "
+                         f"{outputs!r}")
+    specs = []
     for i, layer in enumerate(layers):
+        missing = [k for k in ("n_in", "n_out", "activation", "trainable") if k not in layer]
+        if missing:
+            raise ValueError(f"layer {i} is missing {', '.join(map(repr, missing))}")
         code = activation_code(layer["activation"])
-        kind = int(layer.get("kind", 0))
-        src = [int(s) for s in layer.get("src", [i - 1 if i else -1])]
-        if not 1 <= len(src) <= 8 or any(s >= i or s < -len(inputs) for s in src) or \
-                (kind < 5 and len(src) != 1):
-            raise ValueError(f"layer {i}: sources {src} must be earlier nodes or inputs")
-        widths = [layers[s]["n_out"] if s >= 0 else inputs[-1 - s][1] for s in src]
-        n_in, n_out = int(layer["n_in"]), int(layer["n_out"])
-        if kind not in range(12):
-            raise ValueError(f"layer {i}: unknown node kind {kind}")
-        if kind == 5:
-            ok = n_in == n_out == sum(widths)
-        elif kind > 5:
-            ok = len(src) >= 2 and all(w == n_out for w in widths) and n_in == n_out
-        else:
-            ok = widths[0] == n_in and (kind == 0 or n_in == n_out)
-        if not ok:
-            raise ValueError(f"layer {i} ({n_in} -> {n_out}) does not fit its sources' "
-                             f"widths {widths}")
-        for s in src:
-            if s >= 0:
-                readers[s] += 1
-        sizes = {"w": n_in * n_out if kind == 0 else n_out, "b": n_out, "m": n_out,
-                 "v": n_out}
-        offsets = {k: int(layer.get(k, -1)) for k in sizes}
-        for k, size in sizes.items():
-            if offsets[k] >= 0 and offsets[k] + size > params.size:
-                raise ValueError(f"layer {i}: offset {k}={offsets[k]} outside the "
-                                 f"parameter buffer")
-        if kind == 0 and offsets["w"] < 0:
-            raise ValueError(f"layer {i}: a Dense node needs its kernel offset")
-        if kind in (1, 4) and (offsets["m"] < 0 or offsets["v"] < 0):
-            raise ValueError(f"layer {i}: the node needs its statistics' offsets")
-        if kind == 3 and offsets["w"] < 0:
-            raise ValueError(f"layer {i}: a PReLU node needs its slopes' offset")
-        if layer["trainable"] and any(offsets[k] >= 0 and offsets[k] + sizes[k] > n_trainable
-                                      for k in ("w", "b")):
-            raise ValueError(f"layer {i} is trainable but outside the trainable region")
-        counter = layer.get("counter")
-        if kind == 2 and (not isinstance(counter, np.ndarray) or counter.dtype != np.uint64
-                          or counter.shape != (1,)):
-            raise ValueError(f"layer {i}: a dropout node needs a uint64[1] counter")
         alpha = _alpha(layer["activation"], layer.get("alpha"))
-        grad_srcs = [s for s in src if s >= 0 and specs[s]["needs_bwd"]]
-        specs.append({"kind": kind, "src": src, "n_in": n_in, "n_out": n_out, "act": code,
-                      "alpha": alpha, "trainable": bool(layer["trainable"]), **offsets,
-                      "need_dx": bool(grad_srcs),
-                      "needs_bwd": bool(layer["trainable"]) or bool(grad_srcs),
-                      "accum": False, "out": -1,
-                      "eps": float(layer.get("eps", 0.0)),
-                      "momentum": float(layer.get("momentum", 0.0)),
-                      "ka": float(layer.get("ka", 1.0)), "kb": float(layer.get("kb", 0.0)),
-                      "kc": float(layer.get("kc", 0.0)), "seed": int(layer.get("seed", 0)),
-                      "thr": int(layer.get("thr", 0)), "counter": counter,
-                      "keep_z": bool(_activations.needs_z(code, alpha))})
+        spec = dict(layer, act=code, alpha=alpha,
+                    n_in=_index(layer["n_in"], "n_in"), n_out=_index(layer["n_out"], "n_out"),
+                    keep_z=bool(_activations.needs_z(code, alpha)))
+        for key in ("w", "b", "m", "v"):
+            spec[key] = _index(layer.get(key, -1), key)
+        specs.append(spec)
     outs = []
     for k, o in enumerate(outputs):
-        node = int(o["node"])
-        if not 0 <= node < len(specs) or specs[node]["out"] >= 0 or readers[node]:
-            raise ValueError(f"output {k}: node {node} must be a node that nothing else "
-                             f"reads, and an output once")
-        specs[node]["out"] = k
-        loss = o.get("loss", "mse")
-        if loss not in LOSS_KINDS:
-            raise ValueError(f"output {k}: unknown loss kind {loss!r}")
-        outs.append({"node": node, "loss_kind": LOSS_KINDS[loss],
-                     "acc_mode": ACC_MODES[o.get("acc_mode", "none")],
-                     "on_logits": bool(o.get("on_logits", False)),
-                     "param": float(o.get("param", 0.0)), "thresh": float(o.get("thresh", 0.5)),
-                     "weight": float(o.get("weight", 1.0)), "sparse": loss.startswith("sparse")})
-    for i, spec in enumerate(specs):
-        if spec["act"] == ACTIVATIONS["softmax"] and spec["out"] < 0:
-            raise ValueError(f"layer {i}: softmax is supported on output nodes only")
-        spec["accum"] = readers[i] > 1      # several readers add their gradients
-    return _fused.Plan(specs, params, grads, int(n_trainable), int(n_features), outs, inputs)
+        if "node" not in o:
+            raise ValueError(f"output {k} is missing 'node'")
+        outs.append(dict(o, node=_index(o["node"], "node"),
+                         loss_kind=_lookup(LOSS_KINDS, o.get("loss", "mse"), "loss kind"),
+                         acc_mode=_lookup(ACC_MODES, o.get("acc_mode", "none"), "acc_mode")))
+    n_features = _index(n_features, "n_features")
+    return _fused.Plan(specs, params, grads, _index(n_trainable, "n_trainable"), n_features,
+                       outs, [(0, n_features)] if inputs is None else list(inputs))
+
+
 
 from cydl._ops._nodes import *  # noqa: E402,F401,F403  (batch norm, dropout, PReLU)

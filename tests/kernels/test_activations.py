@@ -50,3 +50,23 @@ def test_sigmoid_is_stable_at_extremes():
     Z = np.array([-1e4, -100, 0, 100, 1e4], np.float32)
     A = ops.activation_forward(Z, "sigmoid")
     np.testing.assert_allclose(A, [0, ref._sigmoid(np.float64(-100)), 0.5, 1, 1], atol=1e-30)
+
+
+@pytest.mark.parametrize("act", ["relu", "softmax"])
+@pytest.mark.parametrize("shape,z_order,out_order", [
+    ((6, 5), "C", "C"), ((6, 5), "F", "F"), ((6, 5), "C", "F"), ((6, 5), "F", "C"),
+    ((2, 3, 4), "C", "C"), ((7,), "C", "C")])
+def test_out_gets_the_result_in_any_layout(act, shape, z_order, out_order):
+    """out= of Z's shape and dtype is filled in place, whatever its memory order
+    (written directly when the layout allows, else copied in)."""
+    rng = np.random.default_rng(1)
+    Z = np.asarray(rng.standard_normal(shape), order=z_order)
+    dA = np.asarray(rng.standard_normal(shape), order=z_order)
+    A = ops.activation_forward(Z, act)
+    dZ = ops.activation_backward(dA, A, Z, act)
+    out = np.full(shape, np.nan, order=out_order)
+    assert ops.activation_forward(Z, act, out=out) is out
+    np.testing.assert_array_equal(out, A)
+    out_b = np.full(shape, np.nan, order=out_order)
+    assert ops.activation_backward(dA, A, Z, act, out=out_b) is out_b
+    np.testing.assert_array_equal(out_b, dZ)
