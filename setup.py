@@ -14,7 +14,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 KERNELS = ["_blas", "_parallel", "_activations", "_dense", "_losses", "_optim",
-           "_data", "_phases", "_fused"]
+           "_data", "_phases", "_adapt", "_fused"]
 
 
 def _flag(name):

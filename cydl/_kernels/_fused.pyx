@@ -33,10 +33,16 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 from cydl._kernels._losses cimport N_STATS
 from cydl._kernels._optim cimport UpdateRule
+from cydl._kernels._adapt cimport ThreadChooser, adaptive_on, forced_threads
+from cydl._kernels._parallel cimport omp_get_wtime
 from cydl._kernels._phases cimport (StepState, LayerDesc, run_step, copy_out, MAX_THREADS,
                                     STAT_STRIDE, SRC_U8, SRC_F32, SRC_F64, P_GATHER, P_LOSS,
                                     P_SOFTMAX, P_NORMS, P_UPDATE, P_LAYERS)
 import numpy as np
+
+cdef enum:
+    _BUCKETS = 24      # batch-size classes of the thread choosers: 1, 2-3, 4-7, ...
+
 
 cdef class Plan:
     """The compiled form of a chain of Dense layers plus a loss. Build it with
@@ -47,6 +53,7 @@ cdef class Plan:
     cdef object _params, _grads, _ws, _xb, _lb, _yb, _swb     # keep buffers alive
     cdef object _X, _labels, _Y, _sw, _idx, _rule, _slots      # keep bound arrays alive
     cdef long prof_steps
+    cdef list _choosers          # ThreadChooser per (mode, batch-size class), made on use
 
     def __cinit__(self):
         self.st.L = NULL
@@ -94,6 +101,7 @@ cdef class Plan:
         self.st.X = NULL
         self.st.rule = NULL
         self._rule = None
+        self._choosers = [None] * (3 * _BUCKETS)
 
     # ------------------------------------------------------------ setup
     def ensure_batch(self, Py_ssize_t bmax):
@@ -259,13 +267,49 @@ cdef class Plan:
         self.st.X = NULL
         return 0
 
+    cdef ThreadChooser _chooser(self, int mode, Py_ssize_t B):
+        """The chooser of this mode and batch-size class (B within a factor of 2)."""
+        cdef int bucket = 0
+        while B > 1 and bucket < _BUCKETS - 1:
+            B >>= 1
+            bucket += 1
+        cdef int i = mode * _BUCKETS + bucket
+        ch = self._choosers[i]
+        if ch is None:
+            ch = ThreadChooser()
+            self._choosers[i] = ch
+        return <ThreadChooser>ch
+
+    def thread_choice(self):
+        """What the adaptive thread count did: one dict per (mode, batch class) used.
+        mode is 'predict', 'test' or 'train'; 'threads' is the current choice."""
+        out = []
+        for i, ch in enumerate(self._choosers):
+            if ch is not None:
+                d = ch.state()
+                d["mode"] = ("predict", "test", "train")[i // _BUCKETS]
+                d["rows"] = f"{1 << (i % _BUCKETS)}..{(2 << (i % _BUCKETS)) - 1}"
+                out.append(d)
+        return out
+
     cdef void _run(self, Py_ssize_t start, Py_ssize_t B, int n_threads, int mode):
         cdef int nt = n_threads if n_threads < MAX_THREADS else MAX_THREADS
-        cdef int t, k
+        cdef int t, k, nrun
+        cdef double t0 = 0
+        cdef ThreadChooser ch = None
         if nt < 1:
             nt = 1
+        nrun = nt
+        if forced_threads() > 0:
+            nrun = min(forced_threads(), nt)
+        elif nt > 1 and adaptive_on():
+            ch = self._chooser(mode, B)
+            nrun = ch.choose(nt)
+            t0 = omp_get_wtime()
         with nogil:
-            run_step(&self.st, start, B, nt, mode)
+            run_step(&self.st, start, B, nt, nrun, mode)
+        if ch is not None:
+            ch.record(nrun, omp_get_wtime() - t0, <double>B)
         if self.st.profiling:
             self.prof_steps += 1
         for k in range(N_STATS):
@@ -273,5 +317,3 @@ cdef class Plan:
         for t in range(nt):          # fixed order: sums do not depend on timing
             for k in range(N_STATS):
                 self._stats[k] += self.st.part_stats[t * STAT_STRIDE + k]
-
-
