@@ -39,13 +39,19 @@ def _data():
     return rng.random((N, SIZES[0]), dtype=np.float32), rng.integers(0, SIZES[-1], N)
 
 
-def _windows(fn, windows):
+def _windows(fn, windows, budget=20.0):
+    """Median seconds of fn() over `windows` calls after a warm-up call; stops early
+    (after at least one) once `budget` seconds are spent: 2 threads under load can
+    be 30x slower."""
+    t_start = time.perf_counter()
     fn()                                   # warm-up
     out = []
     for _ in range(windows):
         t0 = time.perf_counter()
         fn()
         out.append(time.perf_counter() - t0)
+        if t0 - t_start > budget:
+            break
     return float(np.median(out))
 
 

@@ -10,7 +10,8 @@ cdef class ThreadChooser:
     cdef int probe_left
     cdef double probe_t[PROBE_STEPS]
     cdef int probe_n
-    cdef double probe_cost        # seconds the latest probe took
+    cdef double probe_cost        # seconds the probe under way took so far
+    cdef double cost_one, cost_all   # seconds the latest probe of 1 / nmax threads took
     cdef double win[WIN]          # per-row seconds at cur, a ring
     cdef int win_n, win_i
     cdef double med               # median of win, refreshed every few steps
@@ -22,6 +23,7 @@ cdef class ThreadChooser:
 
     cdef void _reset(self, int nmax) noexcept
     cdef bint _due(self) noexcept
+    cdef double _cost(self, int n) noexcept
     cdef void _decide(self) noexcept
     cdef int choose(self, int nmax) noexcept
     cdef void record(self, int nrun, double seconds, double rows) noexcept

@@ -12,12 +12,13 @@ configured count (`nmax`, the default) or 1.
   a warm-up and not counted) and switches when the probe's median per-row time is
   more than MARGIN below the median at `cur`.
 * Probes are spaced by time: the next one comes after `ratio` times the latest
-  probe's cost has been spent at `cur` (and MIN_GAP steps), so probing costs at
-  most about 1/ratio of the run. `ratio` doubles up to RATIO_MAX each time a probe
+  cost of a probe of that count has been spent at `cur` (and MIN_GAP steps), so
+  probing costs at most about 1/ratio of the run, however slow the probed count
+  is (two threads under load can be 100x slower on tiny steps). `ratio` doubles up to RATIO_MAX each time a probe
   confirms the current choice, and resets when the choice changes.
 * Running at nmax, two steps far slower than the median (STRAGGLER x) since the
-  latest probe start a probe at once: a neighbour that starts mid-run is noticed
-  within a few steps.
+  latest probe start a probe early (after 8 x its cost at `cur`): a neighbour that
+  starts mid-run is noticed within a few dozen steps.
 * A new chooser starts at the count the latest decision of any chooser in the
   process picked, so a model(x) after a fit on a busy machine starts on one thread.
 
@@ -106,6 +107,8 @@ cdef class ThreadChooser:
         self.probe_left = 0
         self.probe_n = 0
         self.probe_cost = 0.0
+        self.cost_one = 0.0
+        self.cost_all = 0.0
         self.win_n = 0
         self.win_i = 0
         self.since = 0.0
@@ -131,12 +134,19 @@ cdef class ThreadChooser:
             return self.probing
         return self.cur
 
+    cdef double _cost(self, int n) noexcept:
+        """Seconds the latest probe of n threads took; 0 before the first one (the
+        first probe of each count comes as soon as there is a baseline)."""
+        return self.cost_one if n == 1 else self.cost_all
+
     cdef bint _due(self) noexcept:
+        cdef int other = 1 if self.cur == self.nmax else self.nmax
+        cdef double cost = self._cost(other)
         if self.win_n < WIN // 2:
             return False                       # no baseline yet
-        if self.strikes >= 2 and self.steps_since >= 4:
+        if self.strikes >= 2 and self.steps_since >= 4 and self.since >= 8 * cost:
             return True                        # a straggler: look now
-        return self.steps_since >= MIN_GAP and self.since >= self.ratio * self.probe_cost
+        return self.steps_since >= MIN_GAP and self.since >= self.ratio * cost
 
     cdef void record(self, int nrun, double seconds, double rows) noexcept:
         cdef double per = seconds / (rows if rows >= 1 else 1)
@@ -171,6 +181,10 @@ cdef class ThreadChooser:
         cdef double bm = _median(self.win, self.win_n)
         cdef int i
         self.n_probes += 1
+        if self.probing == 1:
+            self.cost_one = self.probe_cost
+        else:
+            self.cost_all = self.probe_cost
         if pm < bm * (1.0 - MARGIN):
             self.cur = self.probing
             self.n_switches += 1
