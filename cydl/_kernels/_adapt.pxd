@@ -8,7 +8,7 @@ cdef class ThreadChooser:
     cdef public int cur           # threads the steps run on now: 1 or nmax
     cdef public int probing       # threads of the probe under way, 0: none
     cdef int probe_left
-    cdef double probe_t[PROBE_STEPS]
+    cdef double probe_t[WIN]       # per-row seconds of the probe's latest steps, a ring
     cdef int probe_n
     cdef double probe_cost        # seconds the probe under way took so far
     cdef double cost_one, cost_all   # seconds the latest probe of 1 / nmax threads took

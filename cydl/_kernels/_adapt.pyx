@@ -8,9 +8,11 @@ watches the time of each step and picks the thread count the steps run on: the
 configured count (`nmax`, the default) or 1.
 
 * It runs at `cur` and keeps the per-row times of the latest WIN steps.
-* Every so often it *probes* the other count for PROBE_STEPS steps (the first is
-  a warm-up and not counted) and switches when the probe's median per-row time is
-  more than MARGIN below the median at `cur`.
+* Every so often it *probes* the other count for PROBE_STEPS steps and at least
+  PROBE_SECONDS (the first step is a warm-up and not counted; freshly woken threads
+  need a few milliseconds before the scheduler spreads them over the cores) and
+  switches when the probe's median per-row time is more than MARGIN (up) or
+  MARGIN_DOWN (down to 1 thread) below the median at `cur`.
 * Probes are spaced by time: the next one comes after `ratio` times the latest
   cost of a probe of that count has been spent at `cur` (and MIN_GAP steps), so
   probing costs at most about 1/ratio of the run, however slow the probed count
@@ -32,8 +34,11 @@ cdef int _FORCED = 0
 
 cdef enum:
     MIN_GAP = 16
+    MAX_PROBE_STEPS = 4096
 
-cdef double MARGIN = 0.03
+cdef double MARGIN = 0.03         # a probe of more threads must be this much faster,
+cdef double MARGIN_DOWN = 0.10    # one of fewer threads this much (noise guard)
+cdef double PROBE_SECONDS = 0.004
 cdef double STRAGGLER = 3.0
 cdef double RATIO0 = 30.0
 cdef double RATIO_MAX = 240.0
@@ -156,10 +161,13 @@ cdef class ThreadChooser:
                 return
             self.probe_cost += seconds
             if self.probe_left < PROBE_STEPS:          # the first probe step warms up
-                self.probe_t[self.probe_n] = per
+                self.probe_t[self.probe_n % WIN] = per  # keep the latest WIN
                 self.probe_n += 1
             self.probe_left -= 1
-            if self.probe_left <= 0:
+            # at least PROBE_STEPS steps and PROBE_SECONDS: threads woken for a probe
+            # need a few milliseconds until the scheduler has spread them over the cores
+            if self.probe_left <= 0 and (self.probe_cost >= PROBE_SECONDS or
+                                         self.probe_n >= MAX_PROBE_STEPS):
                 self._decide()
             return
         if nrun != self.cur:
@@ -177,21 +185,23 @@ cdef class ThreadChooser:
 
     cdef void _decide(self) noexcept:
         global _LAST_BEST
-        cdef double pm = _median(self.probe_t, self.probe_n)
+        cdef int n = self.probe_n if self.probe_n < WIN else WIN
+        cdef double pm = _median(self.probe_t, n)
         cdef double bm = _median(self.win, self.win_n)
+        cdef double margin = MARGIN if self.probing > self.cur else MARGIN_DOWN
         cdef int i
         self.n_probes += 1
         if self.probing == 1:
             self.cost_one = self.probe_cost
         else:
             self.cost_all = self.probe_cost
-        if pm < bm * (1.0 - MARGIN):
+        if pm < bm * (1.0 - margin):
             self.cur = self.probing
             self.n_switches += 1
             self.ratio = RATIO0
-            self.win_n = self.probe_n
-            self.win_i = self.probe_n % WIN
-            for i in range(self.probe_n):
+            self.win_n = n
+            self.win_i = n % WIN
+            for i in range(n):
                 self.win[i] = self.probe_t[i]
             self.med = pm
         elif self.ratio < RATIO_MAX:
