@@ -85,7 +85,8 @@ def worker_cydl(threads, windows):
     x1 = x[:1].copy()
     res["lat_us"] = _latency(lambda: model(x1), windows)
     res["choice"] = [f"{d['mode']}[{d['rows']}]: {d['threads']}T, {d['probes']} probes, "
-                     f"{d['switches']} switches"
+                     f"{d['switches']} switches, {d['seconds_on_1']:.2f}s on 1T / "
+                     f"{d['seconds_on_max']:.2f}s on {d['max_threads']}T"
                      for r in model._runners.values() if getattr(r, "fused", False)
                      for d in r.plan.thread_choice()]
     return res

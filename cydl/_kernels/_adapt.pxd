@@ -20,6 +20,7 @@ cdef class ThreadChooser:
     cdef double ratio             # probe again after ratio x the latest probe's cost
     cdef int strikes              # recent steps far slower than the median
     cdef public long n_steps, n_probes, n_switches
+    cdef public double secs_one, secs_all   # seconds of steps run on 1 / nmax threads
 
     cdef void _reset(self, int nmax) noexcept
     cdef bint _due(self) noexcept

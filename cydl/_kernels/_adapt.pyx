@@ -9,9 +9,10 @@ configured count (`nmax`, the default) or 1.
 
 * It runs at `cur` and keeps the per-row times of the latest WIN steps.
 * Every so often it *probes* the other count for PROBE_STEPS steps and at least
-  PROBE_SECONDS (the first step is a warm-up and not counted; freshly woken threads
-  need a few milliseconds before the scheduler spreads them over the cores) and
-  switches when the probe's median per-row time is more than MARGIN (up) or
+  10 ms (more threads: freshly woken threads need a few milliseconds before the
+  scheduler spreads them over the cores) or 30 ms (1 thread: the idle OpenMP
+  threads spin for several milliseconds after the last parallel region); only the
+  probe's latest WIN steps count. It switches when the probe's median per-row time is more than MARGIN (up) or
   MARGIN_DOWN (down to 1 thread) below the median at `cur`.
 * Probes are spaced by time: the next one comes after `ratio` times the latest
   cost of a probe of that count has been spent at `cur` (and MIN_GAP steps), so
@@ -38,7 +39,8 @@ cdef enum:
 
 cdef double MARGIN = 0.03         # a probe of more threads must be this much faster,
 cdef double MARGIN_DOWN = 0.10    # one of fewer threads this much (noise guard)
-cdef double PROBE_SECONDS = 0.004
+cdef double PROBE_UP_SECONDS = 0.01     # probing more threads
+cdef double PROBE_DOWN_SECONDS = 0.03   # probing 1 thread: the other threads spin on
 cdef double STRAGGLER = 3.0
 cdef double RATIO0 = 30.0
 cdef double RATIO_MAX = 240.0
@@ -156,6 +158,10 @@ cdef class ThreadChooser:
     cdef void record(self, int nrun, double seconds, double rows) noexcept:
         cdef double per = seconds / (rows if rows >= 1 else 1)
         self.n_steps += 1
+        if nrun == 1:
+            self.secs_one += seconds
+        else:
+            self.secs_all += seconds
         if self.probing:
             if nrun != self.probing:
                 return
@@ -164,10 +170,12 @@ cdef class ThreadChooser:
                 self.probe_t[self.probe_n % WIN] = per  # keep the latest WIN
                 self.probe_n += 1
             self.probe_left -= 1
-            # at least PROBE_STEPS steps and PROBE_SECONDS: threads woken for a probe
-            # need a few milliseconds until the scheduler has spread them over the cores
-            if self.probe_left <= 0 and (self.probe_cost >= PROBE_SECONDS or
-                                         self.probe_n >= MAX_PROBE_STEPS):
+            # at least PROBE_STEPS steps and some milliseconds: threads woken for a
+            # probe need the scheduler to spread them over the cores, and after a step
+            # down the idle OpenMP threads keep spinning for several milliseconds
+            # (GOMP_SPINCOUNT); only the latest WIN steps of a probe count
+            if self.probe_left <= 0 and (self.probe_n >= MAX_PROBE_STEPS or self.probe_cost >= (
+                    PROBE_UP_SECONDS if self.probing > self.cur else PROBE_DOWN_SECONDS)):
                 self._decide()
             return
         if nrun != self.cur:
@@ -224,4 +232,5 @@ cdef class ThreadChooser:
     def state(self):
         return {"threads": self.cur, "max_threads": self.nmax, "probing": self.probing,
                 "steps": self.n_steps, "probes": self.n_probes, "switches": self.n_switches,
-                "probe_every_x_cost": self.ratio}
+                "probe_every_x_cost": self.ratio, "seconds_on_1": self.secs_one,
+                "seconds_on_max": self.secs_all}
