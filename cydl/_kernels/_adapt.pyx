@@ -9,10 +9,11 @@ configured count (`nmax`, the default) or 1.
 
 * It runs at `cur` and keeps the per-row times of the latest WIN steps.
 * Every so often it *probes* the other count for PROBE_STEPS steps and at least
-  10 ms (more threads: freshly woken threads need a few milliseconds before the
-  scheduler spreads them over the cores) or 30 ms (1 thread: the idle OpenMP
-  threads spin for several milliseconds after the last parallel region); only the
-  probe's latest WIN steps count. It switches when the probe's median per-row time is more than MARGIN (up) or
+  50 ms (more threads: freshly woken threads need a few milliseconds before the
+  scheduler spreads them over the cores, and a busy neighbour comes and goes) or 150 ms (1 thread: the idle OpenMP
+  threads go on spinning, taking a core from the neighbour and from us, for up to
+  about 0.1 s after the last parallel region); only the probe's latest WIN steps
+  count. It switches when the probe's median per-row time is more than MARGIN (up) or
   MARGIN_DOWN (down to 1 thread) below the median at `cur`.
 * Probes are spaced by time: the next one comes after `ratio` times the latest
   cost of a probe of that count has been spent at `cur` (and MIN_GAP steps), so
@@ -20,7 +21,7 @@ configured count (`nmax`, the default) or 1.
   is (two threads under load can be 100x slower on tiny steps). `ratio` doubles up to RATIO_MAX each time a probe
   confirms the current choice, and resets when the choice changes.
 * Running at nmax, two steps far slower than the median (STRAGGLER x) since the
-  latest probe start a probe early (after 8 x its cost at `cur`): a neighbour that
+  latest probe start a probe early (after 2 x its cost at `cur`): a neighbour that
   starts mid-run is noticed within a few dozen steps.
 * A new chooser starts at the count the latest decision of any chooser in the
   process picked, so a model(x) after a fit on a busy machine starts on one thread.
@@ -37,13 +38,13 @@ cdef enum:
     MIN_GAP = 16
     MAX_PROBE_STEPS = 4096
 
-cdef double MARGIN = 0.03         # a probe of more threads must be this much faster,
+cdef double MARGIN = 0.10         # a probe of more threads must be this much faster,
 cdef double MARGIN_DOWN = 0.10    # one of fewer threads this much (noise guard)
-cdef double PROBE_UP_SECONDS = 0.01     # probing more threads
-cdef double PROBE_DOWN_SECONDS = 0.03   # probing 1 thread: the other threads spin on
+cdef double PROBE_UP_SECONDS = 0.05     # probing more threads
+cdef double PROBE_DOWN_SECONDS = 0.15   # probing 1 thread: the idle threads spin on
 cdef double STRAGGLER = 3.0
 cdef double RATIO0 = 30.0
-cdef double RATIO_MAX = 240.0
+cdef double RATIO_MAX = 100.0
 
 
 cdef bint adaptive_on() noexcept nogil:
@@ -151,7 +152,7 @@ cdef class ThreadChooser:
         cdef double cost = self._cost(other)
         if self.win_n < WIN // 2:
             return False                       # no baseline yet
-        if self.strikes >= 2 and self.steps_since >= 4 and self.since >= 8 * cost:
+        if self.strikes >= 2 and self.steps_since >= 4 and self.since >= 2 * cost:
             return True                        # a straggler: look now
         return self.steps_since >= MIN_GAP and self.since >= self.ratio * cost
 
