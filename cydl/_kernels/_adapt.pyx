@@ -10,16 +10,20 @@ configured count (`nmax`, the default) or 1.
 * It runs at `cur` and keeps the per-row times of the latest WIN steps.
 * Every so often it *probes* the other count for PROBE_STEPS steps and at least
   50 ms (more threads: freshly woken threads need a few milliseconds before the
-  scheduler spreads them over the cores, and a busy neighbour comes and goes) or 150 ms (1 thread: the idle OpenMP
-  threads go on spinning, taking a core from the neighbour and from us, for up to
-  about 0.1 s after the last parallel region); only the probe's latest WIN steps
-  count. It switches when the probe's median per-row time is more than MARGIN (up) or
-  MARGIN_DOWN (down to 1 thread) below the median at `cur`.
+  scheduler spreads them over the cores, and a busy neighbour comes and goes) or
+  150 ms (1 thread: the idle OpenMP threads go on spinning, taking a core from
+  the neighbour and from us, for up to about 0.1 s after the last parallel
+  region); only the probe's latest WIN steps count. It switches when the probe's
+  median per-row time is more than MARGIN (up) or MARGIN_DOWN (down to 1 thread)
+  below the median at `cur`. A probe of 1 thread that is ABORT slower than the
+  baseline after PROBE_STEPS steps stops there (a quiet machine).
 * Probes are spaced by time: the next one comes after `ratio` times the latest
   cost of a probe of that count has been spent at `cur` (and MIN_GAP steps), so
   probing costs at most about 1/ratio of the run, however slow the probed count
-  is (two threads under load can be 100x slower on tiny steps). `ratio` doubles up to RATIO_MAX each time a probe
-  confirms the current choice, and resets when the choice changes.
+  is (two threads under load can be 100x slower on tiny steps). `ratio` doubles
+  up to RATIO_MAX each time a probe confirms the current choice, and resets when
+  the choice changes. So a neighbour that leaves is noticed within about
+  RATIO_MAX probe costs (a few seconds).
 * Running at nmax, two steps far slower than the median (STRAGGLER x) since the
   latest probe start a probe early (after 2 x its cost at `cur`): a neighbour that
   starts mid-run is noticed within a few dozen steps.
@@ -38,11 +42,12 @@ cdef enum:
     MIN_GAP = 16
     MAX_PROBE_STEPS = 4096
 
-cdef double MARGIN = 0.10         # a probe of more threads must be this much faster,
-cdef double MARGIN_DOWN = 0.10    # one of fewer threads this much (noise guard)
+cdef double MARGIN = 0.10         # a probe must be this much faster to switch up,
+cdef double MARGIN_DOWN = 0.10    # or down (a guard against noise)
 cdef double PROBE_UP_SECONDS = 0.05     # probing more threads
 cdef double PROBE_DOWN_SECONDS = 0.15   # probing 1 thread: the idle threads spin on
 cdef double STRAGGLER = 3.0
+cdef double ABORT = 0.25        # a probe of 1 thread this much slower stops early
 cdef double RATIO0 = 30.0
 cdef double RATIO_MAX = 100.0
 
@@ -171,6 +176,14 @@ cdef class ThreadChooser:
                 self.probe_t[self.probe_n % WIN] = per  # keep the latest WIN
                 self.probe_n += 1
             self.probe_left -= 1
+            # a probe of 1 thread that is clearly losing ends early: on a quiet
+            # machine one thread is 1.4x+ slower from the first step (an unwanted
+            # long probe); on a busy one it wins even with the idle threads spinning
+            if self.probing == 1 and self.probe_left <= 0 and \
+                    _median(self.probe_t, self.probe_n if self.probe_n < WIN else WIN) > \
+                    (1.0 + ABORT) * _median(self.win, self.win_n):
+                self._decide()
+                return
             # at least PROBE_STEPS steps and some milliseconds: threads woken for a
             # probe need the scheduler to spread them over the cores, and after a step
             # down the idle OpenMP threads keep spinning for several milliseconds
