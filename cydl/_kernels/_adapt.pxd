@@ -26,6 +26,7 @@ cdef class ThreadChooser:
     cdef bint _due(self) noexcept
     cdef double _cost(self, int n) noexcept
     cdef void _decide(self) noexcept
+    cdef bint _steady(self) noexcept
     cdef int choose(self, int nmax) noexcept
     cdef void record(self, int nrun, double seconds, double rows) noexcept
 

@@ -15,8 +15,8 @@ configured count (`nmax`, the default) or 1.
   the neighbour and from us, for up to about 0.1 s after the last parallel
   region); only the probe's latest WIN steps count. It switches when the probe's
   median per-row time is more than MARGIN (up) or MARGIN_DOWN (down to 1 thread)
-  below the median at `cur`. A probe of 1 thread that is ABORT slower than the
-  baseline after PROBE_STEPS steps stops there (a quiet machine).
+  below the median at `cur`. A probe of 1 thread that is ABORT slower than a
+  steady baseline after PROBE_STEPS steps stops there (a quiet machine).
 * Probes are spaced by time: the next one comes after `ratio` times the latest
   cost of a probe of that count has been spent at `cur` (and MIN_GAP steps), so
   probing costs at most about 1/ratio of the run, however slow the probed count
@@ -176,10 +176,11 @@ cdef class ThreadChooser:
                 self.probe_t[self.probe_n % WIN] = per  # keep the latest WIN
                 self.probe_n += 1
             self.probe_left -= 1
-            # a probe of 1 thread that is clearly losing ends early: on a quiet
-            # machine one thread is 1.4x+ slower from the first step (an unwanted
-            # long probe); on a busy one it wins even with the idle threads spinning
-            if self.probing == 1 and self.probe_left <= 0 and \
+            # a probe of 1 thread that is clearly losing against steady step times
+            # (a quiet machine: one thread is 1.4x+ slower from the first step) ends
+            # early; with a busy neighbour the step times at nmax scatter, and the
+            # probe runs its full length, past the idle threads' spinning
+            if self.probing == 1 and self.probe_left <= 0 and self._steady() and \
                     _median(self.probe_t, self.probe_n if self.probe_n < WIN else WIN) > \
                     (1.0 + ABORT) * _median(self.win, self.win_n):
                 self._decide()
@@ -204,6 +205,22 @@ cdef class ThreadChooser:
             self.win_n += 1
         if self.win_i % 4 == 0 and self.win_n >= WIN // 2:
             self.med = _median(self.win, self.win_n)      # refreshed every 4 steps
+
+    cdef bint _steady(self) noexcept:
+        """The recent steps at cur scatter little: the slowest eighth within 1.5x the median."""
+        cdef double buf[WIN]
+        cdef int i, j, n = self.win_n
+        cdef double v
+        if n < WIN // 2:
+            return False
+        for i in range(n):
+            v = self.win[i]
+            j = i - 1
+            while j >= 0 and buf[j] > v:
+                buf[j + 1] = buf[j]
+                j -= 1
+            buf[j + 1] = v
+        return buf[(7 * n) // 8] <= 1.5 * buf[n // 2]
 
     cdef void _decide(self) noexcept:
         global _LAST_BEST
