@@ -6,6 +6,7 @@ import contextlib
 import math
 import os
 import random
+import sys
 
 import numpy as np
 
@@ -96,14 +97,76 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
 
 
+def _in_worker():
+    """True in a multiprocessing (or joblib/loky) worker process: there, many
+    processes share the CPUs, and one inner thread each is the right default."""
+    mp = sys.modules.get("multiprocessing")
+    return mp is not None and mp.parent_process() is not None
+
+
+_OMP_BASE = None      # omp_get_max_threads() when cydl first asked
+
+
+def _omp_cap():
+    """A thread limit set on the OpenMP runtime after cydl loaded it (what
+    threadpoolctl.threadpool_limits does, through omp_set_num_threads), else None."""
+    global _OMP_BASE
+    from cydl._kernels._parallel import openmp_max_threads
+    n = openmp_max_threads()
+    if _OMP_BASE is None:
+        _OMP_BASE = n
+    return n if n < _OMP_BASE else None
+
+
+_ADAPTIVE_ENV = os.environ.get("CYDL_ADAPTIVE_THREADS", "1").strip().lower() not in (
+    "0", "false", "no", "off")
+_ADAPTIVE = None      # what the kernels were last told (see _sync_adaptive)
+
+
+def _sync_adaptive(on):
+    """Tell the fused step whether its thread count is cydl's default (adaptive: it
+    may run a step on one thread when that is faster, e.g. on a busy machine) or a
+    count the user chose (every step runs on exactly that many)."""
+    global _ADAPTIVE
+    if on != _ADAPTIVE:
+        from cydl._kernels._adapt import set_adaptive
+        set_adaptive(on)
+        _ADAPTIVE = on
+
+
 def get_num_threads():
-    """Threads the kernels use: set_num_threads(), else OMP_NUM_THREADS, else the CPUs
-    this process may run on (affinity and cgroup quota). Always 1 without OpenMP,
-    and 1 in a process created by fork() (see _after_fork)."""
+    """Threads the kernels use: set_num_threads(), else OMP_NUM_THREADS, else 1 in a
+    worker process (multiprocessing, joblib), else the CPUs this process may run on
+    (affinity and cgroup quota). Capped by an OpenMP limit set later on the runtime
+    (threadpoolctl.threadpool_limits). Always 1 without OpenMP, and 1 in a process
+    created by fork() (see _after_fork).
+
+    Only the last default, all available CPUs, is adaptive: the fused training and
+    prediction steps then fall back to one thread while that is faster (another
+    process competing for the cores), and probe the full count again from time to
+    time. Results do not change with that choice (the work is split the same way).
+    CYDL_ADAPTIVE_THREADS=0 turns it off."""
     if not _openmp_enabled() or _FORKED:
         return 1
+    auto = False
     if _N_THREADS is not None:
-        return _N_THREADS
+        n = _N_THREADS
+    else:
+        n = _env_threads()
+        if n is None:
+            if _in_worker():
+                n = 1
+            else:
+                n = _available_cpus()
+                auto = _ADAPTIVE_ENV
+    cap = _omp_cap()
+    if cap is not None and cap < n:
+        n = cap
+    _sync_adaptive(auto and n > 1)
+    return n
+
+
+def _env_threads():
     env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     if env:
         try:
@@ -112,15 +175,17 @@ def get_num_threads():
                 return n
         except ValueError:
             pass
-    return _available_cpus()
+    return None
 
 
 def set_num_threads(n):
     """Set the threads every kernel uses.
 
     Args:
-        n: a positive count; -1 for every available CPU; None to go back to the
-            default (OMP_NUM_THREADS, else all available CPUs).
+        n: a positive count (every fused step then runs on exactly n threads);
+            -1 for every available CPU; None to go back to the default
+            (OMP_NUM_THREADS, else 1 in a worker process, else all available CPUs,
+            with the adaptive fallback to one thread: see get_num_threads).
 
     Example:
     >>> cydl.set_num_threads(2)

@@ -8,7 +8,7 @@ import scipy
 
 def config_dict():
     from cydl import _config
-    from cydl._kernels import _parallel
+    from cydl._kernels import _adapt, _parallel
     from cydl._ops import _blas_threads
     from cydl._version import __version__
     blas = _blas_threads.bind()
@@ -20,6 +20,7 @@ def config_dict():
         "platform": platform.platform(),
         "openmp": _parallel.openmp_enabled(),
         "threads": _config.get_num_threads(),
+        "adaptive_threads": _adapt.get_adaptive(),
         "openmp_max_threads": _parallel.openmp_max_threads(),
         "cpus_available": _config._available_cpus(),
         "blas": blas["config"],
@@ -39,7 +40,8 @@ def show_config():
     print(f"  platform:  {c['platform']}")
     print(f"  OpenMP:    {'on' if c['openmp'] else 'off (single-threaded build)'}")
     print(f"  threads:   {c['threads']} (available CPUs: {c['cpus_available']}, "
-          f"OpenMP default: {c['openmp_max_threads']})")
+          f"OpenMP default: {c['openmp_max_threads']}"
+          f"{'; adaptive: 1 thread while that is faster' if c['adaptive_threads'] else ''})")
     print(f"  BLAS:      {c['blas']} (via scipy.linalg.cython_blas; "
           f"{'pinned to 1 thread inside kernels' if c['blas_thread_control'] else 'threads not controlled'})")
     print(f"  floatx:    {c['floatx']}")

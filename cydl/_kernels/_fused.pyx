@@ -37,6 +37,8 @@ from cydl._kernels._activations cimport ACT_SOFTMAX, N_ACTIVATIONS, act_needs_z
 from cydl._kernels._losses cimport (N_STATS, LOSS_SPARSE_SOFTMAX_CE, LOSS_SPARSE_CE_PROB,
                                     LOSS_HUBER, ACC_SPARSE, ACC_CATEGORICAL, ACC_BINARY)
 from cydl._kernels._optim cimport UpdateRule, slot_needed, needs_norms
+from cydl._kernels._adapt cimport ThreadChooser, adaptive_on, forced_threads
+from cydl._kernels._parallel cimport omp_get_wtime
 from cydl._kernels._phases cimport (StepState, LayerDesc, run_step, copy_out, MAX_THREADS,
                                     NODE_DENSE, NODE_BN, NODE_DROPOUT, NODE_PRELU,
                                     NODE_AFFINE, NODE_CONCAT, MAX_SRC, MAX_OUT,
@@ -180,6 +182,10 @@ def _checked(layers, outputs, inputs, Py_ssize_t size, n_trainable, n_features):
         spec["accum"] = readers[i] > 1      # several readers add their gradients
     return specs, outs, inputs
 
+
+cdef enum:
+    _BUCKETS = 24      # batch-size classes of the thread choosers: 1, 2-3, 4-7, ...
+
 cdef class Plan:
     """The compiled form of a chain of Dense layers plus a loss. Build it with
     cydl._ops.make_plan; bind data and the optimizer once; then one call per step."""
@@ -191,6 +197,7 @@ cdef class Plan:
     cdef object _counters          # the dropout layers' call counters (uint64[1] each)
     cdef long prof_steps
     cdef bint _busy      # a step runs without the GIL; see _idle
+    cdef list _choosers          # ThreadChooser per (mode, batch-size class), made on use
 
     def __cinit__(self):
         self.st.L = NULL
@@ -291,6 +298,7 @@ cdef class Plan:
         self.st.idx = NULL
         self.st.rule = NULL
         self._rule = None
+        self._choosers = [None] * (3 * _BUCKETS)
 
     cdef int _idle(self) except -1:
         """Every entry point starts here. While one thread runs a step without the GIL,
@@ -578,15 +586,51 @@ cdef class Plan:
         self.st.X = NULL
         return 0
 
+    cdef ThreadChooser _chooser(self, int mode, Py_ssize_t B):
+        """The chooser of this mode and batch-size class (B within a factor of 2)."""
+        cdef int bucket = 0
+        while B > 1 and bucket < _BUCKETS - 1:
+            B >>= 1
+            bucket += 1
+        cdef int i = mode * _BUCKETS + bucket
+        ch = self._choosers[i]
+        if ch is None:
+            ch = ThreadChooser()
+            self._choosers[i] = ch
+        return <ThreadChooser>ch
+
+    def thread_choice(self):
+        """What the adaptive thread count did: one dict per (mode, batch class) used.
+        mode is 'predict', 'test' or 'train'; 'threads' is the current choice."""
+        out = []
+        for i, ch in enumerate(self._choosers):
+            if ch is not None:
+                d = ch.state()
+                d["mode"] = ("predict", "test", "train")[i // _BUCKETS]
+                d["rows"] = f"{1 << (i % _BUCKETS)}..{(2 << (i % _BUCKETS)) - 1}"
+                out.append(d)
+        return out
+
     cdef void _run(self, Py_ssize_t start, Py_ssize_t B, int n_threads, int mode):
         cdef int nt = n_threads if n_threads < MAX_THREADS else MAX_THREADS
-        cdef int t, k, o
+        cdef int t, k, o, nrun
+        cdef double t0 = 0
+        cdef ThreadChooser ch = None
         if nt < 1:
             nt = 1
+        nrun = nt
+        if forced_threads() > 0:
+            nrun = min(forced_threads(), nt)
+        elif nt > 1 and adaptive_on():
+            ch = self._chooser(mode, B)
+            nrun = ch.choose(nt)
+            t0 = omp_get_wtime()
         self._busy = True
         with nogil:
-            run_step(&self.st, start, B, nt, mode)
+            run_step(&self.st, start, B, nt, nrun, mode)
         self._busy = False
+        if ch is not None:
+            ch.record(nrun, omp_get_wtime() - t0, <double>B)
         if self.st.profiling:
             self.prof_steps += 1
         for o in range(self.st.n_outputs):

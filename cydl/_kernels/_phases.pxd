@@ -122,6 +122,7 @@ cdef struct StepState:
     double* prof
 
 
-cdef void run_step(StepState* p, Py_ssize_t start, Py_ssize_t B, int nt, int mode) noexcept nogil
+cdef void run_step(StepState* p, Py_ssize_t start, Py_ssize_t B, int nt, int nrun,
+                   int mode) noexcept nogil
 cdef void copy_out(StepState* p, int k, floating* out, Py_ssize_t start,
                    Py_ssize_t B) noexcept nogil

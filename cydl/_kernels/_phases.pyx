@@ -24,22 +24,32 @@ from cydl._kernels._optim cimport (RuleData, update_range, sumsq, needs_norms,
 from cydl._kernels._nodes cimport node_keys, node_forward_part, node_backward_part
 
 
-cdef void run_step(StepState* p, Py_ssize_t start, Py_ssize_t B, int nt, int mode) noexcept nogil:
+cdef void run_step(StepState* p, Py_ssize_t start, Py_ssize_t B, int nt, int nrun,
+                   int mode) noexcept nogil:
     """One step on rows [start, start + B) of the bound order, BLAS pinned to one
-    thread. mode 0: predict; 1: forward + loss; 2: training step."""
+    thread. mode 0: predict; 1: forward + loss; 2: training step.
+
+    The work is cut into `nt` parts (the configured thread count) and run by
+    `nrun` <= nt threads, thread t taking parts t, t + nrun, ... Every part does
+    the same arithmetic whoever runs it, so the result depends on nt only, never
+    on nrun: the adaptive thread choice (see _fused.pyx) cannot change a number."""
     cdef int old = blas_pin()
+    if nrun > nt:
+        nrun = nt
+    if nrun < 1:
+        nrun = 1
     if p.is_double:
-        _step(p, <double*>p.P, start, B, nt, mode)
+        _step(p, <double*>p.P, start, B, nt, nrun, mode)
     else:
-        _step(p, <float*>p.P, start, B, nt, mode)
+        _step(p, <float*>p.P, start, B, nt, nrun, mode)
     blas_unpin(old)
 
 
 cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int nt,
-                int mode) noexcept nogil:
+                int nrun, int mode) noexcept nogil:
     """mode 0: predict (forward with output activation); 1: forward + loss;
-    2: forward + loss + backward + update."""
-    cdef int t, l = 0, k
+    2: forward + loss + backward + update. nt parts, nrun threads (see run_step)."""
+    cdef int t, l = 0, k, v
     cdef bint train = mode == 2
     cdef bint x_direct
     cdef double t0 = 0
@@ -69,24 +79,36 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
         X = <const floating*>p.XB
     if train:
         node_keys(p)
-    with parallel(num_threads=nt):
+    with parallel(num_threads=nrun):
         csr = cydl_ftz_begin()      # denormals flushed on every thread (see _cpu.h)
         t0 = _tick(p, -1, 0)
         if not (x_direct and mode == 0):
-            for t in prange(nt, schedule='static', chunksize=1):
-                _gather_part(p, P, t, nt, start, B, x_direct, mode)
+            for t in prange(nrun, schedule='static', chunksize=1):
+                v = t
+                while v < nt:
+                    _gather_part(p, P, v, nt, start, B, x_direct, mode)
+                    v = v + nrun
             t0 = _tick(p, P_GATHER, t0)
         for l in range(p.n_layers):
-            for t in prange(nt, schedule='static', chunksize=1):
-                _forward_part(p, P, X, l, t, nt, B, mode)
+            for t in prange(nrun, schedule='static', chunksize=1):
+                v = t
+                while v < nt:
+                    _forward_part(p, P, X, l, v, nt, B, mode)
+                    v = v + nrun
             t0 = _tick(p, P_LAYERS + 2 * l, t0)
         if softmax:
-            for t in prange(nt, schedule='static', chunksize=1):
-                _softmax_part(p, WS, t, nt, B, mode)
+            for t in prange(nrun, schedule='static', chunksize=1):
+                v = t
+                while v < nt:
+                    _softmax_part(p, WS, v, nt, B, mode)
+                    v = v + nrun
             t0 = _tick(p, P_SOFTMAX, t0)
         if mode > 0:
-            for t in prange(nt, schedule='static', chunksize=1):
-                _loss_part(p, WS, t, nt, B, train)
+            for t in prange(nrun, schedule='static', chunksize=1):
+                v = t
+                while v < nt:
+                    _loss_part(p, WS, v, nt, B, train)
+                    v = v + nrun
             t0 = _tick(p, P_LOSS, t0)
         if train:
             for l in range(p.n_layers - 1, p.first_bwd - 1, -1):
@@ -94,32 +116,44 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
                     continue
                 if p.L[l].accum and p.L[l].act != ACT_LINEAR:
                     # every reader has added its share: now the activation derivative
-                    for t in prange(nt, schedule='static', chunksize=1):
-                        _accum_act_part(p, l, t, nt, B)
-                for t in prange(nt, schedule='static', chunksize=1):
-                    if l == p.n_layers - 1:
-                        _prefetch_next(p, t, nt, start + B, B)
-                    if eager and upd >= 0:
-                        _update_layer_part(p, P, G, upd, t, nt, B, False)
-                    if p.L[l].kind != NODE_DENSE:
-                        node_backward_part(p, P, G, X, l, t, nt, B, eager)
-                    else:
-                        _backward_part(p, P, G, X, l, t, nt, B, fold and l == p.first_bwd
-                                       and not _dw_rows(B, &p.L[l]))
-                    if eager and l == p.first_bwd:
-                        _update_layer_part(p, P, G, l, t, nt, B,
-                                           fold and not _dw_rows(B, &p.L[l]))
+                    for t in prange(nrun, schedule='static', chunksize=1):
+                        v = t
+                        while v < nt:
+                            _accum_act_part(p, l, v, nt, B)
+                            v = v + nrun
+                for t in prange(nrun, schedule='static', chunksize=1):
+                    v = t
+                    while v < nt:
+                        if l == p.n_layers - 1:
+                            _prefetch_next(p, v, nt, start + B, B)
+                        if eager and upd >= 0:
+                            _update_layer_part(p, P, G, upd, v, nt, B, False)
+                        if p.L[l].kind != NODE_DENSE:
+                            node_backward_part(p, P, G, X, l, v, nt, B, eager)
+                        else:
+                            _backward_part(p, P, G, X, l, v, nt, B, fold and l == p.first_bwd
+                                           and not _dw_rows(B, &p.L[l]))
+                        if eager and l == p.first_bwd:
+                            _update_layer_part(p, P, G, l, v, nt, B,
+                                               fold and not _dw_rows(B, &p.L[l]))
+                        v = v + nrun
                 upd = l
                 t0 = _tick(p, P_LAYERS + 2 * l + 1, t0)
             if not eager:
                 for k in prange(p.rule.n_segments, schedule='dynamic'):
                     p.rule.seg_scale[k] = sumsq(G, p.rule.seg_bounds[k], p.rule.seg_bounds[k + 1])
-                for t in prange(nt, schedule='static', chunksize=1):
-                    if t == 0:
-                        finish_scales(p.rule)
+                for t in prange(nrun, schedule='static', chunksize=1):
+                    v = t
+                    while v < nt:
+                        if v == 0:
+                            finish_scales(p.rule)
+                        v = v + nrun
                 t0 = _tick(p, P_NORMS, t0)
-                for t in prange(nt, schedule='static', chunksize=1):
-                    _update_part(p, P, G, t, nt)
+                for t in prange(nrun, schedule='static', chunksize=1):
+                    v = t
+                    while v < nt:
+                        _update_part(p, P, G, v, nt)
+                        v = v + nrun
                 t0 = _tick(p, P_UPDATE, t0)
         cydl_ftz_end(csr)
 

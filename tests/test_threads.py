@@ -1,0 +1,221 @@
+"""The thread count under contention: the adaptive choice (decision logic with
+injected timings, never wall-clock asserts), results that do not depend on the
+threads a step actually runs on, defaults in worker processes, and threadpoolctl."""
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import cydl
+from cydl import _config, layers
+from cydl._kernels import _adapt
+
+OPENMP = _config._openmp_enabled()
+
+
+# ------------------------------------------------------------ decision logic
+@pytest.fixture(autouse=True)
+def _fresh_choosers():
+    _adapt.forget()
+    yield
+    _adapt.forget()
+
+
+def drive(ch, times, steps, nmax=2, rows=32):
+    """Run `steps` steps through a chooser; times[n] is the step time on n threads
+    (a number or a function of the step index). Returns the threads of each step."""
+    used = []
+    for i in range(steps):
+        n = ch.next_threads(nmax)
+        t = times[n](i) if callable(times[n]) else times[n]
+        ch.observe(n, t, rows)
+        used.append(n)
+    return used
+
+
+def test_chooser_keeps_all_threads_when_they_are_faster():
+    ch = _adapt.ThreadChooser()
+    used = drive(ch, {1: 1.6e-3, 2: 1.0e-3}, 5000)
+    assert used[0] == 2 and ch.state()["threads"] == 2
+    assert ch.state()["switches"] == 0 and ch.state()["probes"] >= 1
+    # probes are spaced by their cost: the 1-thread steps are a small share of the run
+    assert used.count(1) / len(used) < 0.03
+
+
+def test_chooser_falls_back_to_one_thread_when_that_is_faster():
+    ch = _adapt.ThreadChooser()
+    used = drive(ch, {1: 1.0e-3, 2: 3.0e-3}, 2000)
+    assert ch.state()["threads"] == 1
+    assert used[-500:].count(2) / 500 < 0.05     # probes of 2 threads stay rare
+
+
+def test_chooser_reacts_to_a_neighbour_that_arrives_and_leaves():
+    ch = _adapt.ThreadChooser()
+    # quiet for 3000 steps (1 ms each), a busy neighbour for 3000, quiet again
+    busy = lambda i: 3000 <= i < 6000                        # noqa: E731
+    times = {1: 1.5e-3, 2: lambda i: 5e-3 if busy(i) else 1e-3}
+    used = drive(ch, times, 12000)
+    assert used[2990] == 2
+    # the slow 2-thread steps trigger a probe within a few dozen steps
+    assert 1 in used[3000:3040] and used[3100] == 1
+    assert used[-1] == 2 and ch.state()["switches"] >= 2
+    # once gone, the neighbour's absence is found within a bounded time
+    back = used.index(2, 6000) if 2 in used[6000:] else None
+    assert back is not None
+    first_stay = next(i for i in range(6000, 12000) if used[i:i + 200] == [2] * 200)
+    assert first_stay - 6000 < 5000     # within 100 x the cost of the latest 2-thread probe
+
+
+def test_chooser_ignores_the_warm_up_step_of_a_probe():
+    ch = _adapt.ThreadChooser()
+    seen = []
+
+    def two(i):           # the first step after a switch to 2 threads is very slow
+        slow = not seen or seen[-1] != 2
+        return 20e-3 if slow else 1e-3
+
+    for i in range(3000):
+        n = ch.next_threads(2)
+        t = 1.5e-3 if n == 1 else two(i)
+        seen.append(n)
+        ch.observe(n, t, 32)
+    assert ch.state()["threads"] == 2
+
+
+def test_a_new_chooser_starts_where_the_last_one_decided():
+    first = _adapt.ThreadChooser()
+    drive(first, {1: 1.0e-3, 2: 3.0e-3}, 500)
+    assert first.state()["threads"] == 1
+    assert _adapt.ThreadChooser().next_threads(2) == 1     # e.g. model(x) after fit
+    _adapt.forget()
+    assert _adapt.ThreadChooser().next_threads(2) == 2
+
+
+def test_chooser_with_one_thread_or_a_new_count():
+    ch = _adapt.ThreadChooser()
+    assert drive(ch, {1: 1e-3}, 100, nmax=1) == [1] * 100
+    drive(ch, {1: 1e-3, 4: 3e-3}, 500, nmax=4)
+    assert ch.state()["threads"] == 1 and ch.state()["max_threads"] == 4
+    _adapt.forget()
+    assert ch.next_threads(2) == 2         # a new configured count starts afresh
+
+
+# ------------------------------------------------------------ results
+def _fit(threads_forced, opt, batch, dtype, nt=2):
+    cydl.config.set_floatx(dtype)
+    cydl.utils.set_random_seed(3)
+    rng = np.random.default_rng(0)
+    n = 600 if batch > 1 else 60
+    x = rng.random((n, 40)).astype(dtype)
+    y = rng.integers(0, 10, n)
+    model = cydl.Sequential([layers.Input(shape=(40,)), layers.Dense(300, activation="relu"),
+                             layers.Dense(100, activation="relu"),
+                             layers.Dense(10, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
+    _adapt.force_threads(threads_forced)
+    try:
+        with cydl.num_threads(nt):
+            hist = model.fit(x, y, batch_size=batch, epochs=2, verbose=0, validation_split=0.2)
+            pred = model.predict(x, verbose=0)
+            one = model(x[:1])
+    finally:
+        _adapt.force_threads(0)
+    return model.get_weights(), hist.history, pred, one
+
+
+@pytest.mark.skipif(not OPENMP, reason="built without OpenMP")
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+@pytest.mark.parametrize("batch", [1, 32, 256])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_results_do_not_depend_on_the_threads_a_step_runs_on(opt, batch, dtype):
+    """The work is cut into the configured count of parts whatever runs them, so the
+    adaptive fallback to one thread changes no bit of the training or the outputs."""
+    ref = _fit(0, opt, batch, dtype)
+    for forced in (1, 2):
+        got = _fit(forced, opt, batch, dtype)
+        for a, b in zip(ref[0], got[0]):
+            np.testing.assert_array_equal(a, b)
+        assert ref[1] == got[1]
+        np.testing.assert_array_equal(ref[2], got[2])
+        np.testing.assert_array_equal(ref[3], got[3])
+
+
+@pytest.mark.skipif(not OPENMP, reason="built without OpenMP")
+def test_three_parts_on_one_and_two_threads():
+    ref = _fit(0, "adam", 64, "float32", nt=3)
+    for forced in (1, 2):
+        got = _fit(forced, "adam", 64, "float32", nt=3)
+        for a, b in zip(ref[0], got[0]):
+            np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------ defaults
+def test_adaptive_only_at_the_default_count(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(_config, "_in_worker", lambda: False)
+    n = cydl.get_num_threads()
+    assert _adapt.get_adaptive() == (OPENMP and n > 1 and _config._ADAPTIVE_ENV)
+    cydl.set_num_threads(2)
+    cydl.get_num_threads()
+    assert not _adapt.get_adaptive()
+    cydl.set_num_threads(None)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    cydl.get_num_threads()
+    assert not _adapt.get_adaptive()
+
+
+def test_a_worker_process_defaults_to_one_thread(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(mp, "parent_process", lambda: object())   # as in a pool worker
+    assert cydl.get_num_threads() == 1
+    cydl.set_num_threads(2)                       # an explicit count still wins
+    assert cydl.get_num_threads() == (2 if OPENMP else 1)
+    cydl.set_num_threads(None)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")    # and so does OMP_NUM_THREADS
+    assert cydl.get_num_threads() == (2 if OPENMP else 1)
+
+
+def _worker_threads(_):
+    import os
+    os.environ.pop("OMP_NUM_THREADS", None)
+    import cydl
+    return cydl.get_num_threads()
+
+
+def test_spawned_pool_workers_default_to_one_thread():
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        assert pool.map(_worker_threads, [0]) == [1]
+
+
+# ------------------------------------------------------------ threadpoolctl
+@pytest.mark.skipif(not OPENMP, reason="built without OpenMP")
+def test_threadpoolctl_sees_and_limits_cydl():
+    pytest.importorskip("threadpoolctl", reason="threadpoolctl is not installed")
+    code = textwrap.dedent("""
+        import os
+        os.environ.pop("OMP_NUM_THREADS", None)
+        import cydl, threadpoolctl
+        from cydl._kernels import _fused   # noqa: F401  (loads cydl's OpenMP runtime)
+        cydl.set_num_threads(None)
+        info = threadpoolctl.threadpool_info()
+        assert any(d["user_api"] == "openmp" for d in info), info
+        full = cydl.get_num_threads()
+        with threadpoolctl.threadpool_limits(1):
+            assert cydl.get_num_threads() == 1
+            cydl.set_num_threads(2)
+            assert cydl.get_num_threads() == 1      # the limit caps a set count too
+            cydl.set_num_threads(None)
+        assert cydl.get_num_threads() == full
+        print("ok")
+    """)
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr
