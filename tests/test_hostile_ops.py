@@ -16,6 +16,10 @@ import sys
 import textwrap
 import time
 
+# children start here: from the checkout's root, `import cydl` would find the
+# unbuilt source tree instead of the installed package
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
 # (name, code, expected): expected is "ok" (must finish without an exception) or a
 # substring the ValueError/TypeError message must contain. The code runs with the
 # helpers of _SETUP in scope.
@@ -399,7 +403,7 @@ def run_cases(names, env=None):
     src = _child_source()
     while remaining:
         proc = subprocess.run([sys.executable, "-c", src, *remaining], capture_output=True,
-                              text=True, env=env, timeout=HANG_S + 120)
+                              text=True, env=env, timeout=HANG_S + 120, cwd=_HERE)
         begun = None
         for line in proc.stdout.splitlines():
             parts = line.split("\t")
@@ -478,7 +482,8 @@ if "pytest" in sys.modules:
             print("REFUSED", refused, "SAME", np.allclose(out_thread, expected, 1e-10, 1e-12))
         """)
         proc = subprocess.run([sys.executable, "-c", "import time\n" + child],
-                              capture_output=True, text=True, env=_child_env(), timeout=120)
+                              capture_output=True, text=True, env=_child_env(), timeout=120,
+                              cwd=_HERE)
         assert proc.returncode == 0, proc.stderr[-3000:]
         words = proc.stdout.split()
         assert words[0] == "REFUSED" and int(words[1]) > 0, proc.stdout

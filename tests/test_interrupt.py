@@ -11,6 +11,10 @@ import pytest
 
 import cydl
 
+# children start here: from the checkout's root, `import cydl` would find the
+# unbuilt source tree instead of the installed package
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
 # A predict of some seconds (6250 batches of 64 rows through 32-512-512-10) that
 # prints READY just before it starts and reports where KeyboardInterrupt came from.
 _CHILD = textwrap.dedent("""
@@ -42,7 +46,7 @@ def test_ctrl_c_interrupts_a_long_predict():
     root = os.path.dirname(os.path.dirname(os.path.abspath(cydl.__file__)))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.Popen([sys.executable, "-c", _CHILD], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=_HERE)
     try:
         assert proc.stdout.readline().strip() == "READY", proc.stderr.read()
         time.sleep(0.5)                      # well inside the batch loop by now

@@ -14,6 +14,10 @@ import cydl
 from cydl import _config, layers
 from cydl._kernels import _adapt
 
+# children start here: from the checkout's root, `import cydl` would find the
+# unbuilt source tree instead of the installed package
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
 OPENMP = _config._openmp_enabled()
 
 
@@ -214,8 +218,8 @@ def test_threadpoolctl_sees_and_limits_cydl():
         print("ok")
     """)
     env = dict(os.environ)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(cydl.__file__)))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, timeout=120)
+                         env=env, timeout=120, cwd=_HERE)
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr
