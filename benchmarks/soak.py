@@ -76,8 +76,7 @@ def main():
     # -------- training: windows of whole epochs; step time = window time / steps
     per_epoch = -(-n // a.batch)
     model.fit(x, y, batch_size=a.batch, epochs=1, verbose=0)       # warm-up
-    epochs = max(a.windows, round(a.steps / per_epoch))
-    per_window = max(1, epochs // a.windows)
+    per_window = max(1, -(-a.steps // (per_epoch * a.windows)))   # at least --steps in all
     rows, done, t_all = [], 0, time.perf_counter()
     for w in range(a.windows):
         subs = []
