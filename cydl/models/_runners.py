@@ -140,7 +140,7 @@ class GraphRunner(_Runner):
     def __init__(self, model, store, heads, optimizer, n_threads):
         super().__init__(model, store, heads, optimizer, n_threads)
         self.watch = store.trainable_variables
-        self.stats = [np.zeros(4) for _ in (heads or ())]
+        self.stats = np.zeros((len(heads or ()), 4))
         self._outs = None
 
     def _inputs(self, start, stop):
