@@ -71,7 +71,7 @@ def _cydl_info(cydl, model):
     return info
 
 
-def cydl_mlp(batch, n, windows, threads, variant="plain"):
+def cydl_mlp(batch, n, windows, threads, variant="plain", opt="sgd"):
     """variant: plain (fused if the engine can), eager (compile run_eagerly=True),
     custom (a cydl.ops Scale layer after the 300-unit Dense), bn (the book's
     Flatten-BN-300-BN-100-BN-10), dropout (Dropout(0.2) after each of 2 x Dense(100))."""
@@ -102,8 +102,8 @@ def cydl_mlp(batch, n, windows, threads, variant="plain"):
     stack += [layers.Dense(100, activation="relu"), layers.Dense(10, activation="softmax")]
     model = cydl.Sequential(stack)
     kw = {"run_eagerly": True} if variant == "eager" else {}
-    model.compile(loss="sparse_categorical_crossentropy",
-                  optimizer=cydl.optimizers.SGD(0.01), **kw)
+    optimizer = cydl.optimizers.SGD(0.01) if opt == "sgd" else cydl.optimizers.Adam(1e-3)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer, **kw)
     r = _epochs(lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0), n, windows)
     r.update(_cydl_info(cydl, model))
     return r
@@ -278,6 +278,8 @@ def main():
     ap.add_argument("--opt", default="sgd", choices=["sgd", "adam"],
                     help="Wide & Deep optimizer")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--vs-prev-only", action="store_true",
+                    help="only the plain MLP, batch 32/128/512, SGD and Adam, against --prev")
     ap.add_argument("--json", default=None, help="also write every raw result here")
     ap.add_argument("--from-json", default=None,
                     help="measure nothing: print the table from a --json file")
@@ -303,20 +305,28 @@ def main():
     base = {"n": n, "windows": windows, "threads": th}
     # (key, worker, args, tree)
     configs = []
-    for b in (32, 128):
+    if a.vs_prev_only:
+        if not prev:
+            raise SystemExit("--vs-prev-only needs --prev")
+        for opt in ("sgd", "adam"):
+            for b in (32, 128, 512):
+                for key, tree in ((f"{opt}{b}/cydl", ROOT), (f"{opt}{b}/prev", prev)):
+                    configs.append((key, "cydl_mlp", {"batch": b, "opt": opt}, tree))
+    for b in (32, 128) if not a.vs_prev_only else ():
         configs.append((f"mlp{b}/cydl", "cydl_mlp", {"batch": b}, ROOT))
         if prev:
             configs.append((f"mlp{b}/prev", "cydl_mlp", {"batch": b}, prev))
         if have_torch:
             configs.append((f"mlp{b}/torch", "torch_mlp", {"batch": b}, ROOT))
-    for v in ("bn", "dropout"):
+    for v in ("bn", "dropout") if not a.vs_prev_only else ():
         configs.append((f"{v}32/cydl", "cydl_mlp", {"batch": 32, "variant": v}, ROOT))
         if have_torch:
             configs.append((f"{v}32/torch", "torch_mlp", {"batch": 32, "variant": v}, ROOT))
-    configs.append(("mlp32/eager", "cydl_mlp", {"batch": 32, "variant": "eager"}, ROOT))
-    configs.append(("mlp32/custom", "cydl_mlp", {"batch": 32, "variant": "custom"}, ROOT))
-    configs.append(("wd/cydl", "cydl_widedeep", {"batch": 32, "opt": a.opt}, ROOT))
-    if have_torch:
+    if not a.vs_prev_only:
+        configs.append(("mlp32/eager", "cydl_mlp", {"batch": 32, "variant": "eager"}, ROOT))
+        configs.append(("mlp32/custom", "cydl_mlp", {"batch": 32, "variant": "custom"}, ROOT))
+        configs.append(("wd/cydl", "cydl_widedeep", {"batch": 32, "opt": a.opt}, ROOT))
+    if have_torch and not a.vs_prev_only:
         configs.append(("wd/torch", "torch_widedeep", {"batch": 32, "opt": a.opt}, ROOT))
 
     results = {k: [] for k, *_ in configs}
@@ -360,7 +370,10 @@ def main():
             return "-"
         return f"{np.median(rs):.2f}x ({min(rs):.2f}-{max(rs):.2f})"
 
-    rows = [
+    rows = [(f"MLP 784-300-100-10, {opt.upper()}, batch {b}: this commit vs previous",
+             f"{opt}{b}/cydl", f"{opt}{b}/prev", "prev cydl")
+            for opt in ("sgd", "adam") for b in (32, 128, 512)] if a.vs_prev_only else []
+    rows += [
         ("MLP 784-300-100-10, SGD, batch 32: this commit vs previous (2b0ddc9)",
          "mlp32/cydl", "mlp32/prev", "prev cydl"),
         ("MLP 784-300-100-10, SGD, batch 128: this commit vs previous",
