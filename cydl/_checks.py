@@ -60,3 +60,34 @@ def _range(low, high, low_open, high_open):
     if low is None:
         return f" {'<' if high_open else '<='} {high:g}"
     return f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+
+def _is_frame_like(x):
+    """pandas Series/DataFrame (and look-alikes): to_numpy plus a dtype or dtypes."""
+    return not isinstance(x, np.ndarray) and hasattr(x, "to_numpy") and \
+        (hasattr(x, "dtypes") or hasattr(x, "dtype"))
+
+
+def as_array(x, name):
+    """x as a NumPy array, sharing memory where NumPy or pandas allow it.
+
+    pandas objects go through NumPy's array protocol: pandas 3 hands back read-only
+    views, which cydl reads in place. Nullable columns (Int64, Float64, boolean)
+    become float64 with their missing values as NaN, which the callers' finiteness
+    checks then report. Columns that are not numeric are named in a TypeError.
+    """
+    if isinstance(x, np.ndarray) or not _is_frame_like(x):
+        return np.asarray(x)
+    a = np.asarray(x)
+    if a.dtype.kind in "biuf":
+        return a
+    dtypes = x.dtypes.items() if hasattr(x, "dtypes") and hasattr(x.dtypes, "items") \
+        else [(getattr(x, "name", None), x.dtype)]
+    bad = [(col, str(dt)) for col, dt in dtypes if getattr(dt, "kind", "O") not in "biuf"]
+    if bad:
+        cols = ", ".join(f"{col!r} ({dt})" for col, dt in bad[:5])
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        raise TypeError(f"`{name}` must be numeric. Non-numeric column(s): {cols}{more}. "
+                        f"Encode them first (e.g. one-hot) or drop them")
+    # numeric, but nullable or mixed: one float64 array, missing values as NaN
+    return x.to_numpy(dtype=np.float64, na_value=np.nan)

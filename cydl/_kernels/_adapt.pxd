@@ -13,7 +13,7 @@ cdef class ThreadChooser:
     cdef double since             # seconds run at cur since the latest probe
     cdef long steps_since
     cdef double ratio             # probe again after ratio x the latest probe's cost
-    cdef int strikes              # steps since the latest probe far slower than ref
+    cdef double avg_t, avg_r      # running means of seconds and rows per step at cur
     cdef public long n_steps, n_probes, n_switches
     cdef public double secs_one, secs_all   # seconds of steps run on 1 / nmax threads
 

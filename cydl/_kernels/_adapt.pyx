@@ -19,14 +19,19 @@ default) or 1, from measured step times.
   other count is clearly (CLEAR) slower; after the last pair it switches when the
   other count is more than MARGIN faster.
 * Probes are spaced by their cost: the next one comes after `ratio` times the
-  latest probe's seconds have been spent at `cur` (and MIN_GAP steps), so probing
+  latest probe's seconds have been spent at `cur` (and MIN_GAP steps; the first
+  probe comes after FIRST_GAP steps: it compares within itself and needs no
+  baseline), so probing
   costs at most about 1/ratio of the run, however slow the probed count is (two
   threads under load can be 100x slower on tiny steps). `ratio` doubles up to
   RATIO_MAX each time a probe confirms the choice and resets when it changes: a
   neighbour that leaves is noticed within about RATIO_MAX probe costs (seconds).
-* Running at nmax, two steps STRAGGLER times slower per row than the latest
-  probe measured start a probe early: a neighbour that arrives mid-run is noticed
-  within a few dozen steps.
+* A change of load starts a probe early: when the running mean per row at `cur`
+  (an exponential average over about 1/ALPHA steps) moves DRIFT times away from
+  what the latest probe measured, either way, and at least EARLY times that
+  probe's cost has passed. A neighbour that arrives mid-run is noticed within
+  some tens of steps. Single slow steps are normal on a busy machine and start
+  nothing (a probe on each of them cost a quarter of the run).
 * A new chooser starts at the count the latest decision of any chooser in the
   process picked, so a model(x) after a fit on a busy machine starts on one thread.
 
@@ -44,16 +49,19 @@ cdef int _LAST_BEST = 0     # the latest choice any chooser made (0: none yet)
 cdef int _FORCED = 0
 
 cdef enum:
-    MIN_GAP = 16            # steps at cur before a probe
+    FIRST_GAP = 2           # steps at cur before the first probe (cold caches)
+    MIN_GAP = 16            # steps at cur between probes
     PAIRS = 3               # (other, cur) block pairs of a full probe
     BLOCK_STEPS = 4         # steps of a probe block at least, the warm-up included
                             # (BLOCK_SECONDS count without it)
     MAX_BLOCK_STEPS = 4096
 
-cdef double BLOCK_SECONDS = 0.008   # a block spans a few scheduler slices
+cdef double BLOCK_SECONDS = 0.012   # a block spans a few scheduler slices
 cdef double MARGIN = 0.10     # a full probe switches when the other count is this much faster
 cdef double CLEAR = 0.5       # after a pair, a count this much faster ends the probe
-cdef double STRAGGLER = 3.0
+cdef double DRIFT = 1.5
+cdef double ALPHA = 1.0 / 16
+cdef double EARLY = 4.0
 cdef double RATIO0 = 30.0
 cdef double RATIO_MAX = 100.0
 
@@ -111,7 +119,8 @@ cdef class ThreadChooser:
         self.since = 0.0
         self.steps_since = 0
         self.ratio = RATIO0
-        self.strikes = 0
+        self.avg_t = 0.0
+        self.avg_r = 0.0
 
     cdef int choose(self, int nmax) noexcept:
         if nmax != self.nmax:
@@ -134,8 +143,13 @@ cdef class ThreadChooser:
         return self.cur
 
     cdef bint _due(self) noexcept:
-        if self.strikes >= 2 and self.steps_since >= 4 and self.since >= 2 * self.last_cost:
-            return True                        # a straggler: look now
+        cdef double drift
+        if self.ref > 0 and self.steps_since >= MIN_GAP and self.since >= EARLY * self.last_cost:
+            drift = self.avg_t / (self.avg_r * self.ref)
+            if drift > DRIFT or drift * DRIFT < 1.0:
+                return True                    # the load changed: look now
+        if self.last_cost == 0:
+            return self.steps_since >= FIRST_GAP   # a probe needs no baseline: look soon
         return self.steps_since >= MIN_GAP and self.since >= self.ratio * self.last_cost
 
     cdef void record(self, int nrun, double seconds, double rows) noexcept:
@@ -176,8 +190,8 @@ cdef class ThreadChooser:
             return
         self.since += seconds
         self.steps_since += 1
-        if self.cur > 1 and self.ref > 0 and seconds > STRAGGLER * self.ref * rows:
-            self.strikes += 1
+        self.avg_t += ALPHA * (seconds - self.avg_t)
+        self.avg_r += ALPHA * (rows - self.avg_r)
 
     cdef int _verdict(self, bint final) noexcept:
         """+1: switch to the other count, -1: stay, 0: not clear yet. Only staying
@@ -208,7 +222,8 @@ cdef class ThreadChooser:
         self.probing = 0
         self.since = 0.0
         self.steps_since = 0
-        self.strikes = 0
+        self.avg_t = self.ref          # the running mean starts at what was measured
+        self.avg_r = 1.0
 
     # --------------------------------------------------------- Python side
     def next_threads(self, int nmax):

@@ -12,6 +12,7 @@ import threading
 import numpy as np
 
 from cydl import _config, constraints, initializers, regularizers
+from cydl._checks import as_array
 from cydl._registry import snake_case
 from cydl.variables import Variable
 
@@ -62,7 +63,7 @@ def _as_input(x, dtype, name):
         return {k: _as_input(v, dtype, name) for k, v in x.items()}
     if getattr(x, "_is_variable", False) or hasattr(x, "vjp"):
         return x
-    a = np.asarray(x)
+    a = as_array(x, "inputs")
     if a.dtype.kind not in "biuf":
         raise TypeError(f"Layer {name!r} expects numeric input. Received dtype={a.dtype}")
     return a if a.dtype == dtype else a.astype(dtype)

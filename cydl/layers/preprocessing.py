@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from cydl import _config, ops
+from cydl._checks import as_array
 from cydl.autodiff import value_of
 from cydl.layers.base import Layer
 
@@ -95,7 +96,7 @@ class Normalization(Layer):
                              "ignore them")
         if hasattr(data, "shape") or isinstance(data, (list, tuple)) and data and \
                 np.ndim(data[0]) == 0:
-            batches = iter([np.asarray(value_of(data))])
+            batches = iter([as_array(value_of(data), "data")])
         elif hasattr(data, "__iter__"):
             batches = iter(data)
         else:
@@ -107,7 +108,7 @@ class Normalization(Layer):
         total_mean = total_var = None
         total = 0
         for batch in _chain(first, batches):
-            batch = np.asarray(value_of(batch))
+            batch = as_array(value_of(batch), "data")
             if batch.dtype.kind not in "biuf":
                 raise TypeError(f"adapt() expects numeric data. Received dtype={batch.dtype}")
             if not self.built:

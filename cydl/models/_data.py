@@ -7,6 +7,7 @@ ValueError or TypeError that names the offending value.
 import numpy as np
 
 from cydl import _ops as ops
+from cydl._checks import as_array
 
 _KEEP = (np.dtype(np.uint8), np.dtype(np.float32), np.dtype(np.float64))
 
@@ -37,6 +38,11 @@ def _check_range(a, name, dtype):
                      f"(cydl.config.set_floatx('float64') or dtype='float64')")
 
 
+def _at(name, a, flat):
+    """The element at flat index `flat` as the user indexes it: x[3, 1] (row 3, column 1)."""
+    return f"{name}[{', '.join(map(str, np.unravel_index(flat, a.shape)))}]"
+
+
 def as_features(x, name, sample_shape, dtype):
     """x as a C-ordered array the kernels read directly (uint8, float32 or float64;
     other dtypes are cast to `dtype` once), checked against the model's input."""
@@ -45,7 +51,7 @@ def as_features(x, name, sample_shape, dtype):
     if isinstance(x, (list, tuple)) and len(x) and hasattr(x[0], "shape") \
             and np.ndim(x[0]) > 1:
         raise ValueError(f"`{name}` must be a single array for this model")
-    a = np.asarray(x)
+    a = as_array(x, name)
     _name_dtype(a, name)
     if a.ndim == 0:
         raise ValueError(f"`{name}` must have a batch axis. Received a scalar")
@@ -58,7 +64,7 @@ def as_features(x, name, sample_shape, dtype):
     a = np.ascontiguousarray(a)
     bad = ops.first_nonfinite(a)
     if bad >= 0:
-        raise ValueError(f"`{name}` contains NaN or inf (first at flat index {bad}: "
+        raise ValueError(f"`{name}` contains NaN or inf (first at {_at(name, a, bad)}: "
                          f"{a.reshape(-1)[bad]})")
     # float64 stays float64 here and the kernels cast each batch: check the range now
     _check_range(a, name, dtype)
@@ -91,7 +97,7 @@ def check_lengths(x, y, sw):
 
 def as_labels(y, n_classes):
     """Sparse class labels as int32, each in [0, n_classes)."""
-    a = np.asarray(y)
+    a = as_array(y, "y")
     _name_dtype(a, "y")
     if a.ndim > 2 or (a.ndim == 2 and a.shape[1] != 1):
         raise ValueError(f"Sparse labels must have shape (n,) or (n, 1). Received {a.shape}")
@@ -110,7 +116,7 @@ def as_labels(y, n_classes):
 
 def as_targets(y, out_shape, dtype):
     """Dense targets as a C-ordered (n, units) array of the model dtype."""
-    a = np.asarray(y)
+    a = as_array(y, "y")
     _name_dtype(a, "y")
     units = out_shape[-1]
     if a.ndim == 1 and units == 1:
@@ -120,7 +126,7 @@ def as_targets(y, out_shape, dtype):
                          f"(None, {units})")
     bad = ops.first_nonfinite(a)
     if bad >= 0:
-        raise ValueError(f"`y` contains NaN or inf (first at flat index {bad}: "
+        raise ValueError(f"`y` contains NaN or inf (first at {_at('y', a, bad)}: "
                          f"{a.reshape(-1)[bad]})")
     _check_range(a, "y", dtype)
     return np.ascontiguousarray(a, dtype=dtype)
@@ -136,7 +142,7 @@ def as_sample_weight(sw, n, dtype, class_weight=None, labels=None):
                 table[int(k)] = w
         cw = table[labels]
     if sw is not None:
-        a = np.asarray(sw)
+        a = as_array(sw, "sample_weight")
         _name_dtype(a, "sample_weight")
         a = a.reshape(-1)
         bad = ops.first_nonfinite(a)

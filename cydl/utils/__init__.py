@@ -1,6 +1,7 @@
 """Utilities: seeding and label encoding."""
 import numpy as np
 
+from cydl._checks import as_array
 from cydl._config import set_random_seed
 from cydl._registry import positive_int
 
@@ -13,7 +14,7 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     array([[1., 0., 0.],
            [0., 0., 1.]], dtype=float32)
     """
-    a = np.asarray(y)
+    a = as_array(y, "y")
     if a.dtype.kind not in "biuf":
         raise TypeError(f"`y` must hold integer class labels. Received an array of dtype "
                         f"{a.dtype}")
