@@ -8,6 +8,7 @@ import scipy
 
 def config_dict():
     from cydl import _config
+    from cydl import _kernels
     from cydl._kernels import _adapt, _parallel
     from cydl._ops import _blas_threads
     from cydl._version import __version__
@@ -22,6 +23,8 @@ def config_dict():
         "threads": _config.get_num_threads(),
         "adaptive_threads": _adapt.get_adaptive(),
         "openmp_max_threads": _parallel.openmp_max_threads(),
+        "openmp_spin_count": _kernels.SPIN[0],
+        "openmp_spin_count_from": _kernels.SPIN[1],
         "cpus_available": _config._available_cpus(),
         "blas": blas["config"],
         "blas_thread_control": blas["bound"],
@@ -42,6 +45,12 @@ def show_config():
     print(f"  threads:   {c['threads']} (available CPUs: {c['cpus_available']}, "
           f"OpenMP default: {c['openmp_max_threads']}"
           f"{'; adaptive: 1 thread while that is faster' if c['adaptive_threads'] else ''})")
+    if c["openmp"]:
+        spin = c["openmp_spin_count"]
+        src = c["openmp_spin_count_from"]
+        print(f"  spinning:  idle OpenMP threads spin "
+              f"{'the runtime default' if spin is None else f'{spin} times'}, then sleep "
+              f"({'cydl default' if src == 'cydl' else src})")
     print(f"  BLAS:      {c['blas']} (via scipy.linalg.cython_blas; "
           f"{'pinned to 1 thread inside kernels' if c['blas_thread_control'] else 'threads not controlled'})")
     print(f"  floatx:    {c['floatx']}")

@@ -144,17 +144,23 @@ def test_chooser_with_one_thread_or_a_new_count():
 
 
 # ------------------------------------------------------------ results
-def _fit(threads_forced, opt, batch, dtype, nt=2):
+def _fit(threads_forced, opt, batch, dtype, nt=2, general=False):
     cydl.config.set_floatx(dtype)
     cydl.utils.set_random_seed(3)
     rng = np.random.default_rng(0)
     n = 600 if batch > 1 else 60
     x = rng.random((n, 40)).astype(dtype)
     y = rng.integers(0, 10, n)
-    model = cydl.Sequential([layers.Input(shape=(40,)), layers.Dense(300, activation="relu"),
+    # general: an l2 penalty sends the model to the graph runner, whose kernels take
+    # the step's thread count as a cap (cydl.models._step_threads)
+    reg = cydl.regularizers.l2(1e-3) if general else None
+    model = cydl.Sequential([layers.Input(shape=(40,)),
+                             layers.Dense(300, activation="relu", kernel_regularizer=reg),
+                             layers.BatchNormalization(), layers.Dropout(0.2),
                              layers.Dense(100, activation="relu"),
                              layers.Dense(10, activation="softmax")])
     model.compile(loss="sparse_categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
+    assert model._runner(train=True).fused == (not general)
     _adapt.force_threads(threads_forced)
     try:
         with cydl.num_threads(nt):
@@ -181,6 +187,40 @@ def test_results_do_not_depend_on_the_threads_a_step_runs_on(opt, batch, dtype):
         assert ref[1] == got[1]
         np.testing.assert_array_equal(ref[2], got[2])
         np.testing.assert_array_equal(ref[3], got[3])
+
+
+@pytest.mark.skipif(not OPENMP, reason="built without OpenMP")
+@pytest.mark.parametrize("batch", [1, 32, 256])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_general_path_results_do_not_depend_on_the_threads_a_step_runs_on(batch, dtype):
+    ref = _fit(0, "adam", batch, dtype, general=True)
+    for forced in (1, 2):
+        got = _fit(forced, "adam", batch, dtype, general=True)
+        for a, b in zip(ref[0], got[0]):
+            np.testing.assert_array_equal(a, b)
+        assert ref[1] == got[1]
+        np.testing.assert_array_equal(ref[2], got[2])
+        np.testing.assert_array_equal(ref[3], got[3])
+
+
+@pytest.mark.skipif(not OPENMP, reason="built without OpenMP")
+def test_general_path_steps_choose_their_threads():
+    cydl.utils.set_random_seed(0)
+    x = np.random.default_rng(0).random((256, 8)).astype("float32")
+    model = cydl.Sequential([layers.Input(shape=(8,)), layers.Dense(
+        4, kernel_regularizer=cydl.regularizers.l2(1e-3))])
+    model.compile(loss="mse", optimizer="sgd")
+    with cydl.num_threads(None):
+        adaptive = _adapt.get_adaptive()
+        model.fit(x, x[:, :4], epochs=2, verbose=0)
+    choice = model._runner(train=True).thread_choice()
+    if not adaptive:
+        assert choice == []
+        return
+    assert [d["mode"] for d in choice] == ["train"] and choice[0]["rows"] == "32..63"
+    assert choice[0]["steps"] == 16 and choice[0]["seconds_on_1"] > 0   # a probe ran
+    from cydl._kernels import _parallel
+    assert _parallel.step_threads() == 0       # the cap ends with the step
 
 
 @pytest.mark.skipif(not OPENMP, reason="built without OpenMP")

@@ -248,7 +248,7 @@ cdef void softmax_backward_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t cols,
 # ----------------------------------------------------------------- drivers
 
 from cython.parallel cimport prange
-from cydl._kernels._parallel cimport Span, split_range, parts_for
+from cydl._kernels._parallel cimport Span, split_range, parts_for, run_threads
 
 
 def activation_forward(const floating[::1, :] Z, floating[::1, :] A, int act, double alpha,
@@ -263,12 +263,12 @@ def activation_forward(const floating[::1, :] Z, floating[::1, :] A, int act, do
     with nogil:
         if act == ACT_SOFTMAX:
             parts = parts_for(<double>rows * cols * 20, 40000, n_threads, rows)
-            for t in prange(parts, num_threads=parts, schedule='static'):
+            for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
                 sp = split_range(rows, parts, t, 1)
                 softmax_rows(sp.lo, sp.hi, cols, &Z[0, 0], rows, &A[0, 0], rows)
         else:
             parts = parts_for(<double>rows * cols * 8, 40000, n_threads, cols)
-            for t in prange(parts, num_threads=parts, schedule='static'):
+            for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
                 sp = split_range(cols, parts, t, 1)
                 # no bias: bias_act_forward does not write Z
                 bias_act_forward(act, <floating>alpha, rows, sp.lo, sp.hi,
@@ -289,13 +289,13 @@ def activation_backward(const floating[::1, :] dA, const floating[::1, :] A,
     with nogil:
         if act == ACT_SOFTMAX:
             parts = parts_for(<double>rows * cols * 8, 40000, n_threads, rows)
-            for t in prange(parts, num_threads=parts, schedule='static'):
+            for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
                 sp = split_range(rows, parts, t, 1)
                 softmax_backward_rows(sp.lo, sp.hi, cols, &dA[0, 0], rows, &A[0, 0], rows,
                                       &dZ[0, 0], rows)
         else:
             parts = parts_for(<double>rows * cols * 8, 40000, n_threads, cols)
-            for t in prange(parts, num_threads=parts, schedule='static'):
+            for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
                 sp = split_range(cols, parts, t, 1)
                 act_backward(act, <floating>alpha, rows, sp.lo, sp.hi, &dA[0, 0], rows,
                              &A[0, 0], rows, zp, rows, &dZ[0, 0], rows)

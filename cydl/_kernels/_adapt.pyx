@@ -82,6 +82,11 @@ def force_threads(int n):
     _FORCED = n if n > 0 else 0
 
 
+def forced_count():
+    """The count force_threads set (0: none)."""
+    return _FORCED
+
+
 def set_adaptive(bint on):
     """Turn the adaptive thread count on (cydl's default thread count) or off (a
     count the user chose: every step then runs on exactly that many threads)."""

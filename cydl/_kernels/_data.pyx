@@ -8,7 +8,7 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.string cimport memcpy
 from libc.math cimport isfinite
-from cydl._kernels._parallel cimport Span, split_range, parts_for
+from cydl._kernels._parallel cimport Span, split_range, parts_for, run_threads
 
 
 cdef void gather_rows_span(const src_t* X, Py_ssize_t ld, Py_ssize_t ncols,
@@ -55,7 +55,7 @@ def gather_rows(const src_t[:, ::1] X, const long long[::1] idx, Py_ssize_t star
                 raise ValueError(f"idx[{k}] = {ip[k]} is not a row index in [0, {nrows})")
     parts = parts_for(<double>n * ncols, 200000, n_threads, n)
     with nogil:
-        for t in prange(parts, num_threads=parts, schedule='static'):
+        for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
             sp = split_range(n, parts, t, 1)
             gather_rows_span(&X[0, 0], ncols, ncols, ip, start, sp.lo, sp.hi, &out[0, 0])
 
@@ -77,7 +77,7 @@ def first_nonfinite(const floating[::1] x, int n_threads):
                     break
         return best
     with nogil:
-        for t in prange(parts, num_threads=parts, schedule='static'):
+        for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
             sp = split_range(n, parts, t, 1)
             found[t] = -1
             for i in range(sp.lo, sp.hi):

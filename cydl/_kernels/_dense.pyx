@@ -8,7 +8,7 @@ weight gradient and optimizer step.
 from cython cimport floating
 from cython.parallel cimport prange
 from cydl._kernels._blas cimport gemm, blas_pin, blas_unpin
-from cydl._kernels._parallel cimport Span, split_range, parts_for
+from cydl._kernels._parallel cimport Span, split_range, parts_for, run_threads
 from cydl._kernels._activations cimport (bias_act_forward, act_backward, softmax_rows,
                                          softmax_backward_rows, ACT_SOFTMAX, ACT_LINEAR)
 
@@ -129,13 +129,13 @@ def dense_forward(const floating[:, :] X, const floating[::1, :] W, const floati
     parts = parts_for(<double>B * n_in * n_out, GEMM_MIN_WORK, n_threads, n_out)
     with nogil:
         old = blas_pin()
-        for t in prange(parts, num_threads=parts, schedule='static'):
+        for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
             sp = split_range(n_out, parts, t, COL_ALIGN)
             dense_forward_cols(act, <floating>alpha, B, n_in, &X[0, 0], ldx, xt, &W[0, 0], ldw,
                                bp, &Z[0, 0], ldz, &A[0, 0], lda, sp.lo, sp.hi)
         if act == ACT_SOFTMAX:
             parts = parts_for(<double>B * n_out * 20, GEMM_MIN_WORK, n_threads, B)
-            for t in prange(parts, num_threads=parts, schedule='static'):
+            for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
                 sp = split_range(B, parts, t, 1)
                 softmax_rows(sp.lo, sp.hi, n_out, &A[0, 0], lda, &A[0, 0], lda)
         blas_unpin(old)
@@ -190,13 +190,13 @@ def dense_backward(const floating[::1, :] dA, const floating[:, :] X,
         old = blas_pin()
         if act == ACT_SOFTMAX:
             parts = parts_for(<double>B * n_out * 8, GEMM_MIN_WORK, n_threads, B)
-            for t in prange(parts, num_threads=parts, schedule='static'):
+            for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
                 sp = split_range(B, parts, t, 1)
                 softmax_backward_rows(sp.lo, sp.hi, n_out, &dA[0, 0], ldda, &A[0, 0], lda,
                                       &dZ[0, 0], lddz)
         elif act != ACT_LINEAR or &dZ[0, 0] != &dA[0, 0]:
             parts = parts_for(<double>B * n_out * 4, GEMM_MIN_WORK, n_threads, n_out)
-            for t in prange(parts, num_threads=parts, schedule='static'):
+            for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
                 sp = split_range(n_out, parts, t, COL_ALIGN)
                 act_backward(act, <floating>alpha, B, sp.lo, sp.hi, &dA[0, 0], ldda,
                              &A[0, 0], lda, zp, ldz, &dZ[0, 0], lddz)
@@ -206,7 +206,7 @@ def dense_backward(const floating[::1, :] dA, const floating[:, :] X,
         parts_x = 0
         if dxp != NULL:
             parts_x = parts_for(<double>B * n_in * n_out, GEMM_MIN_WORK, n_threads, n_in)
-        for t in prange(n_threads if n_threads > 1 else 1, num_threads=n_threads,
+        for t in prange(n_threads if n_threads > 1 else 1, num_threads=run_threads(n_threads),
                         schedule='static'):
             # the input-gradient parts start on the last thread, so two one-part
             # GEMMs run side by side instead of on the same thread

@@ -13,7 +13,7 @@ dropped (Dropout: a = 1 / (1 - rate), b = c = 0).
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport uint64_t
-from cydl._kernels._parallel cimport Span, split_range, parts_for
+from cydl._kernels._parallel cimport Span, split_range, parts_for, run_threads
 
 from cydl._kernels._rng cimport mix64, kept, call_key as _call_key
 
@@ -101,7 +101,7 @@ def dropout_forward(const floating[:, :] X, unsigned char[:, :] M, floating[:, :
         return
     parts = parts_for(<double>rows * cols * 4, 40000, n_threads, n)
     with nogil:
-        for t in prange(parts, num_threads=parts, schedule='static'):
+        for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
             sp = split_range(n, parts, t, 1)
             fwd_span(by_cols, sp.lo, sp.hi, rows, cols, &X[0, 0], xr, xc, &M[0, 0], mr, mc,
                      &Y[0, 0], yr, yc, key, thr, <floating>a, <floating>b, <floating>c)
@@ -123,7 +123,7 @@ def dropout_apply(const floating[:, :] X, const unsigned char[:, :] M, floating[
         return
     parts = parts_for(<double>rows * cols, 40000, n_threads, n)
     with nogil:
-        for t in prange(parts, num_threads=parts, schedule='static'):
+        for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
             sp = split_range(n, parts, t, 1)
             apply_span(by_cols, sp.lo, sp.hi, rows, cols, &X[0, 0], xr, xc, &M[0, 0], mr, mc,
                        &Y[0, 0], yr, yc, <floating>a, <floating>b, <floating>c)
@@ -138,6 +138,6 @@ def dropout_mask(unsigned char[::1] M, uint64_t key, uint64_t thr, int n_threads
         return
     parts = parts_for(<double>n * 3, 40000, n_threads, n)
     with nogil:
-        for t in prange(parts, num_threads=parts, schedule='static'):
+        for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
             sp = split_range(n, parts, t, 1)
             mask_span(sp.lo, sp.hi, &M[0], key, thr)

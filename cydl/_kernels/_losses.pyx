@@ -12,7 +12,7 @@ from cython.parallel cimport prange
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 from cydl._kernels._math cimport fexp, flog, flog1p, fabsx, fsigmoid
-from cydl._kernels._parallel cimport Span, split_range, parts_for
+from cydl._kernels._parallel cimport Span, split_range, parts_for, run_threads
 import numpy as np
 
 cdef double EPS = 1e-7   # Keras' backend epsilon, used to clip probabilities
@@ -219,7 +219,7 @@ def loss_forward_backward(int kind, int acc_mode, double param, double thresh,
     part_stats = <double*>malloc(parts * 8 * sizeof(double))
     memset(part_stats, 0, parts * 8 * sizeof(double))
     with nogil:
-        for t in prange(parts, num_threads=parts, schedule='static'):
+        for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
             sp = split_range(B, parts, t, 1)
             loss_rows(kind, acc_mode, param, thresh, sp.lo, sp.hi, C, &P[0, 0],
                       P.strides[0] // item, P.strides[1] // item, lp, yp, yrs, ycs, swp,

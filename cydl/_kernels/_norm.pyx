@@ -10,7 +10,7 @@ a batch of thousands of float32 terms loses digits otherwise.
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport sqrt
-from cydl._kernels._parallel cimport Span, split_range, parts_for
+from cydl._kernels._parallel cimport Span, split_range, parts_for, run_threads
 
 
 cdef void bn_stats_cols(Py_ssize_t rows, Py_ssize_t c0, Py_ssize_t c1,
@@ -125,7 +125,7 @@ def batchnorm_forward(const floating[:, :] X, const floating[::1] gamma,
         return
     parts = parts_for(<double>rows * cols * 4, 40000, n_threads, cols)
     with nogil:
-        for t in prange(parts, num_threads=parts, schedule='static'):
+        for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
             sp = split_range(cols, parts, t, 1)
             if batch_stats:
                 bn_stats_cols(rows, sp.lo, sp.hi, &X[0, 0], sr, sc, &mean[0], &var[0])
@@ -160,7 +160,7 @@ def batchnorm_backward(const floating[:, :] G, const floating[:, :] X,
         dc = _stride(dX.strides[1], it)
     parts = parts_for(<double>rows * cols * 6, 40000, n_threads, cols)
     with nogil:
-        for t in prange(parts, num_threads=parts, schedule='static'):
+        for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
             sp = split_range(cols, parts, t, 1)
             bn_backward_cols(rows, sp.lo, sp.hi, &G[0, 0], gr, gc, &X[0, 0], sr, sc,
                              &mean[0], &var[0], gp, eps, batch_stats, dxp, dr, dc, dgp, dbp)

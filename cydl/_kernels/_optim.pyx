@@ -10,7 +10,7 @@ from cython.parallel cimport prange
 from libc.stdlib cimport malloc, free
 from libc.math cimport sqrt
 from cydl._kernels._math cimport fsqrt, fabsx
-from cydl._kernels._parallel cimport (Span, split_range, parts_for, cydl_ftz_begin,
+from cydl._kernels._parallel cimport (Span, split_range, parts_for, run_threads, cydl_ftz_begin,
                                       cydl_ftz_end)
 import numpy as np
 
@@ -298,11 +298,11 @@ cdef class UpdateRule:
             if r.n_segments == 0 or r.seg_bounds[r.n_segments] != n:
                 raise ValueError("set_segments() must describe the whole buffer")
             with nogil:
-                for k in prange(r.n_segments, num_threads=n_threads, schedule='dynamic'):
+                for k in prange(r.n_segments, num_threads=run_threads(n_threads), schedule='dynamic'):
                     r.seg_scale[k] = sumsq(&g[0], r.seg_bounds[k], r.seg_bounds[k + 1])
                 finish_scales(r)
         parts = parts_for(<double>n, <double>MIN_CHUNK, n_threads, n)
         with nogil:
-            for t in prange(parts, num_threads=parts, schedule='static'):
+            for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
                 sp = split_range(n, parts, t, 16)
                 update_range(r, sp.lo, sp.hi, &p[0], &g[0], q[0], q[1], q[2])

@@ -42,3 +42,6 @@ cdef inline int parts_for(double work, double min_work, int n_threads, Py_ssize_
     if p < 1:
         p = 1
     return p
+
+
+cdef int run_threads(int parts) noexcept nogil

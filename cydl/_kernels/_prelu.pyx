@@ -6,7 +6,7 @@ summed by one thread and the result does not depend on the thread count.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from cydl._kernels._parallel cimport Span, split_range, parts_for
+from cydl._kernels._parallel cimport Span, split_range, parts_for, run_threads
 
 
 cdef void prelu_fwd_cols(Py_ssize_t rows, Py_ssize_t c0, Py_ssize_t c1,
@@ -60,7 +60,7 @@ def prelu_forward(const floating[:, :] X, const floating[::1] alpha, floating[:,
         return
     parts = parts_for(<double>rows * cols, 40000, n_threads, cols)
     with nogil:
-        for t in prange(parts, num_threads=parts, schedule='static'):
+        for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
             sp = split_range(cols, parts, t, 1)
             prelu_fwd_cols(rows, sp.lo, sp.hi, &X[0, 0], _el(X.strides[0], it),
                            _el(X.strides[1], it), &alpha[0], &Y[0, 0],
@@ -87,7 +87,7 @@ def prelu_backward(const floating[:, :] G, const floating[:, :] X,
         dap = &dalpha[0]
     parts = parts_for(<double>rows * cols * 2, 40000, n_threads, cols)
     with nogil:
-        for t in prange(parts, num_threads=parts, schedule='static'):
+        for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
             sp = split_range(cols, parts, t, 1)
             prelu_bwd_cols(rows, sp.lo, sp.hi, &G[0, 0], _el(G.strides[0], it),
                            _el(G.strides[1], it), &X[0, 0], _el(X.strides[0], it),

@@ -14,6 +14,7 @@ from cydl.autodiff import Tensor, backward, recording
 from cydl.layers.core import Activation
 from cydl.layers.dense import Dense
 from cydl.models._lowering import lower_graph
+from cydl.models._step_threads import StepThreads
 
 
 def final_activation(layer):
@@ -122,6 +123,9 @@ class PlanRunner(_Runner):
             outs.append(out)
         return outs
 
+    def thread_choice(self):
+        return self.plan.thread_choice()
+
     def predict(self, data, batch):
         self.plan.ensure_batch(batch)
         self.plan.bind_data(self._combined(data)[0])
@@ -142,6 +146,20 @@ class GraphRunner(_Runner):
         self.watch = store.trainable_variables
         self.stats = np.zeros((len(heads or ()), 4))
         self._outs = None
+        self.threads = StepThreads()     # the adaptive count, as the fused plan has it
+
+    def _step(self, mode, fn, start, stop):
+        token = self.threads.begin(mode, stop - start, self.n_threads)
+        try:
+            return fn(start, stop)
+        finally:
+            self.threads.end(token, stop - start)
+
+    def train(self, start, stop):
+        return self._step("train", self._train, start, stop)
+
+    def test(self, start, stop):
+        return self._step("test", self._test, start, stop)
 
     def _inputs(self, start, stop):
         rows = self.rows(start, stop)
@@ -156,7 +174,7 @@ class GraphRunner(_Runner):
             pairs += head.loss_and_grad(out, t, sw, self.stats[k], train, self.n_threads)
         return pairs
 
-    def train(self, start, stop):
+    def _train(self, start, stop):
         x = self._inputs(start, stop)
         self.store.trainable_grads.fill(0)
         with recording(self.watch):
@@ -173,7 +191,7 @@ class GraphRunner(_Runner):
             v.assign(v.constraint(v.value))
         return self.stats
 
-    def test(self, start, stop):
+    def _test(self, start, stop):
         with recording((), keep_logits=True):     # logits for losses that fold softmax
             outs = graph.flatten(self.model._forward(self._inputs(start, stop),
                                                      training=False))
@@ -187,19 +205,25 @@ class GraphRunner(_Runner):
         return [np.asarray(o.value if type(o) is Tensor else o).reshape(o.shape[0], -1)
                 for o in self._outs]
 
+    def _predict_batch(self, data, start, stop):
+        xs = [x[start:stop] for x in data.xs]
+        dt = self.store.dtype
+        x = data.structure([v if v.dtype == dt else v.astype(dt) for v in xs])
+        return [np.asarray(y) for y in graph.flatten(self.model._forward(x, training=False))]
+
     def predict(self, data, batch):
         outs = None
         for start in range(0, data.n, batch):
             stop = min(start + batch, data.n)
-            xs = [x[start:stop] for x in data.xs]
-            dt = self.store.dtype
-            x = data.structure([v if v.dtype == dt else v.astype(dt) for v in xs])
-            ys = [np.asarray(y) for y in graph.flatten(self.model._forward(x, training=False))]
+            ys = self._step("predict", lambda a, b: self._predict_batch(data, a, b), start, stop)
             if outs is None:
                 outs = [np.empty((data.n,) + y.shape[1:], y.dtype) for y in ys]
             for o, y in zip(outs, ys):
                 o[start:stop] = y
         return outs
+
+    def thread_choice(self):
+        return self.threads.choice()
 
 
 def make_runner(model, store, heads, optimizer, n_threads, force_general=False):
