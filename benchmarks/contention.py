@@ -8,8 +8,10 @@ fresh process: cydl at its default thread count (adaptive), cydl fixed at 1 and
 at 2 threads, and PyTorch eager at 1 and 2 threads when torch is installed. Each
 process measures, in order: 784-300-100-10 float32 SGD training at batch 32 and
 128 (epochs of 8,192 samples through model.fit / the eager loop; median of
-`--windows` epochs after a warm-up epoch), then 1-sample inference latency
-(model(x); median over windows of 1,000 calls of the mean per call).
+`--windows` epochs after a warm-up epoch), the same at batch 32 with an l2(1e-4)
+penalty on every kernel (the book's l2 model; in cydl it runs on the general
+path, the graph runner; in PyTorch, weight decay 2e-4), then 1-sample inference
+latency (model(x); median over windows of 1,000 calls of the mean per call).
 
 Within a round, the configurations of one load run back to back, so their ratios
 compare like with like. The table gives medians over rounds and [min-max].
@@ -82,13 +84,23 @@ def worker_cydl(threads, windows):
     for b in BATCHES:
         t = _windows(lambda: model.fit(x, y, batch_size=b, epochs=1, verbose=0), windows)
         res[f"b{b}"] = N / t
+    # the book's l2 model: a weight penalty sends it to the general path (graph runner)
+    cydl.utils.set_random_seed(0)
+    l2 = cydl.regularizers.l2(1e-4)
+    reg = cydl.Sequential([layers.Input(shape=(SIZES[0],))] +
+                          [layers.Dense(s, activation="relu", kernel_regularizer=l2)
+                           for s in SIZES[1:-1]] +
+                          [layers.Dense(SIZES[-1], activation="softmax", kernel_regularizer=l2)])
+    reg.compile(loss="sparse_categorical_crossentropy", optimizer=cydl.optimizers.SGD(0.01))
+    t = _windows(lambda: reg.fit(x, y, batch_size=32, epochs=1, verbose=0), windows)
+    res["l2_b32"] = N / t
     x1 = x[:1].copy()
     res["lat_us"] = _latency(lambda: model(x1), windows)
     res["choice"] = [f"{d['mode']}[{d['rows']}]: {d['threads']}T, {d['probes']} probes, "
                      f"{d['switches']} switches, {d['seconds_on_1']:.2f}s on 1T / "
                      f"{d['seconds_on_max']:.2f}s on {d['max_threads']}T"
-                     for r in model._runners.values() if getattr(r, "fused", False)
-                     for d in r.plan.thread_choice()]
+                     for m in (model, reg) for r in m._runners.values()
+                     for d in r.thread_choice()]
     return res
 
 
@@ -106,7 +118,11 @@ def worker_torch(threads, windows):
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     loss_fn = torch.nn.CrossEntropyLoss()
     res = {"threads": threads}
-    for bs in BATCHES:
+    # l2_b32: the same penalty as cydl's l2(1e-4) on the kernels, as weight decay 2e-4
+    decay = torch.optim.SGD([{"params": [m.weight for m in model if hasattr(m, "weight")],
+                              "weight_decay": 2e-4},
+                             {"params": [m.bias for m in model if hasattr(m, "bias")]}], lr=0.01)
+    for bs, key, opt in [(b, f"b{b}", opt) for b in BATCHES] + [(32, "l2_b32", decay)]:
         def epoch():
             perm = torch.randperm(N)
             for s in range(0, N, bs):
@@ -115,7 +131,7 @@ def worker_torch(threads, windows):
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-        res[f"b{bs}"] = N / _windows(epoch, windows)
+        res[key] = N / _windows(epoch, windows)
     pred = torch.nn.Sequential(model, torch.nn.Softmax(dim=-1))
     x1 = X[:1].clone()
 
@@ -230,10 +246,12 @@ def main():
     print("|---|---|---|---|---|---|---|---|---|")
     checks = []
     for load in loads:
-        for key in [f"b{b}" for b in BATCHES] + ["lat_us"]:
+        for key in [f"b{b}" for b in BATCHES] + ["l2_b32", "lat_us"]:
             lat = key == "lat_us"
             unit = "" if lat else "k"
-            name = "1-sample model(x), us" if lat else f"train batch {key[1:]}, samples/s"
+            name = ("1-sample model(x), us" if lat else
+                    "train batch 32, l2 model (general path), samples/s" if key == "l2_b32"
+                    else f"train batch {key[1:]}, samples/s")
 
             def best_fixed(i, key=key, lat=lat):
                 v = [res[(load, "cydl", t)][i][key] for t in (1, 2)]

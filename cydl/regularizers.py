@@ -75,6 +75,14 @@ class L2(L1L2):
         return {"l2": self.l2}
 
 
+def penalty_factors(regularizer):
+    """(l1, l2) when the optimizer's fused update can apply `regularizer` itself (an
+    L1, L2 or L1L2 exactly: a subclass may change the formula), else None."""
+    if type(regularizer) in (L1L2, L1, L2):
+        return regularizer.l1, regularizer.l2
+    return None
+
+
 def l1_l2(l1=0.01, l2=0.01):
     return L1L2(l1=l1, l2=l2)
 

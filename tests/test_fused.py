@@ -353,3 +353,75 @@ def test_fused_dag_step_allocates_nothing():
         tracemalloc.stop()
     assert peak - base < 1024, (peak - base)
     assert current - base < 256
+
+
+class _PyL1L2(cydl.regularizers.Regularizer):
+    """The L1L2 formula in Python: a custom regularizer, which the graph runner applies
+    itself, so it is an independent check of the penalties fused into the update."""
+
+    def __init__(self, l1=0.0, l2=0.0):
+        self.l1, self.l2 = l1, l2
+
+    def __call__(self, w):
+        w = np.asarray(w, np.float64)
+        return self.l1 * np.abs(w).sum() + self.l2 * np.square(w).sum()
+
+    def gradient(self, w):
+        return self.l1 * np.sign(w) + 2 * self.l2 * w
+
+
+def _regularized(fused):
+    reg = cydl.regularizers.L1L2 if fused else _PyL1L2
+    cydl.utils.set_random_seed(7)
+    return cydl.Sequential([
+        layers.Input(shape=(20,)),
+        layers.Dense(32, activation="elu", kernel_regularizer=reg(l2=1e-2),
+                     bias_regularizer=reg(l1=1e-3)),
+        layers.Dense(16, activation="relu", kernel_regularizer=reg(l1=1e-3, l2=1e-3)),
+        layers.Dense(5, activation="softmax",
+                     kernel_regularizer=cydl.regularizers.l2(1e-2) if fused else reg(l2=1e-2))])
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam", "clipnorm", "global_clipnorm"])
+def test_l1_l2_penalties_run_fused_with_the_same_numbers(opt):
+    """The book's l2 models stay on the fused path: the optimizer's update adds the
+    penalty's gradient (before clipping) and sums the penalty for the reported loss."""
+    cydl.config.set_floatx("float64")
+    x, y = DATA
+    results = []
+    for fused in (True, False):
+        model = _regularized(fused)
+        optimizer = {"clipnorm": cydl.optimizers.SGD(0.05, momentum=0.9, clipnorm=0.5),
+                     "global_clipnorm": cydl.optimizers.Adam(global_clipnorm=0.5)}.get(opt, opt)
+        model.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer,
+                      metrics=["accuracy"])
+        cydl.utils.set_random_seed(3)
+        h = model.fit(x, y, epochs=3, batch_size=50, validation_split=0.1, verbose=0)
+        assert model._runner(train=True).fused is fused
+        results.append((h.history, model.get_weights(), model.evaluate(x, y, verbose=0)))
+    (h1, w1, e1), (h2, w2, e2) = results
+    for key in h1:
+        np.testing.assert_allclose(h1[key], h2[key], rtol=1e-10, err_msg=key)
+    for a, b in zip(w1, w2):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(e1, e2, rtol=1e-10)
+
+
+def test_reported_loss_includes_the_penalty():
+    cydl.config.set_floatx("float64")
+    x, y = DATA
+    model = _regularized(True)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    model.fit(x, y, epochs=1, verbose=0)
+    p = model.predict(x, verbose=0)
+    data_loss = -np.mean(np.log(p[np.arange(len(y)), y]))
+    k1, b1, k2, b2, k3, b3 = model.get_weights()
+    penalty = 1e-2 * np.sum(k1 ** 2) + 1e-3 * np.abs(b1).sum() + \
+        1e-3 * (np.abs(k2).sum() + np.sum(k2 ** 2)) + 1e-2 * np.sum(k3 ** 2)
+    assert penalty > 0.01 * data_loss
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0), data_loss + penalty,
+                               rtol=1e-9)
+    # a training step reports the penalty of the weights it started from
+    logs = model.train_on_batch(x[:32], y[:32], return_dict=True)
+    np.testing.assert_allclose(logs["loss"], -np.mean(np.log(
+        p[np.arange(32), y[:32]])) + penalty, rtol=1e-9)

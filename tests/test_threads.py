@@ -151,15 +151,16 @@ def _fit(threads_forced, opt, batch, dtype, nt=2, general=False):
     n = 600 if batch > 1 else 60
     x = rng.random((n, 40)).astype(dtype)
     y = rng.integers(0, 10, n)
-    # general: an l2 penalty sends the model to the graph runner, whose kernels take
-    # the step's thread count as a cap (cydl.models._step_threads)
+    # general: the graph runner, whose kernels take the step's thread count as a cap
+    # (cydl.models._step_threads)
     reg = cydl.regularizers.l2(1e-3) if general else None
     model = cydl.Sequential([layers.Input(shape=(40,)),
                              layers.Dense(300, activation="relu", kernel_regularizer=reg),
                              layers.BatchNormalization(), layers.Dropout(0.2),
                              layers.Dense(100, activation="relu"),
                              layers.Dense(10, activation="softmax")])
-    model.compile(loss="sparse_categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=opt, metrics=["accuracy"],
+                  run_eagerly=general)
     assert model._runner(train=True).fused == (not general)
     _adapt.force_threads(threads_forced)
     try:
@@ -208,8 +209,9 @@ def test_general_path_steps_choose_their_threads():
     cydl.utils.set_random_seed(0)
     x = np.random.default_rng(0).random((256, 8)).astype("float32")
     model = cydl.Sequential([layers.Input(shape=(8,)), layers.Dense(
-        4, kernel_regularizer=cydl.regularizers.l2(1e-3))])
+        4, kernel_constraint=cydl.constraints.MaxNorm(2.0))])     # the graph runner
     model.compile(loss="mse", optimizer="sgd")
+    assert not model._runner(train=True).fused
     with cydl.num_threads(None):
         adaptive = _adapt.get_adaptive()
         model.fit(x, x[:, :4], epochs=2, verbose=0)

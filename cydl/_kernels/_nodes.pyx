@@ -176,9 +176,9 @@ cdef void node_backward_part(StepState* p, floating* P, floating* G, const float
         _hand_back(p, prev, B, sp.lo, sp.hi, dX, 0)
     if eager and grads:        # the parameters are not read again in this step
         if L.w >= 0:
-            update_range(p.rule, L.w + sp.lo, L.w + sp.hi, P, G, S1, S2, S3)
+            update_range(p.rule, L.w + sp.lo, L.w + sp.hi, P, G, S1, S2, S3, t)
         if L.b >= 0:
-            update_range(p.rule, L.b + sp.lo, L.b + sp.hi, P, G, S1, S2, S3)
+            update_range(p.rule, L.b + sp.lo, L.b + sp.hi, P, G, S1, S2, S3, t)
 
 
 cdef void _hand_back(StepState* p, LayerDesc* src, Py_ssize_t B, Py_ssize_t c0, Py_ssize_t c1,

@@ -33,11 +33,17 @@ cdef struct RuleData:
     Py_ssize_t n_segments
     Py_ssize_t* seg_bounds         # n_segments + 1 offsets of the variables
     double* seg_scale              # gradient scale of each variable this step
+    double* seg_l1                 # each variable's l1 / l2 penalty factors (0: none)
+    double* seg_l2
+    bint has_reg                   # any factor is nonzero
+    double* pen                    # [part][segment] penalty sums of the step under way
+    int pen_rows                   # parts the step under way uses (rows of pen to read)
 
 
 cdef class UpdateRule:
     cdef RuleData d
     cdef bint configured
+    cdef void _free(self) noexcept
 
 
 cdef bint slot_needed(const OptStep* s, int k) noexcept nogil
@@ -50,10 +56,16 @@ cdef void finish_scales(RuleData* r) noexcept nogil
 
 cdef void update_span(const OptStep* s, Py_ssize_t lo, Py_ssize_t hi, floating* p,
                       const floating* g, floating* s1, floating* s2, floating* s3,
-                      floating gscale) noexcept nogil
+                      floating gscale, double l1, double l2, double* pen) noexcept nogil
 
 cdef void update_range(const RuleData* r, Py_ssize_t lo, Py_ssize_t hi, floating* p,
                        const floating* g, floating* s1, floating* s2,
-                       floating* s3) noexcept nogil
+                       floating* s3, int part) noexcept nogil
 
 cdef double sumsq(const floating* g, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil
+cdef double seg_sumsq(const RuleData* r, Py_ssize_t k, const floating* g,
+                      const floating* p) noexcept nogil
+cdef void reset_penalty(RuleData* r, int parts) noexcept nogil
+cdef double penalty(const RuleData* r) noexcept nogil
+cdef enum:
+    MAX_PARTS = 256       # rows of RuleData.pen: the most parts a step cuts its work into

@@ -46,8 +46,10 @@ cdef double sumsq(const floating* g, Py_ssize_t lo, Py_ssize_t hi) noexcept nogi
 
 cdef void update_span(const OptStep* s, Py_ssize_t lo, Py_ssize_t hi, floating* p,
                       const floating* g, floating* s1, floating* s2, floating* s3,
-                      floating gscale) noexcept nogil:
-    """p[lo:hi] <- one optimizer step with gradient gscale * g (then clipvalue)."""
+                      floating gscale, double l1, double l2, double* pen) noexcept nogil:
+    """p[lo:hi] <- one optimizer step with gradient gscale * (g + l1 sign(p) + 2 l2 p)
+    (then clipvalue). With pen, the penalty l1 sum|p| + l2 sum p^2 of the weights
+    before the step (the loss term Keras adds) is added to pen[0]."""
     cdef floating lr = <floating>s.lr, mom = <floating>s.momentum
     cdef floating b1 = <floating>s.beta1, b2 = <floating>s.beta2, eps = <floating>s.eps
     cdef floating rho = <floating>s.rho, cv = <floating>s.clipvalue
@@ -57,7 +59,8 @@ cdef void update_span(const OptStep* s, Py_ssize_t lo, Py_ssize_t hi, floating* 
     cdef int kind = s.kind
     cdef unsigned int csr = cydl_ftz_begin()
     _update_span(s, lo, hi, p, g, s1, s2, s3, gscale, lr, mom, b1, b2, eps, rho, cv, decay,
-                 c1, c2, c3, wd, clip, scaled, kind)
+                 c1, c2, c3, wd, clip, scaled, kind, <floating>l1, <floating>(2 * l2), l1, l2,
+                 pen)
     cydl_ftz_end(csr)
 
 
@@ -66,15 +69,21 @@ cdef inline void _update_span(const OptStep* s, Py_ssize_t lo, Py_ssize_t hi, fl
                               floating gscale, floating lr, floating mom, floating b1,
                               floating b2, floating eps, floating rho, floating cv,
                               floating decay, floating c1, floating c2, floating c3,
-                              bint wd, bint clip, bint scaled, int kind) noexcept nogil:
+                              bint wd, bint clip, bint scaled, int kind, floating l1,
+                              floating l2x2, double l1d, double l2d,
+                              double* pen) noexcept nogil:
     cdef Py_ssize_t i
-    cdef floating gi, m, v, d
+    cdef floating gi, m, v, d, w
+    cdef bint reg = pen != NULL
+    cdef double a1 = 0, a2 = 0
     # The common cases get loops without per-element branches so they vectorize.
-    if kind == OPT_SGD and mom == 0 and not wd and not clip and not scaled:
+    if reg:
+        pass
+    elif kind == OPT_SGD and mom == 0 and not wd and not clip and not scaled:
         for i in range(lo, hi):
             p[i] -= lr * g[i]
         return
-    if kind == OPT_ADAM and not s.amsgrad and not wd and not clip and not scaled:
+    elif kind == OPT_ADAM and not s.amsgrad and not wd and not clip and not scaled:
         for i in range(lo, hi):
             gi = g[i]
             m = s1[i] + (gi - s1[i]) * (1 - b1)
@@ -84,7 +93,13 @@ cdef inline void _update_span(const OptStep* s, Py_ssize_t lo, Py_ssize_t hi, fl
             p[i] -= c1 * m / (fsqrt(v) + eps)
         return
     for i in range(lo, hi):
-        gi = g[i] * gscale
+        gi = g[i]
+        if reg:
+            w = p[i]
+            a1 += fabsx(w)
+            a2 += <double>w * w
+            gi = gi + l2x2 * w + (l1 if w > 0 else (-l1 if w < 0 else 0))
+        gi = gi * gscale
         if clip:
             gi = cv if gi > cv else (-cv if gi < -cv else gi)
         if wd:
@@ -137,6 +152,8 @@ cdef inline void _update_span(const OptStep* s, Py_ssize_t lo, Py_ssize_t hi, fl
             v = s1[i] + gi * gi
             s1[i] = v
             p[i] -= lr * gi / fsqrt(v + eps)
+    if reg:
+        pen[0] += l1d * a1 + l2d * a2
 
 
 cdef bint needs_norms(const RuleData* r) noexcept nogil:
@@ -163,19 +180,67 @@ cdef void finish_scales(RuleData* r) noexcept nogil:
 
 cdef void update_range(const RuleData* r, Py_ssize_t lo, Py_ssize_t hi, floating* p,
                        const floating* g, floating* s1, floating* s2,
-                       floating* s3) noexcept nogil:
-    """Update [lo, hi), each variable's piece with that variable's gradient scale."""
+                       floating* s3, int part) noexcept nogil:
+    """Update [lo, hi), each variable's piece with that variable's gradient scale and
+    penalty factors; `part` (< MAX_PARTS) is the piece of the step's work this is,
+    whose row of pen takes the penalty sums (fixed pieces: a fixed summation order)."""
     cdef Py_ssize_t k, a, b
-    if not needs_norms(r):
-        update_span(&r.s, lo, hi, p, g, s1, s2, s3, <floating>1)
+    cdef bint norms = needs_norms(r)
+    cdef double* pen
+    if not norms and not r.has_reg:
+        update_span(&r.s, lo, hi, p, g, s1, s2, s3, <floating>1, 0, 0, NULL)
         return
     for k in range(r.n_segments):
         a = r.seg_bounds[k]
         b = r.seg_bounds[k + 1]
         if b <= lo or a >= hi:
             continue
+        pen = NULL
+        if r.has_reg and (r.seg_l1[k] != 0 or r.seg_l2[k] != 0):
+            pen = r.pen + part * r.n_segments + k
         update_span(&r.s, a if a > lo else lo, b if b < hi else hi, p, g, s1, s2, s3,
-                    <floating>r.seg_scale[k])
+                    <floating>(r.seg_scale[k] if norms else 1), r.seg_l1[k], r.seg_l2[k], pen)
+
+
+cdef double seg_sumsq(const RuleData* r, Py_ssize_t k, const floating* g,
+                      const floating* p) noexcept nogil:
+    """The squared norm of variable k's whole gradient, its penalty's included."""
+    cdef Py_ssize_t i
+    cdef double s = 0
+    cdef floating gi, w
+    cdef floating l1 = <floating>r.seg_l1[k], l2x2 = <floating>(2 * r.seg_l2[k])
+    if not r.has_reg or (l1 == 0 and l2x2 == 0):
+        return sumsq(g, r.seg_bounds[k], r.seg_bounds[k + 1])
+    for i in range(r.seg_bounds[k], r.seg_bounds[k + 1]):
+        w = p[i]
+        gi = g[i] + l2x2 * w + (l1 if w > 0 else (-l1 if w < 0 else 0))
+        s += <double>gi * gi
+    return s
+
+
+cdef void reset_penalty(RuleData* r, int parts) noexcept nogil:
+    """Zero the penalty sums of `parts` pieces before a step."""
+    cdef Py_ssize_t i
+    if not r.has_reg:
+        return
+    if parts > MAX_PARTS:
+        parts = MAX_PARTS
+    r.pen_rows = parts
+    for i in range(parts * r.n_segments):
+        r.pen[i] = 0
+
+
+cdef double penalty(const RuleData* r) noexcept nogil:
+    """The step's penalty: its sums added in a fixed order (variable, then piece)."""
+    cdef Py_ssize_t k
+    cdef int t
+    cdef double total = 0
+    if not r.has_reg:
+        return 0
+    for k in range(r.n_segments):
+        for t in range(r.pen_rows):
+            total += r.pen[t * r.n_segments + k]
+    return total
 
 
 cdef int check_slot(const OptStep* s, int k, bint missing, Py_ssize_t size,
@@ -197,12 +262,31 @@ cdef class UpdateRule:
     def __cinit__(self):
         self.d.seg_bounds = NULL
         self.d.seg_scale = NULL
+        self.d.seg_l1 = NULL
+        self.d.seg_l2 = NULL
+        self.d.pen = NULL
+        self.d.has_reg = False
+        self.d.pen_rows = 0
         self.d.n_segments = 0
         self.configured = False
 
     def __dealloc__(self):
+        self._free()
+
+    cdef void _free(self) noexcept:
         free(self.d.seg_bounds)
         free(self.d.seg_scale)
+        free(self.d.seg_l1)
+        free(self.d.seg_l2)
+        free(self.d.pen)
+        self.d.seg_bounds = NULL
+        self.d.seg_scale = NULL
+        self.d.seg_l1 = NULL
+        self.d.seg_l2 = NULL
+        self.d.pen = NULL
+        self.d.has_reg = False
+        self.d.pen_rows = 0
+        self.d.n_segments = 0
 
     def configure(self, int kind, *, double momentum=0, bint nesterov=False,
                   double beta1=0.9, double beta2=0.999, double eps=1e-7, double rho=0.9,
@@ -247,22 +331,55 @@ cdef class UpdateRule:
             raise ValueError(f"segments must never decrease. Received segments[{k}]="
                              f"{b[k]} after segments[{k - 1}]={b[k - 1]}")
         n = b.size - 1
-        free(self.d.seg_bounds)
-        free(self.d.seg_scale)
+        self._free()
         self.d.seg_bounds = <Py_ssize_t*>malloc((n + 1) * sizeof(Py_ssize_t))
         self.d.seg_scale = <double*>malloc((n + 1) * sizeof(double))
-        if self.d.seg_bounds == NULL or self.d.seg_scale == NULL:
+        self.d.seg_l1 = <double*>malloc((n + 1) * sizeof(double))
+        self.d.seg_l2 = <double*>malloc((n + 1) * sizeof(double))
+        self.d.pen = <double*>malloc((MAX_PARTS * n + 1) * sizeof(double))
+        if self.d.seg_bounds == NULL or self.d.seg_scale == NULL or self.d.seg_l1 == NULL \
+                or self.d.seg_l2 == NULL or self.d.pen == NULL:
+            self._free()
             raise MemoryError()
         for k in range(n + 1):
             self.d.seg_bounds[k] = b[k]
             self.d.seg_scale[k] = 1.0
+            self.d.seg_l1[k] = 0.0
+            self.d.seg_l2[k] = 0.0
         self.d.n_segments = n
+
+    def set_penalties(self, l1, l2):
+        """Each variable's l1 and l2 penalty factors (lists of n_segments numbers, 0
+        for none): the update adds their gradient, l1 sign(p) + 2 l2 p, to g and sums
+        the penalty of the weights it updates (penalty()). Keras' L1L2 regularizers."""
+        cdef Py_ssize_t k, n = self.d.n_segments
+        a1 = np.asarray(l1, np.float64).reshape(-1)
+        a2 = np.asarray(l2, np.float64).reshape(-1)
+        if a1.size != n or a2.size != n:
+            raise ValueError(f"set_penalties() needs one l1 and one l2 factor per variable "
+                             f"({n}). Received {a1.size} and {a2.size}")
+        for name, a in (("l1", a1), ("l2", a2)):
+            bad = np.flatnonzero(~np.isfinite(a) | (a < 0))
+            if bad.size:
+                raise ValueError(f"penalty factors must be finite and >= 0. Received "
+                                 f"{name}[{bad[0]}]={a[bad[0]]!r}")
+        for k in range(n):
+            self.d.seg_l1[k] = a1[k]
+            self.d.seg_l2[k] = a2[k]
+        self.d.has_reg = bool((a1 != 0).any() or (a2 != 0).any())
+        self.d.pen_rows = 0
+
+    def penalty(self):
+        """The l1/l2 penalty of the weights before the latest update (0 without one)."""
+        return penalty(&self.d)
 
     def state(self):
         """The hyper-parameters, per-step scalars and variable bounds, as a dict."""
         d = dict(self.d.s)
         d["segments"] = [self.d.seg_bounds[k] for k in range(self.d.n_segments + 1)] \
             if self.d.n_segments else []
+        d["l1"] = [self.d.seg_l1[k] for k in range(self.d.n_segments)]
+        d["l2"] = [self.d.seg_l2[k] for k in range(self.d.n_segments)]
         return d
 
     def set_step(self, double lr, double c1=0, double c2=0, double c3=0):
@@ -294,15 +411,18 @@ cdef class UpdateRule:
         q[0] = &s1[0] if s1 is not None else NULL
         q[1] = &s2[0] if s2 is not None else NULL
         q[2] = &s3[0] if s3 is not None else NULL
+        if (needs_norms(r) or r.has_reg) and (r.n_segments == 0 or
+                                               r.seg_bounds[r.n_segments] != n):
+            raise ValueError("set_segments() must describe the whole buffer")
         if needs_norms(r):
-            if r.n_segments == 0 or r.seg_bounds[r.n_segments] != n:
-                raise ValueError("set_segments() must describe the whole buffer")
             with nogil:
-                for k in prange(r.n_segments, num_threads=run_threads(n_threads), schedule='dynamic'):
-                    r.seg_scale[k] = sumsq(&g[0], r.seg_bounds[k], r.seg_bounds[k + 1])
+                for k in prange(r.n_segments, num_threads=run_threads(n_threads),
+                                schedule='dynamic'):
+                    r.seg_scale[k] = seg_sumsq(r, k, &g[0], &p[0])
                 finish_scales(r)
         parts = parts_for(<double>n, <double>MIN_CHUNK, n_threads, n)
+        reset_penalty(r, parts)
         with nogil:
             for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
                 sp = split_range(n, parts, t, 16)
-                update_range(r, sp.lo, sp.hi, &p[0], &g[0], q[0], q[1], q[2])
+                update_range(r, sp.lo, sp.hi, &p[0], &g[0], q[0], q[1], q[2], t)

@@ -19,7 +19,7 @@ from cydl._kernels._dense cimport (dense_forward_cols, dense_weight_grad_cols,
                                    dense_input_grad_cols, GEMM_MIN_WORK, COL_ALIGN)
 from cydl._kernels._losses cimport loss_rows, N_STATS
 from cydl._kernels._data cimport gather_rows_span
-from cydl._kernels._optim cimport (RuleData, update_range, sumsq, needs_norms,
+from cydl._kernels._optim cimport (RuleData, update_range, seg_sumsq, reset_penalty, needs_norms,
                                    finish_scales, OPT_SGD)
 from cydl._kernels._nodes cimport node_keys, node_forward_part, node_backward_part
 
@@ -60,7 +60,7 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
     # Plain SGD on the lowest trained layer: W -= lr X^T dZ is itself a GEMM (alpha
     # -lr, beta 1), so that layer's gradient is never stored and never re-read.
     cdef bint fold = eager and p.rule.s.kind == OPT_SGD and p.rule.s.momentum == 0 and \
-        p.rule.s.weight_decay == 0 and p.rule.s.clipvalue == 0
+        p.rule.s.weight_decay == 0 and p.rule.s.clipvalue == 0 and not p.rule.has_reg
     cdef const floating* X
     cdef floating* WS = <floating*>p.WS
     cdef floating* G = <floating*>p.G
@@ -79,6 +79,7 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
         X = <const floating*>p.XB
     if train:
         node_keys(p)
+        reset_penalty(p.rule, nt)     # each part sums the penalty of what it updates
     with parallel(num_threads=nrun):
         csr = cydl_ftz_begin()      # denormals flushed on every thread (see _cpu.h)
         t0 = _tick(p, -1, 0)
@@ -141,7 +142,7 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
                 t0 = _tick(p, P_LAYERS + 2 * l + 1, t0)
             if not eager:
                 for k in prange(p.rule.n_segments, schedule='dynamic'):
-                    p.rule.seg_scale[k] = sumsq(G, p.rule.seg_bounds[k], p.rule.seg_bounds[k + 1])
+                    p.rule.seg_scale[k] = seg_sumsq(p.rule, k, G, P)
                 for t in prange(nrun, schedule='static', chunksize=1):
                     v = t
                     while v < nt:
@@ -462,19 +463,19 @@ cdef void _update_layer_part(StepState* p, floating* P, floating* G, int l, int 
             if sp.hi > sp.lo:
                 for c in range(L.n_out):
                     col = L.w + c * L.n_in
-                    update_range(p.rule, col + sp.lo, col + sp.hi, P, G, S1, S2, S3)
+                    update_range(p.rule, col + sp.lo, col + sp.hi, P, G, S1, S2, S3, t)
         if L.b >= 0:
             sp = split_range(L.n_out, nt, t, COL_ALIGN)
-            update_range(p.rule, L.b + sp.lo, L.b + sp.hi, P, G, S1, S2, S3)
+            update_range(p.rule, L.b + sp.lo, L.b + sp.hi, P, G, S1, S2, S3, t)
         return
     parts = parts_for(<double>B * L.n_in * L.n_out, GEMM_MIN_WORK, nt, L.n_out)
     if t >= parts:
         return
     sp = split_range(L.n_out, parts, t, COL_ALIGN)
     if not folded:      # folded: the weight-gradient GEMM already updated W
-        update_range(p.rule, L.w + sp.lo * L.n_in, L.w + sp.hi * L.n_in, P, G, S1, S2, S3)
+        update_range(p.rule, L.w + sp.lo * L.n_in, L.w + sp.hi * L.n_in, P, G, S1, S2, S3, t)
     if L.b >= 0:
-        update_range(p.rule, L.b + sp.lo, L.b + sp.hi, P, G, S1, S2, S3)
+        update_range(p.rule, L.b + sp.lo, L.b + sp.hi, P, G, S1, S2, S3, t)
 
 
 cdef void _update_part(StepState* p, floating* P, floating* G, int t, int nt) noexcept nogil:
@@ -485,7 +486,7 @@ cdef void _update_part(StepState* p, floating* P, floating* G, int t, int nt) no
         return
     sp = split_range(n, parts, t, 16)
     update_range(p.rule, sp.lo, sp.hi, P, G, <floating*>p.S1, <floating*>p.S2,
-                 <floating*>p.S3)
+                 <floating*>p.S3, t)
 
 
 cdef void copy_out(StepState* p, int k, floating* out, Py_ssize_t start,

@@ -312,7 +312,8 @@ def loss_forward_backward(kind, y_pred, y_true, sample_weight=None, *, acc_mode=
 
 def optimizer_step(rule, params, grads, slots=(), n_threads=None):
     """One fused update of `params` in place from `grads` (1-D buffers) and the
-    optimizer's slot buffers, by the UpdateRule's formula."""
+    optimizer's slot buffers, by the UpdateRule's formula. Returns the L1/L2 penalty
+    of the weights before the update (UpdateRule.set_penalties; 0 without one)."""
     if not isinstance(rule, UpdateRule):
         raise TypeError(f"rule must be an UpdateRule. Received: {type(rule).__name__}")
     slots = list(slots)
@@ -325,6 +326,7 @@ def optimizer_step(rule, params, grads, slots=(), n_threads=None):
     except (TypeError, ValueError):
         _explain_buffers(params, grads, slots)    # a clearer message, if it finds one
         raise
+    return rule.penalty()
 
 
 def _explain_buffers(params, grads, slots):

@@ -295,11 +295,19 @@ def loss_forward_backward(kind, y_pred, y_true, sample_weight=None, *, acc_mode=
 
 
 def optimizer_step(rule, params, grads, slots=(), n_threads=None):
-    """The Keras 3 update formulas, written out one by one."""
+    """The Keras 3 update formulas, written out one by one. Returns the L1/L2 penalty
+    of the weights before the update (the loss term Keras adds; 0 without one)."""
     s = rule.state()
     g = grads.astype(np.float64)
     scale = np.ones_like(g)
     seg = s["segments"] or [0, g.size]
+    penalty = 0.0
+    p0 = params.astype(np.float64)
+    for a, b, l1, l2 in zip(seg[:-1], seg[1:], s.get("l1", ()), s.get("l2", ())):
+        if l1 or l2:   # the penalty's gradient joins g before any clipping, as in Keras
+            w = p0[a:b]
+            g[a:b] += l1 * np.sign(w) + 2 * l2 * w
+            penalty += l1 * np.abs(w).sum() + l2 * np.square(w).sum()
     if s["clipnorm"] > 0 or s["global_clipnorm"] > 0:
         sq = [np.sum(g[a:b] ** 2) for a, b in zip(seg[:-1], seg[1:])]
         for k, (a, b) in enumerate(zip(seg[:-1], seg[1:])):
@@ -361,6 +369,7 @@ def optimizer_step(rule, params, grads, slots=(), n_threads=None):
     for dst, src in zip(slots, sl):
         if dst is not None:
             dst[...] = src
+    return penalty
 
 
 def gather_rows(X, idx, start, stop, out, n_threads=None):

@@ -172,6 +172,7 @@ def evaluate_data(model, runner, data, batch, prefix=""):
 
 def evaluate_bound(model, runner, n, batch, prefix=""):
     totals = _Totals(model._heads)
+    runner.reg_loss = runner.penalty()     # the weights do not change during the pass
     for start in range(0, n, batch):
         stop = min(start + batch, n)
         stats = runner.test(start, stop)

@@ -11,6 +11,7 @@ the rewrite below folds each one into the node before it.
 from cydl import _config
 from cydl._kernels import _dropout
 from cydl._ops import _nodes as node_ops
+from cydl.regularizers import penalty_factors
 
 _LOWER = {}
 NODE_DENSE, NODE_BN, NODE_DROPOUT, NODE_PRELU, NODE_AFFINE = range(5)
@@ -40,8 +41,10 @@ def _trainable(store, *variables):
 
 
 def _plain(*variables):
-    return all(v is None or (v.regularizer is None and v.constraint is None)
-               for v in variables)
+    """No constraint, and no penalty but the L1/L2 ones the fused update applies."""
+    return all(v is None or (v.constraint is None and (
+        v.regularizer is None or penalty_factors(v.regularizer) is not None))
+        for v in variables)
 
 
 def _dense(layer, store, width):

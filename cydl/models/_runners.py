@@ -15,6 +15,7 @@ from cydl.layers.core import Activation
 from cydl.layers.dense import Dense
 from cydl.models._lowering import lower_graph
 from cydl.models._step_threads import StepThreads
+from cydl.regularizers import penalty_factors
 
 
 def final_activation(layer):
@@ -30,7 +31,15 @@ class _Runner:
         self.n_threads = n_threads
         self.reg_loss = 0.0
         self.regularized = [v for v in store.trainable_variables if v.regularizer is not None]
+        # the penalties the optimizer's fused update does not apply itself
+        self.custom_reg = [v for v in self.regularized if penalty_factors(v.regularizer) is None]
+        self.fused_reg = optimizer is not None and len(self.custom_reg) < len(self.regularized)
         self.constrained = [v for v in store.trainable_variables if v.constraint is not None]
+
+    def penalty(self):
+        """The regularization penalty of the current weights (for evaluation, where it
+        stays the same over the pass)."""
+        return float(sum(v.regularizer(v.value) for v in self.regularized))
 
     def bind(self, data, batch=32):
         """The Data (cydl.models._batches) the coming steps read, in order until
@@ -107,6 +116,8 @@ class PlanRunner(_Runner):
         self.optimizer.prepare_step()
         self.plan.train_step(start, stop, self.n_threads)
         self.optimizer.finish_step()
+        if self.fused_reg:      # the penalty the update summed, for the loss Keras reports
+            self.reg_loss = self.optimizer._rule.penalty()
         return self.plan.stats
 
     def test(self, start, stop):
@@ -182,11 +193,12 @@ class GraphRunner(_Runner):
             pairs = self._losses(outs, start, stop, True)
         self._outs = outs
         backward(pairs)
-        self.reg_loss = 0.0
-        for v in self.regularized:
+        reg_loss = 0.0
+        for v in self.custom_reg:
             v.grad[...] += v.regularizer.gradient(v.value)
-            self.reg_loss += v.regularizer(v.value)
+            reg_loss += v.regularizer(v.value)
         self.optimizer.apply(self.store)
+        self.reg_loss = reg_loss + (self.optimizer._rule.penalty() if self.fused_reg else 0.0)
         for v in self.constrained:
             v.assign(v.constraint(v.value))
         return self.stats
@@ -196,7 +208,6 @@ class GraphRunner(_Runner):
             outs = graph.flatten(self.model._forward(self._inputs(start, stop),
                                                      training=False))
             self._losses(outs, start, stop, False)
-        self.reg_loss = sum(v.regularizer(v.value) for v in self.regularized)
         self._outs = outs
         return self.stats
 
@@ -231,7 +242,8 @@ def make_runner(model, store, heads, optimizer, n_threads, force_general=False):
     fn = model._function
     if fn is not None and not model._eager and not force_general and \
             (heads is None or all(h.kind is not None for h in heads)) and \
-            not any(v.regularizer is not None or v.constraint is not None
+            not any(v.constraint is not None or (v.regularizer is not None and
+                                                 penalty_factors(v.regularizer) is None)
                     for v in store.trainable_variables):
         lowered = lower_graph(fn, store)
     if lowered is not None:

@@ -13,6 +13,7 @@ import numpy as np
 from cydl import _ops as ops
 from cydl._checks import is_number, number
 from cydl.optimizers.schedules import LearningRateSchedule
+from cydl.regularizers import penalty_factors
 from cydl.variables import Variable
 
 
@@ -140,6 +141,12 @@ class Optimizer:
                              clipvalue=self.clipvalue or 0.0, clipnorm=self.clipnorm or 0.0,
                              global_clipnorm=self.global_clipnorm or 0.0)
         self._rule.set_segments(store.segments())
+        # L1/L2 penalties go into the fused update: their gradient joins g there (before
+        # clipping, as in Keras) and the update sums the penalty of the weights it reads
+        factors = [penalty_factors(v.regularizer) or (0.0, 0.0)
+                   for v in getattr(store, "trainable_variables", ())]
+        if factors:
+            self._rule.set_penalties([f[0] for f in factors], [f[1] for f in factors])
 
     def slot_initial_value(self, i):
         return 0.0

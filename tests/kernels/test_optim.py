@@ -172,6 +172,70 @@ def test_kernel_matches_reference(dtype, n_threads, kind):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_threads", THREADS)
+@pytest.mark.parametrize("kind", ["sgd", "adam", "rmsprop"])
+@pytest.mark.parametrize("clip", [{}, {"clipnorm": 3.0}, {"global_clipnorm": 5.0},
+                                  {"clipvalue": 0.7}])
+def test_penalties_match_reference(dtype, n_threads, kind, clip):
+    """L1/L2 penalties in the fused update: their gradient joins g before clipping,
+    and the step returns the penalty of the weights it read."""
+    rng = np.random.default_rng(5)
+    n = 40_003
+    bounds = [0, 17, 20_000, 20_100, n]
+    rule = ops.UpdateRule()
+    rule.configure(ops.OPTIMIZER_KINDS[kind], momentum=0.5, **clip)
+    rule.set_segments(bounds)
+    rule.set_penalties([0.01, 0.0, 0.003, 0.0], [0.0, 0.0, 0.02, 0.05])
+    rule.set_step(0.01, 0.02, 0.3, 1.5)
+    p = rng.standard_normal(n).astype(dtype)
+    p[3] = 0.0                       # sign(0) = 0: no l1 push on an exact zero
+    g = rng.standard_normal(n).astype(dtype)
+    slots = [rng.uniform(0.5, 1, n).astype(dtype), rng.uniform(0, 0.1, n).astype(dtype),
+             rng.uniform(0.5, 1, n).astype(dtype)]
+    p2, slots2 = p.copy(), [s.copy() for s in slots]
+    got = ops.optimizer_step(rule, p, g, slots, n_threads=n_threads)
+    want = ref.optimizer_step(rule, p2, g, slots2)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(p, p2, rtol=tol, atol=tol)
+    for a, b in zip(slots, slots2):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    assert want > 0
+    assert got == pytest.approx(want, rel=1e-6 if dtype == np.float32 else 1e-12)
+    rule.set_penalties([0.0] * 4, [0.0] * 4)
+    assert ops.optimizer_step(rule, p, g, slots, n_threads=n_threads) == 0.0
+
+
+def test_l2_penalty_follows_the_formula():
+    """SGD on loss + l2 * sum w^2, three steps written out by hand."""
+    rng = np.random.default_rng(6)
+    p = rng.standard_normal(9)
+    gs = rng.standard_normal((3, 9))
+    rule = ops.UpdateRule()
+    rule.configure(ops.OPTIMIZER_KINDS["sgd"])
+    rule.set_segments([0, 4, 9])
+    rule.set_penalties([0.0, 0.1], [0.05, 0.0])
+    rule.set_step(0.2)
+    want = p.copy()
+    for g in gs:
+        pen = 0.05 * np.sum(want[:4] ** 2) + 0.1 * np.sum(np.abs(want[4:]))
+        step = g + np.concatenate([2 * 0.05 * want[:4], 0.1 * np.sign(want[4:])])
+        want = want - 0.2 * step
+        assert ops.optimizer_step(rule, p, g) == pytest.approx(pen, rel=1e-14)
+    np.testing.assert_allclose(p, want, rtol=1e-14)
+
+
+@pytest.mark.parametrize("bad", [([0.1], [0.0, 0.0]), ([-0.1, 0.0], [0.0, 0.0]),
+                                 ([0.0, float("nan")], [0.0, 0.0]),
+                                 ([0.0, 0.0], [float("inf"), 0.0])])
+def test_bad_penalties_raise(bad):
+    rule = ops.UpdateRule()
+    rule.configure(ops.OPTIMIZER_KINDS["sgd"])
+    rule.set_segments([0, 4, 9])
+    with pytest.raises(ValueError, match="penalt"):
+        rule.set_penalties(*bad)
+
+
 def test_schedule_is_used_per_step():
     sched = cydl.optimizers.schedules.ExponentialDecay(0.1, decay_steps=2, decay_rate=0.5)
     store = _Store(np.zeros(3), [0, 3])
