@@ -14,11 +14,17 @@ from cydl._kernels._parallel cimport (Span, split_range, parts_for, run_threads,
                                       cydl_ftz_end)
 import numpy as np
 
+cdef extern from "_simd.h" nogil:
+    void cydl_abs_sq_f(const float* p, Py_ssize_t n, double* s1, double* s2)
+    void cydl_abs_sq_d(const double* p, Py_ssize_t n, double* s1, double* s2)
+
 KINDS = {"sgd": OPT_SGD, "adam": OPT_ADAM, "adamax": OPT_ADAMAX, "nadam": OPT_NADAM,
          "rmsprop": OPT_RMSPROP, "adagrad": OPT_ADAGRAD}
 
 # Elements per thread below which the update is not split.
 cdef Py_ssize_t MIN_CHUNK = 16384
+# Entries whose penalty is summed just before their update (in L1 for both passes).
+cdef Py_ssize_t PEN_CHUNK = 2048
 # More threads than this buy nothing (cydl._ops.MAX_THREADS, the fused kernels' cap).
 cdef int MAX_THREADS = 256
 
@@ -58,9 +64,25 @@ cdef void update_span(const OptStep* s, Py_ssize_t lo, Py_ssize_t hi, floating* 
     cdef bint wd = s.weight_decay != 0, clip = s.clipvalue > 0, scaled = gscale != 1
     cdef int kind = s.kind
     cdef unsigned int csr = cydl_ftz_begin()
-    _update_span(s, lo, hi, p, g, s1, s2, s3, gscale, lr, mom, b1, b2, eps, rho, cv, decay,
-                 c1, c2, c3, wd, clip, scaled, kind, <floating>l1, <floating>(2 * l2), l1, l2,
-                 pen)
+    cdef Py_ssize_t a, b
+    cdef double a1 = 0, a2 = 0
+    if pen == NULL:
+        _update_span(s, lo, hi, p, g, s1, s2, s3, gscale, lr, mom, b1, b2, eps, rho, cv,
+                     decay, c1, c2, c3, wd, clip, scaled, kind, 0, 0, False)
+    else:
+        # chunks small enough to stay in L1 between the sums and the update
+        a = lo
+        while a < hi:
+            b = a + PEN_CHUNK if a + PEN_CHUNK < hi else hi
+            if floating is float:
+                cydl_abs_sq_f(p + a, b - a, &a1, &a2)
+            else:
+                cydl_abs_sq_d(p + a, b - a, &a1, &a2)
+            _update_span(s, a, b, p, g, s1, s2, s3, gscale, lr, mom, b1, b2, eps, rho, cv,
+                         decay, c1, c2, c3, wd, clip, scaled, kind, <floating>l1,
+                         <floating>(2 * l2), True)
+            a = b
+        pen[0] += l1 * a1 + l2 * a2
     cydl_ftz_end(csr)
 
 
@@ -70,20 +92,34 @@ cdef inline void _update_span(const OptStep* s, Py_ssize_t lo, Py_ssize_t hi, fl
                               floating b2, floating eps, floating rho, floating cv,
                               floating decay, floating c1, floating c2, floating c3,
                               bint wd, bint clip, bint scaled, int kind, floating l1,
-                              floating l2x2, double l1d, double l2d,
-                              double* pen) noexcept nogil:
+                              floating l2x2, bint reg) noexcept nogil:
     cdef Py_ssize_t i
     cdef floating gi, m, v, d, w
-    cdef bint reg = pen != NULL
-    cdef double a1 = 0, a2 = 0
-    # The common cases get loops without per-element branches so they vectorize.
-    if reg:
-        pass
-    elif kind == OPT_SGD and mom == 0 and not wd and not clip and not scaled:
-        for i in range(lo, hi):
-            p[i] -= lr * g[i]
+    # The common cases get loops without per-element branches so they vectorize;
+    # a penalty's gradient (l1 sign(w) + 2 l2 w) is added branch-free.
+    if kind == OPT_SGD and mom == 0 and not wd and not clip and not scaled:
+        if not reg:
+            for i in range(lo, hi):
+                p[i] -= lr * g[i]
+        elif l1 == 0:
+            for i in range(lo, hi):
+                p[i] -= lr * (g[i] + l2x2 * p[i])
+        else:
+            for i in range(lo, hi):
+                w = p[i]
+                p[i] = w - lr * (g[i] + l2x2 * w + l1 * <floating>((w > 0) - (w < 0)))
         return
-    elif kind == OPT_ADAM and not s.amsgrad and not wd and not clip and not scaled:
+    if kind == OPT_ADAM and not s.amsgrad and not wd and not clip and not scaled and reg:
+        for i in range(lo, hi):
+            w = p[i]
+            gi = g[i] + l2x2 * w + l1 * <floating>((w > 0) - (w < 0))
+            m = s1[i] + (gi - s1[i]) * (1 - b1)
+            v = s2[i] + (gi * gi - s2[i]) * (1 - b2)
+            s1[i] = m
+            s2[i] = v
+            p[i] = w - c1 * m / (fsqrt(v) + eps)
+        return
+    if kind == OPT_ADAM and not s.amsgrad and not wd and not clip and not scaled:
         for i in range(lo, hi):
             gi = g[i]
             m = s1[i] + (gi - s1[i]) * (1 - b1)
@@ -96,9 +132,7 @@ cdef inline void _update_span(const OptStep* s, Py_ssize_t lo, Py_ssize_t hi, fl
         gi = g[i]
         if reg:
             w = p[i]
-            a1 += fabsx(w)
-            a2 += <double>w * w
-            gi = gi + l2x2 * w + (l1 if w > 0 else (-l1 if w < 0 else 0))
+            gi = gi + l2x2 * w + l1 * <floating>((w > 0) - (w < 0))
         gi = gi * gscale
         if clip:
             gi = cv if gi > cv else (-cv if gi < -cv else gi)
@@ -152,8 +186,6 @@ cdef inline void _update_span(const OptStep* s, Py_ssize_t lo, Py_ssize_t hi, fl
             v = s1[i] + gi * gi
             s1[i] = v
             p[i] -= lr * gi / fsqrt(v + eps)
-    if reg:
-        pen[0] += l1d * a1 + l2d * a2
 
 
 cdef bint needs_norms(const RuleData* r) noexcept nogil:
