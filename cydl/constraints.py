@@ -94,6 +94,31 @@ class MinMaxNorm(Constraint):
                 "rate": self.rate, "axis": self.axis}
 
 
+def fused_spec(constraint, shape):
+    """How the optimizer's fused update applies `constraint` to a variable of `shape`
+    (see UpdateRule.set_constraints), or None when it cannot (a custom constraint, or
+    a norm across entries that are not contiguous in the weight buffer, where 2-D
+    variables are stored column by column)."""
+    kind = type(constraint)
+    if kind is NonNeg:
+        return "non_neg"
+    if kind not in (MaxNorm, UnitNorm, MinMaxNorm):
+        return None
+    axis = constraint.axis
+    if isinstance(axis, tuple):
+        if len(axis) != 1:
+            return None
+        axis = axis[0]
+    if len(shape) == 0 or axis not in (0, -len(shape)) or len(shape) > 2:
+        return None
+    block = int(shape[0])
+    if kind is MaxNorm:
+        return ("norm", block, 0.0, constraint.max_value, 1.0)
+    if kind is UnitNorm:
+        return ("norm", block, 1.0, 1.0, 1.0)
+    return ("norm", block, constraint.min_value, constraint.max_value, constraint.rate)
+
+
 max_norm = MaxNorm
 non_neg = NonNeg
 unit_norm = UnitNorm

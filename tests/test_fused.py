@@ -425,3 +425,66 @@ def test_reported_loss_includes_the_penalty():
     logs = model.train_on_batch(x[:32], y[:32], return_dict=True)
     np.testing.assert_allclose(logs["loss"], -np.mean(np.log(
         p[np.arange(32), y[:32]])) + penalty, rtol=1e-9)
+
+
+class _PyConstraint(cydl.constraints.Constraint):
+    """A Keras constraint run in Python (a custom constraint: the graph runner applies
+    it after the optimizer), to check the ones fused into the update."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __call__(self, w):
+        return self.inner(w)
+
+
+def _constrained(fused):
+    C = cydl.constraints
+    wrap = (lambda c: c) if fused else _PyConstraint
+    cydl.utils.set_random_seed(7)
+    return cydl.Sequential([
+        layers.Input(shape=(20,)),
+        layers.Dense(32, activation="elu", kernel_constraint=wrap(C.MaxNorm(0.5)),
+                     bias_constraint=wrap(C.NonNeg())),
+        layers.BatchNormalization(gamma_constraint=wrap(C.MinMaxNorm(0.5, 2.0, rate=0.5))),
+        layers.Dense(16, activation="relu", kernel_constraint=wrap(C.UnitNorm()),
+                     kernel_regularizer=cydl.regularizers.l2(1e-3) if fused else
+                     _PyL1L2(l2=1e-3)),
+        layers.Dense(5, activation="softmax", kernel_constraint=wrap(C.MaxNorm(1.0)))])
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam", "clipnorm"])
+def test_keras_constraints_run_fused_with_the_same_numbers(opt):
+    """MaxNorm/UnitNorm/MinMaxNorm/NonNeg (the book's max-norm) stay on the fused path:
+    the step projects the weights after every update."""
+    cydl.config.set_floatx("float64")
+    x, y = DATA
+    results = []
+    for fused in (True, False):
+        model = _constrained(fused)
+        optimizer = cydl.optimizers.SGD(0.05, momentum=0.9, clipnorm=0.5) \
+            if opt == "clipnorm" else opt
+        model.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer,
+                      metrics=["accuracy"])
+        cydl.utils.set_random_seed(3)
+        h = model.fit(x, y, epochs=3, batch_size=50, validation_split=0.1, verbose=0)
+        assert model._runner(train=True).fused is fused
+        results.append((h.history, model.get_weights()))
+    (h1, w1), (h2, w2) = results
+    for key in h1:
+        np.testing.assert_allclose(h1[key], h2[key], rtol=1e-10, err_msg=key)
+    for a, b in zip(w1, w2):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    k1 = w1[0]
+    assert np.linalg.norm(k1, axis=0).max() <= 0.5 + 1e-9     # each unit's incoming weights
+    assert (w1[1] >= 0).all()
+
+
+def test_a_norm_across_rows_takes_the_general_path():
+    # axis=1 of a Dense kernel runs across non-contiguous entries of the flat buffer
+    model = cydl.Sequential([layers.Input(shape=(4,)), layers.Dense(
+        3, kernel_constraint=cydl.constraints.MaxNorm(1.0, axis=1))])
+    model.compile(loss="mse", optimizer="sgd")
+    model.fit(np.ones((8, 4)), np.ones((8, 3)), epochs=2, verbose=0)
+    assert not model._runner(train=True).fused
+    assert np.linalg.norm(model.get_weights()[0], axis=1).max() <= 1 + 1e-6

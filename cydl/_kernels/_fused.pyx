@@ -365,7 +365,8 @@ cdef class Plan:
             if slot[k] == NULL and slot_needed(&self.st.rule.s, k):
                 raise ValueError(f"slot {k + 1} is required by the optimizer (kind "
                                  f"{self.st.rule.s.kind}) but was not bound")
-        if (needs_norms(self.st.rule) or self.st.rule.has_reg) and (self.st.rule.n_segments == 0 or
+        if (needs_norms(self.st.rule) or self.st.rule.has_reg or self.st.rule.has_con) and (
+                self.st.rule.n_segments == 0 or
                 self.st.rule.seg_bounds[self.st.rule.n_segments] != self.st.n_trainable):
             raise ValueError(f"the optimizer's segments must end at n_trainable="
                              f"{self.st.n_trainable} (set_segments)")

@@ -28,6 +28,18 @@ cdef struct OptStep:
     double c3
 
 
+cdef enum:
+    CON_NONE = 0
+    CON_NORM = 1          # MaxNorm, UnitNorm, MinMaxNorm over contiguous blocks
+    CON_NONNEG = 2
+
+
+cdef struct SegConstraint:
+    int kind
+    Py_ssize_t block      # entries per norm (a Dense kernel's column: its n_in weights)
+    double lo, hi, rate   # norm -> rate * clip(norm, lo, hi) + (1 - rate) * norm
+
+
 cdef struct RuleData:
     OptStep s
     Py_ssize_t n_segments
@@ -38,6 +50,8 @@ cdef struct RuleData:
     bint has_reg                   # any factor is nonzero
     double* pen                    # [part][segment] penalty sums of the step under way
     int pen_rows                   # parts the step under way uses (rows of pen to read)
+    SegConstraint* con             # each variable's constraint, applied after the update
+    bint has_con
 
 
 cdef class UpdateRule:
@@ -66,6 +80,8 @@ cdef double sumsq(const floating* g, Py_ssize_t lo, Py_ssize_t hi) noexcept nogi
 cdef double seg_sumsq(const RuleData* r, Py_ssize_t k, const floating* g,
                       const floating* p) noexcept nogil
 cdef void reset_penalty(RuleData* r, int parts) noexcept nogil
+cdef void apply_constraints(const RuleData* r, floating* p, int part,
+                            int parts) noexcept nogil
 cdef double penalty(const RuleData* r) noexcept nogil
 cdef enum:
     MAX_PARTS = 256       # rows of RuleData.pen: the most parts a step cuts its work into

@@ -250,6 +250,46 @@ cdef double seg_sumsq(const RuleData* r, Py_ssize_t k, const floating* g,
     return s
 
 
+cdef void apply_constraints(const RuleData* r, floating* p, int part,
+                            int parts) noexcept nogil:
+    """Project the updated weights of piece `part` of `parts` (Keras' constraints: a
+    whole norm block always belongs to one piece, so the result is the same for any
+    split). A norm is scaled to rate * clip(norm, lo, hi) + (1 - rate) * norm, with
+    Keras' 1e-7 guard against a zero norm."""
+    cdef Py_ssize_t k, a, n, b, i, base
+    cdef const SegConstraint* c
+    cdef Span sp
+    cdef double ss, norm, want
+    cdef floating scale
+    if not r.has_con:
+        return
+    for k in range(r.n_segments):
+        c = &r.con[k]
+        if c.kind == CON_NONE:
+            continue
+        a = r.seg_bounds[k]
+        n = r.seg_bounds[k + 1] - a
+        if c.kind == CON_NONNEG:
+            sp = split_range(n, parts, part, 16)
+            for i in range(a + sp.lo, a + sp.hi):
+                if p[i] < 0:
+                    p[i] = 0
+            continue
+        sp = split_range(n // c.block, parts, part, 1)
+        for b in range(sp.lo, sp.hi):
+            base = a + b * c.block
+            ss = 0
+            for i in range(base, base + c.block):
+                ss += <double>p[i] * p[i]
+            norm = sqrt(ss)
+            want = norm if norm > c.lo else c.lo
+            want = want if want < c.hi else c.hi
+            want = c.rate * want + (1 - c.rate) * norm
+            scale = <floating>(want / (1e-7 + norm))
+            for i in range(base, base + c.block):
+                p[i] *= scale
+
+
 cdef void reset_penalty(RuleData* r, int parts) noexcept nogil:
     """Zero the penalty sums of `parts` pieces before a step."""
     cdef Py_ssize_t i
@@ -299,6 +339,8 @@ cdef class UpdateRule:
         self.d.pen = NULL
         self.d.has_reg = False
         self.d.pen_rows = 0
+        self.d.con = NULL
+        self.d.has_con = False
         self.d.n_segments = 0
         self.configured = False
 
@@ -311,6 +353,9 @@ cdef class UpdateRule:
         free(self.d.seg_l1)
         free(self.d.seg_l2)
         free(self.d.pen)
+        free(self.d.con)
+        self.d.con = NULL
+        self.d.has_con = False
         self.d.seg_bounds = NULL
         self.d.seg_scale = NULL
         self.d.seg_l1 = NULL
@@ -369,8 +414,9 @@ cdef class UpdateRule:
         self.d.seg_l1 = <double*>malloc((n + 1) * sizeof(double))
         self.d.seg_l2 = <double*>malloc((n + 1) * sizeof(double))
         self.d.pen = <double*>malloc((MAX_PARTS * n + 1) * sizeof(double))
+        self.d.con = <SegConstraint*>malloc((n + 1) * sizeof(SegConstraint))
         if self.d.seg_bounds == NULL or self.d.seg_scale == NULL or self.d.seg_l1 == NULL \
-                or self.d.seg_l2 == NULL or self.d.pen == NULL:
+                or self.d.seg_l2 == NULL or self.d.pen == NULL or self.d.con == NULL:
             self._free()
             raise MemoryError()
         for k in range(n + 1):
@@ -378,7 +424,46 @@ cdef class UpdateRule:
             self.d.seg_scale[k] = 1.0
             self.d.seg_l1[k] = 0.0
             self.d.seg_l2[k] = 0.0
+            self.d.con[k].kind = CON_NONE
+            self.d.con[k].block = 1
         self.d.n_segments = n
+
+    def set_constraints(self, specs):
+        """Each variable's constraint, applied right after its update: None, "non_neg",
+        or ("norm", block, lo, hi, rate) to scale each run of `block` entries (a Dense
+        kernel's column) from norm to rate * clip(norm, lo, hi) + (1 - rate) * norm."""
+        cdef Py_ssize_t k, n = self.d.n_segments, size
+        specs = list(specs)
+        if len(specs) != n:
+            raise ValueError(f"set_constraints() needs one entry per variable ({n}). "
+                             f"Received {len(specs)}")
+        parsed = []
+        for k, spec in enumerate(specs):
+            size = self.d.seg_bounds[k + 1] - self.d.seg_bounds[k]
+            if spec is None:
+                parsed.append((CON_NONE, 1, 0.0, 0.0, 0.0))
+            elif spec == "non_neg":
+                parsed.append((CON_NONNEG, 1, 0.0, 0.0, 0.0))
+            elif isinstance(spec, tuple) and len(spec) == 5 and spec[0] == "norm":
+                _, block, lo, hi, rate = spec
+                if not isinstance(block, (int, np.integer)) or block < 1 or size % block:
+                    raise ValueError(f"constraint {k}: block={block!r} must be a positive "
+                                     f"divisor of the variable's {size} entries")
+                if not (0 <= lo <= hi < float("inf")) or not (0 <= rate <= 1):
+                    raise ValueError(f"constraint {k}: need 0 <= lo <= hi < inf and "
+                                     f"0 <= rate <= 1. Received lo={lo!r}, hi={hi!r}, "
+                                     f"rate={rate!r}")
+                parsed.append((CON_NORM, int(block), float(lo), float(hi), float(rate)))
+            else:
+                raise ValueError(f"constraint {k}: expected None, 'non_neg' or ('norm', "
+                                 f"block, lo, hi, rate). Received {spec!r}")
+        for k, (kind, block, lo, hi, rate) in enumerate(parsed):
+            self.d.con[k].kind = kind
+            self.d.con[k].block = block
+            self.d.con[k].lo = lo
+            self.d.con[k].hi = hi
+            self.d.con[k].rate = rate
+        self.d.has_con = any(p[0] != CON_NONE for p in parsed)
 
     def set_penalties(self, l1, l2):
         """Each variable's l1 and l2 penalty factors (lists of n_segments numbers, 0
@@ -412,6 +497,10 @@ cdef class UpdateRule:
             if self.d.n_segments else []
         d["l1"] = [self.d.seg_l1[k] for k in range(self.d.n_segments)]
         d["l2"] = [self.d.seg_l2[k] for k in range(self.d.n_segments)]
+        d["constraints"] = [None if self.d.con[k].kind == CON_NONE else "non_neg"
+                            if self.d.con[k].kind == CON_NONNEG else
+                            ("norm", self.d.con[k].block, self.d.con[k].lo, self.d.con[k].hi,
+                             self.d.con[k].rate) for k in range(self.d.n_segments)]
         return d
 
     def set_step(self, double lr, double c1=0, double c2=0, double c3=0):
@@ -452,9 +541,15 @@ cdef class UpdateRule:
                                 schedule='dynamic'):
                     r.seg_scale[k] = seg_sumsq(r, k, &g[0], &p[0])
                 finish_scales(r)
+        if r.has_con and (r.n_segments == 0 or r.seg_bounds[r.n_segments] != n):
+            raise ValueError("set_segments() must describe the whole buffer")
         parts = parts_for(<double>n, <double>MIN_CHUNK, n_threads, n)
         reset_penalty(r, parts)
         with nogil:
             for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
                 sp = split_range(n, parts, t, 16)
                 update_range(r, sp.lo, sp.hi, &p[0], &g[0], q[0], q[1], q[2], t)
+            if r.has_con:
+                for t in prange(n_threads, num_threads=run_threads(n_threads),
+                                schedule='static'):
+                    apply_constraints(r, &p[0], t, n_threads)

@@ -19,7 +19,8 @@ from cydl._kernels._dense cimport (dense_forward_cols, dense_weight_grad_cols,
                                    dense_input_grad_cols, GEMM_MIN_WORK, COL_ALIGN)
 from cydl._kernels._losses cimport loss_rows, N_STATS
 from cydl._kernels._data cimport gather_rows_span
-from cydl._kernels._optim cimport (RuleData, update_range, seg_sumsq, reset_penalty, needs_norms,
+from cydl._kernels._optim cimport (RuleData, update_range, seg_sumsq, reset_penalty,
+                                   apply_constraints, needs_norms,
                                    finish_scales, OPT_SGD)
 from cydl._kernels._nodes cimport node_keys, node_forward_part, node_backward_part
 
@@ -156,6 +157,12 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
                         _update_part(p, P, G, v, nt)
                         v = v + nrun
                 t0 = _tick(p, P_UPDATE, t0)
+            if p.rule.has_con:      # every update is done: project the weights
+                for t in prange(nrun, schedule='static', chunksize=1):
+                    v = t
+                    while v < nt:
+                        apply_constraints(p.rule, P, v, nt)
+                        v = v + nrun
         cydl_ftz_end(csr)
 
 

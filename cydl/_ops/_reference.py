@@ -365,6 +365,15 @@ def optimizer_step(rule, params, grads, slots=(), n_threads=None):
         acc = sl[0] + g * g
         sl[0] = acc
         p = p - lr * g / np.sqrt(acc + s["eps"])
+    for a, b, con in zip(seg[:-1], seg[1:], s.get("constraints", ())):
+        if con == "non_neg":
+            p[a:b] = np.maximum(p[a:b], 0)
+        elif con is not None:          # ("norm", block, lo, hi, rate): Keras' formula
+            _, block, lo, hi, rate = con
+            w = p[a:b].reshape(-1, block)
+            norms = np.sqrt(np.sum(w ** 2, axis=1, keepdims=True))
+            want = rate * np.clip(norms, lo, hi) + (1 - rate) * norms
+            p[a:b] = (w * (want / (1e-7 + norms))).reshape(-1)
     params[...] = p
     for dst, src in zip(slots, sl):
         if dst is not None:

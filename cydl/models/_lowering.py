@@ -11,6 +11,7 @@ the rewrite below folds each one into the node before it.
 from cydl import _config
 from cydl._kernels import _dropout
 from cydl._ops import _nodes as node_ops
+from cydl.constraints import fused_spec
 from cydl.regularizers import penalty_factors
 
 _LOWER = {}
@@ -35,16 +36,21 @@ def _node(kind, n_in, n_out, **fields):
     return node
 
 
+def fused_extras(v):
+    """Whether the optimizer's fused update applies v's penalty and constraint: L1/L2
+    penalties and Keras' norm/non-negativity constraints over contiguous entries."""
+    return (v.regularizer is None or penalty_factors(v.regularizer) is not None) and \
+        (v.constraint is None or fused_spec(v.constraint, v.shape) is not None)
+
+
 def _trainable(store, *variables):
     ids = {id(v) for v in store.trainable_variables}
     return any(v is not None and id(v) in ids for v in variables)
 
 
 def _plain(*variables):
-    """No constraint, and no penalty but the L1/L2 ones the fused update applies."""
-    return all(v is None or (v.constraint is None and (
-        v.regularizer is None or penalty_factors(v.regularizer) is not None))
-        for v in variables)
+    """No penalty or constraint but those the optimizer's fused update applies."""
+    return all(v is None or fused_extras(v) for v in variables)
 
 
 def _dense(layer, store, width):

@@ -13,8 +13,9 @@ from cydl import _ops, graph
 from cydl.autodiff import Tensor, backward, recording
 from cydl.layers.core import Activation
 from cydl.layers.dense import Dense
-from cydl.models._lowering import lower_graph
+from cydl.models._lowering import fused_extras, lower_graph
 from cydl.models._step_threads import StepThreads
+from cydl.constraints import fused_spec
 from cydl.regularizers import penalty_factors
 
 
@@ -34,7 +35,9 @@ class _Runner:
         # the penalties the optimizer's fused update does not apply itself
         self.custom_reg = [v for v in self.regularized if penalty_factors(v.regularizer) is None]
         self.fused_reg = optimizer is not None and len(self.custom_reg) < len(self.regularized)
-        self.constrained = [v for v in store.trainable_variables if v.constraint is not None]
+        # the constraints the optimizer's fused update does not apply itself
+        self.constrained = [v for v in store.trainable_variables if v.constraint is not None
+                            and fused_spec(v.constraint, v.shape) is None]
 
     def penalty(self):
         """The regularization penalty of the current weights (for evaluation, where it
@@ -242,9 +245,7 @@ def make_runner(model, store, heads, optimizer, n_threads, force_general=False):
     fn = model._function
     if fn is not None and not model._eager and not force_general and \
             (heads is None or all(h.kind is not None for h in heads)) and \
-            not any(v.constraint is not None or (v.regularizer is not None and
-                                                 penalty_factors(v.regularizer) is None)
-                    for v in store.trainable_variables):
+            all(fused_extras(v) for v in store.trainable_variables):
         lowered = lower_graph(fn, store)
     if lowered is not None:
         return PlanRunner(model, store, heads, optimizer, n_threads, lowered)

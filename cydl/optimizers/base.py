@@ -13,6 +13,7 @@ import numpy as np
 from cydl import _ops as ops
 from cydl._checks import is_number, number
 from cydl.optimizers.schedules import LearningRateSchedule
+from cydl.constraints import fused_spec
 from cydl.regularizers import penalty_factors
 from cydl.variables import Variable
 
@@ -143,10 +144,13 @@ class Optimizer:
         self._rule.set_segments(store.segments())
         # L1/L2 penalties go into the fused update: their gradient joins g there (before
         # clipping, as in Keras) and the update sums the penalty of the weights it reads
-        factors = [penalty_factors(v.regularizer) or (0.0, 0.0)
-                   for v in getattr(store, "trainable_variables", ())]
+        variables = getattr(store, "trainable_variables", ())
+        factors = [penalty_factors(v.regularizer) or (0.0, 0.0) for v in variables]
         if factors:
             self._rule.set_penalties([f[0] for f in factors], [f[1] for f in factors])
+            # and Keras' constraints, right after each variable's update
+            self._rule.set_constraints([None if v.constraint is None else
+                                        fused_spec(v.constraint, v.shape) for v in variables])
 
     def slot_initial_value(self, i):
         return 0.0

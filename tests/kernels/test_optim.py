@@ -206,6 +206,54 @@ def test_penalties_match_reference(dtype, n_threads, kind, clip):
     assert ops.optimizer_step(rule, p, g, slots, n_threads=n_threads) == 0.0
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_constraints_match_reference(dtype, n_threads):
+    """Keras' constraints, applied by the update right after it: whole norm blocks per
+    thread, so any thread count gives the same weights."""
+    rng = np.random.default_rng(8)
+    bounds = [0, 300 * 40, 300 * 40 + 40, 300 * 40 + 40 + 64 * 10, 300 * 40 + 40 + 640 + 10]
+    n = bounds[-1]
+    rule = ops.UpdateRule()
+    rule.configure(ops.OPTIMIZER_KINDS["adam"])
+    rule.set_segments(bounds)
+    rule.set_constraints([("norm", 300, 0.0, 1.5, 1.0), "non_neg",
+                          ("norm", 64, 0.5, 0.8, 0.6), ("norm", 10, 1.0, 1.0, 1.0)])
+    rule.set_step(0.05, 0.05)
+    p = (3 * rng.standard_normal(n)).astype(dtype)
+    g = rng.standard_normal(n).astype(dtype)
+    slots = [np.zeros(n, dtype), np.full(n, 0.5, dtype), None]
+    p2, slots2 = p.copy(), [s.copy() if s is not None else None for s in slots]
+    ops.optimizer_step(rule, p, g, slots, n_threads=n_threads)
+    ref.optimizer_step(rule, p2, g, slots2)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(p, p2, rtol=tol, atol=tol)
+    cols = p[:bounds[1]].reshape(40, 300)          # column c: unit c's 300 weights
+    assert np.linalg.norm(cols, axis=1).max() <= 1.5 * (1 + 1e-6)
+    assert (p[bounds[1]:bounds[2]] >= 0).all()
+    np.testing.assert_allclose(np.linalg.norm(p[bounds[3]:].reshape(1, 10)), 1.0, rtol=1e-5)
+    if n_threads > 1:      # the same weights as one thread, bit for bit
+        p1, s1 = (3 * np.random.default_rng(8).standard_normal(n)).astype(dtype), None
+        p3 = p1.copy()
+        ops.optimizer_step(rule, p1, g, [np.zeros(n, dtype), np.full(n, 0.5, dtype), None],
+                           n_threads=1)
+        ops.optimizer_step(rule, p3, g, [np.zeros(n, dtype), np.full(n, 0.5, dtype), None],
+                           n_threads=n_threads)
+        np.testing.assert_array_equal(p1, p3)
+
+
+@pytest.mark.parametrize("bad", [[("norm", 7, 0.0, 1.0, 1.0), None],
+                                 [("norm", 3, 2.0, 1.0, 1.0), None],
+                                 [("norm", 3, 0.0, 1.0, 1.5), None],
+                                 ["clip", None], [None]])
+def test_bad_constraints_raise(bad):
+    rule = ops.UpdateRule()
+    rule.configure(ops.OPTIMIZER_KINDS["sgd"])
+    rule.set_segments([0, 9, 12])
+    with pytest.raises(ValueError, match="constraint"):
+        rule.set_constraints(bad)
+
+
 def test_l2_penalty_follows_the_formula():
     """SGD on loss + l2 * sum w^2, three steps written out by hand."""
     rng = np.random.default_rng(6)
