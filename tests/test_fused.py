@@ -139,10 +139,11 @@ def test_book_bn_model_counts_its_moving_statistics_as_non_trainable():
     assert model._runner(train=True).fused
 
 
-@pytest.mark.parametrize("net", ["mlp-sgd", "mlp-adam", "bn", "dropout"])
+@pytest.mark.parametrize("net", ["mlp-sgd", "mlp-adam", "bn", "dropout", "l2-max-norm"])
 def test_steady_state_step_allocates_nothing(net):
     x, y = DATA
-    model = _mlp([64, 32]) if net.startswith("mlp") else NODE_NETS[net]()
+    model = _mlp([64, 32]) if net.startswith("mlp") else \
+        _constrained(True) if net == "l2-max-norm" else NODE_NETS[net]()
     model.compile(loss="sparse_categorical_crossentropy",
                   optimizer="adam" if net == "mlp-adam" else "sgd")
     runner = _bound_runner(model, x, y, 32)

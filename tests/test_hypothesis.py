@@ -1,5 +1,5 @@
-"""Property tests over the public API: random Dense / BatchNormalization / Dropout /
-PReLU stacks, shapes, dtypes, batch sizes and extreme values. For every example:
+"""Property tests over the public API: random Dense (with or without an l1/l2 penalty
+or a constraint) / BatchNormalization / Dropout / PReLU stacks, shapes, dtypes, batch sizes and extreme values. For every example:
 training either runs or refuses with a clear ValueError/TypeError (never a crash or
 a silent NaN); the fused step and the graph runner agree; and predict(X) equals the
 predictions over slices of X. The example count is bounded so CI stays short."""
@@ -16,8 +16,10 @@ SETTINGS = settings(max_examples=30, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
 
 hidden = st.one_of(
-    st.builds(lambda u, a: ("dense", u, a), st.integers(1, 9),
-              st.sampled_from(["relu", "tanh", "linear", "elu", "sigmoid", "selu"])),
+    st.builds(lambda u, a, e: ("dense", u, a, e), st.integers(1, 9),
+              st.sampled_from(["relu", "tanh", "linear", "elu", "sigmoid", "selu"]),
+              # penalties and constraints the fused update applies
+              st.sampled_from([None, None, "l1", "l2", "max_norm", "non_neg"])),
     st.just(("bn",)),
     st.builds(lambda r: ("dropout", r), st.floats(0.0, 0.6)),
     st.just(("prelu",)),
@@ -43,7 +45,11 @@ def _build(stack, f, classes, task, dtype):
     out = [layers.Input(shape=(f,))]
     for item in stack:
         if item[0] == "dense":
-            out.append(layers.Dense(item[1], activation=item[2]))
+            extra = {"l1": {"kernel_regularizer": cydl.regularizers.l1(1e-2)},
+                     "l2": {"kernel_regularizer": cydl.regularizers.l2(1e-2)},
+                     "max_norm": {"kernel_constraint": cydl.constraints.MaxNorm(0.5)},
+                     "non_neg": {"bias_constraint": cydl.constraints.NonNeg()}}.get(item[3], {})
+            out.append(layers.Dense(item[1], activation=item[2], **extra))
         elif item[0] == "bn":
             out.append(layers.BatchNormalization())
         elif item[0] == "dropout":
@@ -123,7 +129,7 @@ def test_predict_equals_predictions_over_slices(problem, pieces):
 @SETTINGS
 @given(st.sampled_from([np.inf, -np.inf, np.nan, 1e300]), st.integers(0, 5), st.integers(1, 4))
 def test_extreme_values_are_refused_with_the_value(value, row, col):
-    model = _build([("dense", 4, "relu")], 5, 3, "sparse", "float32")
+    model = _build([("dense", 4, "relu", None)], 5, 3, "sparse", "float32")
     model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
     x = np.random.default_rng(0).standard_normal((6, 5))
     x[row, col] = value
