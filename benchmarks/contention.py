@@ -3,10 +3,12 @@
     python benchmarks/contention.py [--rounds 3] [--windows 5] [--no-torch]
 
 For each round and each load (quiet, 1 busy process, 2 busy processes: plain
-`python -c "while True: pass"`, not pinned), every configuration runs in its own
-fresh process: cydl at its default thread count (adaptive), cydl fixed at 1 and
-at 2 threads, and PyTorch eager at 1 and 2 threads when torch is installed. Each
-process measures, in order: 784-300-100-10 float32 SGD training at batch 32 and
+`python -c "while True: pass"`, not pinned), cydl at its default thread count
+(adaptive), cydl fixed at 1 and at 2 threads run in one process, interleaved epoch
+by epoch in rotating order, so that the three see the same load at nearly the same
+moments (`--fresh-processes`: each in its own process, as stop 8 measured); PyTorch
+eager at 1 and 2 threads runs in its own processes when torch is installed. Each
+measures, in order: 784-300-100-10 float32 SGD training at batch 32 and
 128 (epochs of 8,192 samples through model.fit / the eager loop; median of
 `--windows` epochs after a warm-up epoch), the same at batch 32 with an l2(1e-4)
 penalty on every kernel (the book's l2 model: fused in cydl, weight decay 2e-4 in
@@ -110,6 +112,64 @@ def worker_cydl(threads, windows):
     return res
 
 
+def worker_cydl_interleaved(windows):
+    """cydl's default, 1 and 2 threads in one process, epoch by epoch in rotating
+    order: the three see the same load at nearly the same moments. (The default's
+    choosers keep their state across the fixed-count epochs, which never consult
+    them.)"""
+    sys.path.insert(0, ROOT)
+    import cydl
+    from cydl import layers
+    x, y = _data()
+    counts = [None, 1, 2]
+
+    def mlp(eager=False, **kw):
+        cydl.utils.set_random_seed(0)
+        m = cydl.Sequential([layers.Input(shape=(SIZES[0],))] +
+                            [layers.Dense(s, activation="relu", **kw) for s in SIZES[1:-1]] +
+                            [layers.Dense(SIZES[-1], activation="softmax", **kw)])
+        m.compile(loss="sparse_categorical_crossentropy", optimizer=cydl.optimizers.SGD(0.01),
+                  run_eagerly=eager)
+        return m
+    plain = mlp()
+    runs = [(f"b{b}", plain, b) for b in BATCHES] + [
+        ("l2_b32", mlp(kernel_regularizer=cydl.regularizers.l2(1e-4)), 32),
+        ("general_b32", mlp(eager=True), 32)]
+    res = {th: {"threads": th or cydl.get_num_threads()} for th in counts}
+    for key, model, b in runs:
+        times = {th: [] for th in counts}
+        for w in range(windows + 1):              # round 0 warms every count up
+            for th in counts[w % 3:] + counts[:w % 3]:
+                with cydl.num_threads(th):
+                    t0 = time.perf_counter()
+                    model.fit(x, y, batch_size=b, epochs=1, verbose=0)
+                    if w:
+                        times[th].append(time.perf_counter() - t0)
+        for th in counts:
+            res[th][key] = N / float(np.median(times[th]))
+    x1 = x[:1].copy()
+    lat = {th: [] for th in counts}
+    for w in range(max(windows, 5) + 1):
+        for th in counts[w % 3:] + counts[:w % 3]:
+            with cydl.num_threads(th):
+                plain(x1)
+                t0 = time.perf_counter()
+                for _ in range(1000):
+                    plain(x1)
+                if w:
+                    lat[th].append((time.perf_counter() - t0) / 1000)
+    for th in counts:
+        res[th]["lat_us"] = float(np.median(lat[th])) * 1e6
+    res[None]["choice"] = [
+        f"{d['mode']}[{d['rows']}]: {d['threads']}T, {d['probes']} probes, "
+        f"{d['switches']} switches, {d['seconds_on_1']:.2f}s on 1T / "
+        f"{d['seconds_on_max']:.2f}s on {d['max_threads']}T"
+        for m in [plain] + [m for key, m, _ in runs if key in ("l2_b32", "general_b32")]
+        for r in m._runners.values()
+        for d in r.thread_choice()]
+    return {str(th): v for th, v in res.items()}
+
+
 def worker_torch(threads, windows):
     import torch
     torch.set_num_threads(threads)
@@ -202,9 +262,15 @@ def main():
     ap.add_argument("--windows", type=int, default=5)
     ap.add_argument("--loads", default="0,1,2")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--fresh-processes", action="store_true",
+                    help="each cydl configuration in its own process (default: the three "
+                         "cydl configurations interleaved epoch by epoch in one process)")
     a = ap.parse_args()
     if a.worker:
         w = json.loads(a.worker)
+        if w["kind"] == "cydl-interleaved":
+            print(json.dumps(worker_cydl_interleaved(w["windows"])))
+            return
         fn = worker_cydl if w["kind"] == "cydl" else worker_torch
         print(json.dumps(fn(w["threads"], w["windows"])))
         return
@@ -214,7 +280,8 @@ def main():
     info = machine()
     info["cpus_usable"] = len(os.sched_getaffinity(0))
     torch_ok = have_torch() and not a.no_torch
-    configs = [("cydl", None), ("cydl", 1), ("cydl", 2)]
+    configs = [("cydl", None), ("cydl", 1), ("cydl", 2)] if a.fresh_processes else \
+        [("cydl-interleaved", None)]
     if torch_ok:
         configs += [("torch", 1), ("torch", 2)]
     loads = [int(s) for s in a.loads.split(",")]
@@ -230,6 +297,13 @@ def main():
                 order = configs if r % 2 == 0 else configs[::-1]   # interleave both ways
                 for kind, th in order:
                     out = run_worker(kind, th, a.windows)
+                    if kind == "cydl-interleaved":
+                        for key, th_out in (("None", None), ("1", 1), ("2", 2)):
+                            got = out.get(key, out)      # an error dict has no keys
+                            res.setdefault((load, "cydl", th_out), []).append(got)
+                            print(f"round {r} load {load} cydl {th_out or 'default'} "
+                                  f"(interleaved): {json.dumps(got)}", flush=True)
+                        continue
                     res.setdefault((load, kind, th), []).append(out)
                     print(f"round {r} load {load} {kind} {th or 'default'}: {json.dumps(out)}",
                           flush=True)
