@@ -59,9 +59,9 @@ cdef enum:
 cdef double BLOCK_SECONDS = 0.012   # a block spans a few scheduler slices
 cdef double MARGIN = 0.10     # a full probe switches when the other count is this much faster
 cdef double CLEAR = 0.3       # after a pair, the other count this much slower ends the probe
-cdef double DRIFT = 1.5
-cdef double ALPHA = 1.0 / 16
-cdef double EARLY = 4.0
+cdef double DRIFT = 2.0
+cdef double ALPHA = 1.0 / 32
+cdef double EARLY = 6.0
 cdef double RATIO0 = 30.0
 cdef double RATIO_MAX = 100.0
 
