@@ -105,14 +105,17 @@ def _in_worker():
 
 
 _OMP_BASE = None      # omp_get_max_threads() when cydl first asked
+_OMP_MAX = None       # the runtime's omp_get_max_threads, looked up once
 
 
 def _omp_cap():
     """A thread limit set on the OpenMP runtime after cydl loaded it (what
     threadpoolctl.threadpool_limits does, through omp_set_num_threads), else None."""
-    global _OMP_BASE
-    from cydl._kernels._parallel import openmp_max_threads
-    n = openmp_max_threads()
+    global _OMP_BASE, _OMP_MAX
+    if _OMP_MAX is None:      # every kernel call asks: no import statement per call
+        from cydl._kernels._parallel import openmp_max_threads
+        _OMP_MAX = openmp_max_threads
+    n = _OMP_MAX()
     if _OMP_BASE is None:
         _OMP_BASE = n
     return n if n < _OMP_BASE else None
@@ -166,16 +169,24 @@ def get_num_threads():
     return n
 
 
+_ENV_SEEN = (None, None)     # (OMP_NUM_THREADS as last read, its parsed value)
+
+
 def _env_threads():
-    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    global _ENV_SEEN
+    raw = os.environ.get("OMP_NUM_THREADS")
+    if raw == _ENV_SEEN[0]:
+        return _ENV_SEEN[1]
+    env = (raw or "").split(",")[0].strip()
+    n = None
     if env:
         try:
             n = int(env)
-            if n > 0:
-                return n
         except ValueError:
             pass
-    return None
+    n = n if n is not None and n > 0 else None
+    _ENV_SEEN = (raw, n)
+    return n
 
 
 def set_num_threads(n):
