@@ -12,7 +12,11 @@ def _axis(axis, owner):
 
 
 class Constraint:
-    """Base class: `__call__(w)` returns the projected weight."""
+    """Base class: `__call__(w)` returns the projected weight.
+
+    MaxNorm, UnitNorm and MinMaxNorm over axis 0 (each unit's incoming weights) and
+    NonNeg run inside the optimizer's fused update, right after it, and the model
+    stays on the fused path; any other constraint runs on the general path."""
 
     def __call__(self, w):
         return w

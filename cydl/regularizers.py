@@ -25,6 +25,11 @@ class Regularizer:
 class L1L2(Regularizer):
     """l1 * sum|w| + l2 * sum w^2.
 
+    L1, L2 and L1L2 run inside the optimizer's fused update: the penalty's gradient
+    joins the weights' gradient there (before clipping, as in Keras) and the model
+    stays on the fused path. A subclass, or any other Regularizer, runs on the
+    general path.
+
     Args:
         l1: L1 factor (default 0).
         l2: L2 factor (default 0).
