@@ -332,22 +332,16 @@ cdef class UpdateRule:
     the GIL, plus the variable boundaries that clipnorm needs."""
 
     def __cinit__(self):
-        self.d.seg_bounds = NULL
-        self.d.seg_scale = NULL
-        self.d.seg_l1 = NULL
-        self.d.seg_l2 = NULL
-        self.d.pen = NULL
-        self.d.has_reg = False
-        self.d.pen_rows = 0
-        self.d.con = NULL
-        self.d.has_con = False
-        self.d.n_segments = 0
+        # Cython zeroes a new object, so every pointer is NULL: _free only sets the
+        # fields it owns to their empty state
+        self._free()
         self.configured = False
 
     def __dealloc__(self):
         self._free()
 
     cdef void _free(self) noexcept:
+        """Release the per-variable arrays; no segments, penalties or constraints."""
         free(self.d.seg_bounds)
         free(self.d.seg_scale)
         free(self.d.seg_l1)
