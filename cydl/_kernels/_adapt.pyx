@@ -17,7 +17,12 @@ default) or 1, from measured step times.
   moves from one scheduler period to the next. The first step of a block warms
   the threads up and is not counted. After each pair the probe ends early if the
   other count is clearly (CLEAR) slower; after the last pair it switches when the
-  other count is more than MARGIN faster.
+  other count is faster by more than its margin: MARGIN_DOWN (10 %) to leave the
+  full count, MARGIN_UP (2 %) to return to it. The full count is the quiet
+  machine's answer; a busy machine's case for one thread is large (1.5-3x) when it
+  is real. With one margin for both, a count that won by chance (one noisy probe, or
+  a new chooser starting where another decided) stayed while the other was up to
+  10 % faster: a quiet general path ran at 0.79x of two threads.
 * Probes are spaced by their cost: the next one comes after `ratio` times the
   latest probe's seconds have been spent at `cur` (and MIN_GAP steps; the first
   probe comes after FIRST_GAP steps: it compares within itself and needs no
@@ -57,7 +62,8 @@ cdef enum:
     MAX_BLOCK_STEPS = 4096
 
 cdef double BLOCK_SECONDS = 0.012   # a block spans a few scheduler slices
-cdef double MARGIN = 0.10     # a full probe switches when the other count is this much faster
+cdef double MARGIN_DOWN = 0.10   # nmax -> 1 when one thread is this much faster
+cdef double MARGIN_UP = 0.02     # 1 -> nmax when nmax is this much faster
 cdef double CLEAR = 0.3       # after a pair, the other count this much slower ends the probe
 cdef double DRIFT = 2.0
 cdef double ALPHA = 1.0 / 32
@@ -205,7 +211,8 @@ cdef class ThreadChooser:
         cdef double other = self.sum_t[0] / self.sum_r[0]
         cdef double cur = self.sum_t[1] / self.sum_r[1]
         if final:
-            return 1 if other < cur * (1.0 - MARGIN) else -1
+            return 1 if other < cur * (1.0 - (MARGIN_DOWN if self.cur == self.nmax
+                                              else MARGIN_UP)) else -1
         if other > cur * (1.0 + CLEAR):
             return -1
         return 0
