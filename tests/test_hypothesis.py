@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings, strategies as st  # noqa: E402
 
 import cydl  # noqa: E402
 from cydl import layers  # noqa: E402
@@ -92,6 +92,12 @@ def test_training_runs_or_refuses_cleanly(problem):
 
 @SETTINGS
 @given(problems(dtypes=("float64",)))
+# found by 3,000-example runs: a sigmoid output in the denormal range (inputs of
+# scale 1e3) that only the fused step flushed to zero, and a weight whose gradient
+# is mathematically zero (see atol below)
+@example(problem=(8, 4, "float64", 1000.0, 4303,
+                  [("dense", 2, "sigmoid", None), ("dense", 1, "relu", None)], 2, "sparse", 4))
+@example(problem=(4, 4, "float64", 0.001, 1, [("bn",), ("bn",)], 2, "mse", 3))
 def test_fused_step_and_graph_runner_agree(problem):
     n, f, dtype, scale, seed, stack, classes, task, batch = problem
     x, y = _data(n, f, scale, seed, classes, task)
@@ -107,12 +113,17 @@ def test_fused_step_and_graph_runner_agree(problem):
         runs.append((h.history["loss"], model.get_weights()))
     (l1, w1), (l2, w2) = runs
     np.testing.assert_allclose(l1, l2, rtol=1e-9, atol=1e-12)
+    # atol: a weight whose gradient is mathematically zero (the beta of a batch norm
+    # that feeds another one) moves by rounding only, and Adam turns a gradient far
+    # below its epsilon (1e-7) into a step of lr * g / epsilon = 1e4 g: rounding of
+    # 1e-16..1e-15 in g becomes up to 1e-11 per step (a 2-BN stack showed 1.1e-11)
     for a, b in zip(w1, w2):
-        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-11)
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-9)
 
 
 @SETTINGS
 @given(problems(), st.integers(1, 7))
+@example(problem=(8, 7, "float32", 1000.0, 16743, [], 2, "sparse", 1), pieces=1)
 def test_predict_equals_predictions_over_slices(problem, pieces):
     n, f, dtype, scale, seed, stack, classes, task, batch = problem
     cydl.utils.set_random_seed(seed)
@@ -121,7 +132,10 @@ def test_predict_equals_predictions_over_slices(problem, pieces):
     whole = model.predict(x, batch_size=batch, verbose=0)
     cuts = np.linspace(0, n, min(pieces, n) + 1).astype(int)
     parts = np.concatenate([model.predict(x[a:b], verbose=0) for a, b in zip(cuts, cuts[1:])])
-    tol = 1e-5 if dtype == "float32" else 1e-12
+    # batch-1 slices go through GEMV, larger ones through GEMM, which round
+    # differently; in float32 that error grows with the logits, so with the inputs'
+    # scale (3,000 random examples: at most 1.5e-7 at scale <= 1, 2e-5 at 1e3)
+    tol = 1e-5 * max(1.0, scale / 100) if dtype == "float32" else 1e-12
     np.testing.assert_allclose(whole, parts, rtol=tol, atol=tol)
     np.testing.assert_allclose(model(x), whole, rtol=tol, atol=tol)
 

@@ -248,7 +248,8 @@ cdef void softmax_backward_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t cols,
 # ----------------------------------------------------------------- drivers
 
 from cython.parallel cimport prange
-from cydl._kernels._parallel cimport Span, split_range, parts_for, run_threads
+from cydl._kernels._parallel cimport (Span, split_range, parts_for, run_threads,
+                                      cydl_ftz_begin, cydl_ftz_end)
 
 
 def activation_forward(const floating[::1, :] Z, floating[::1, :] A, int act, double alpha,
@@ -257,6 +258,7 @@ def activation_forward(const floating[::1, :] Z, floating[::1, :] A, int act, do
     A may be Z."""
     cdef Py_ssize_t rows = Z.shape[0], cols = Z.shape[1]
     cdef int t, parts
+    cdef unsigned int csr
     cdef Span sp
     if rows == 0 or cols == 0:
         return
@@ -264,16 +266,20 @@ def activation_forward(const floating[::1, :] Z, floating[::1, :] A, int act, do
         if act == ACT_SOFTMAX:
             parts = parts_for(<double>rows * cols * 20, 40000, n_threads, rows)
             for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
+                csr = cydl_ftz_begin()      # denormals flushed, as in the fused step (_cpu.h)
                 sp = split_range(rows, parts, t, 1)
                 softmax_rows(sp.lo, sp.hi, cols, &Z[0, 0], rows, &A[0, 0], rows)
+                cydl_ftz_end(csr)
         else:
             parts = parts_for(<double>rows * cols * 8, 40000, n_threads, cols)
             for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
+                csr = cydl_ftz_begin()
                 sp = split_range(cols, parts, t, 1)
                 # no bias: bias_act_forward does not write Z
                 bias_act_forward(act, <floating>alpha, rows, sp.lo, sp.hi,
                                  <floating*>&Z[0, 0], rows, <const floating*>NULL,
                                  &A[0, 0], rows)
+                cydl_ftz_end(csr)
 
 
 def activation_backward(const floating[::1, :] dA, const floating[::1, :] A,
@@ -283,6 +289,7 @@ def activation_backward(const floating[::1, :] dA, const floating[::1, :] A,
     cdef Py_ssize_t rows = dA.shape[0], cols = dA.shape[1]
     cdef const floating* zp = &Z[0, 0] if Z is not None and rows * cols > 0 else NULL
     cdef int t, parts
+    cdef unsigned int csr
     cdef Span sp
     if rows == 0 or cols == 0:
         return
@@ -290,12 +297,16 @@ def activation_backward(const floating[::1, :] dA, const floating[::1, :] A,
         if act == ACT_SOFTMAX:
             parts = parts_for(<double>rows * cols * 8, 40000, n_threads, rows)
             for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
+                csr = cydl_ftz_begin()
                 sp = split_range(rows, parts, t, 1)
                 softmax_backward_rows(sp.lo, sp.hi, cols, &dA[0, 0], rows, &A[0, 0], rows,
                                       &dZ[0, 0], rows)
+                cydl_ftz_end(csr)
         else:
             parts = parts_for(<double>rows * cols * 8, 40000, n_threads, cols)
             for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
+                csr = cydl_ftz_begin()
                 sp = split_range(cols, parts, t, 1)
                 act_backward(act, <floating>alpha, rows, sp.lo, sp.hi, &dA[0, 0], rows,
                              &A[0, 0], rows, zp, rows, &dZ[0, 0], rows)
+                cydl_ftz_end(csr)

@@ -8,7 +8,8 @@ weight gradient and optimizer step.
 from cython cimport floating
 from cython.parallel cimport prange
 from cydl._kernels._blas cimport gemm, blas_pin, blas_unpin
-from cydl._kernels._parallel cimport Span, split_range, parts_for, run_threads
+from cydl._kernels._parallel cimport (Span, split_range, parts_for, run_threads,
+                                      cydl_ftz_begin, cydl_ftz_end)
 from cydl._kernels._activations cimport (bias_act_forward, act_backward, softmax_rows,
                                          softmax_backward_rows, ACT_SOFTMAX, ACT_LINEAR)
 
@@ -114,6 +115,7 @@ def dense_forward(const floating[:, :] X, const floating[::1, :] W, const floati
     cdef Py_ssize_t lda = A.strides[1] // sizeof(floating), ldw = W.strides[1] // sizeof(floating)
     cdef char xt
     cdef int t, parts, old
+    cdef unsigned int csr
     cdef Span sp
     cdef const floating* bp = &bias[0] if bias is not None else NULL
     if layout(B, n_in, X.strides[0], X.strides[1], sizeof(floating), &xt, &ldx) < 0:
@@ -130,14 +132,18 @@ def dense_forward(const floating[:, :] X, const floating[::1, :] W, const floati
     with nogil:
         old = blas_pin()
         for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
+            csr = cydl_ftz_begin()      # denormals flushed, as in the fused step (_cpu.h)
             sp = split_range(n_out, parts, t, COL_ALIGN)
             dense_forward_cols(act, <floating>alpha, B, n_in, &X[0, 0], ldx, xt, &W[0, 0], ldw,
                                bp, &Z[0, 0], ldz, &A[0, 0], lda, sp.lo, sp.hi)
+            cydl_ftz_end(csr)
         if act == ACT_SOFTMAX:
             parts = parts_for(<double>B * n_out * 20, GEMM_MIN_WORK, n_threads, B)
             for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
+                csr = cydl_ftz_begin()
                 sp = split_range(B, parts, t, 1)
                 softmax_rows(sp.lo, sp.hi, n_out, &A[0, 0], lda, &A[0, 0], lda)
+                cydl_ftz_end(csr)
         blas_unpin(old)
 
 
@@ -160,6 +166,7 @@ def dense_backward(const floating[::1, :] dA, const floating[:, :] X,
     cdef Py_ssize_t ldz = 0, lddx = 0
     cdef char xt
     cdef int t, parts, parts_x, old
+    cdef unsigned int csr
     cdef Span sp
     cdef floating beta = 1 if accumulate else 0
     cdef floating* dbp = &db[0] if db is not None else NULL
@@ -191,15 +198,19 @@ def dense_backward(const floating[::1, :] dA, const floating[:, :] X,
         if act == ACT_SOFTMAX:
             parts = parts_for(<double>B * n_out * 8, GEMM_MIN_WORK, n_threads, B)
             for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
+                csr = cydl_ftz_begin()
                 sp = split_range(B, parts, t, 1)
                 softmax_backward_rows(sp.lo, sp.hi, n_out, &dA[0, 0], ldda, &A[0, 0], lda,
                                       &dZ[0, 0], lddz)
+                cydl_ftz_end(csr)
         elif act != ACT_LINEAR or &dZ[0, 0] != &dA[0, 0]:
             parts = parts_for(<double>B * n_out * 4, GEMM_MIN_WORK, n_threads, n_out)
             for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
+                csr = cydl_ftz_begin()
                 sp = split_range(n_out, parts, t, COL_ALIGN)
                 act_backward(act, <floating>alpha, B, sp.lo, sp.hi, &dA[0, 0], ldda,
                              &A[0, 0], lda, zp, ldz, &dZ[0, 0], lddz)
+                cydl_ftz_end(csr)
         parts = 0
         if dwp != NULL:
             parts = parts_for(<double>B * n_in * n_out, GEMM_MIN_WORK, n_threads, n_out)
@@ -208,6 +219,7 @@ def dense_backward(const floating[::1, :] dA, const floating[:, :] X,
             parts_x = parts_for(<double>B * n_in * n_out, GEMM_MIN_WORK, n_threads, n_in)
         for t in prange(n_threads if n_threads > 1 else 1, num_threads=run_threads(n_threads),
                         schedule='static'):
+            csr = cydl_ftz_begin()
             # the input-gradient parts start on the last thread, so two one-part
             # GEMMs run side by side instead of on the same thread
             if t < parts:
@@ -218,4 +230,5 @@ def dense_backward(const floating[::1, :] dA, const floating[:, :] X,
                 sp = split_range(n_in, parts_x, n_threads - 1 - t, COL_ALIGN)
                 dense_input_grad_cols(B, n_out, &dZ[0, 0], lddz, &W[0, 0], ldw,
                                       dxp, lddx, sp.lo, sp.hi, 0)
+            cydl_ftz_end(csr)
         blas_unpin(old)

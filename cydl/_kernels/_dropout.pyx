@@ -13,7 +13,8 @@ dropped (Dropout: a = 1 / (1 - rate), b = c = 0).
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.stdint cimport uint64_t
-from cydl._kernels._parallel cimport Span, split_range, parts_for, run_threads
+from cydl._kernels._parallel cimport (Span, split_range, parts_for, run_threads,
+                                      cydl_ftz_begin, cydl_ftz_end)
 
 from cydl._kernels._rng cimport mix64, kept, call_key as _call_key
 
@@ -96,15 +97,18 @@ def dropout_forward(const floating[:, :] X, unsigned char[:, :] M, floating[:, :
     cdef bint by_cols = xr == 1 and cols > 1
     cdef Py_ssize_t n = cols if by_cols else rows
     cdef int t, parts
+    cdef unsigned int csr
     cdef Span sp
     if rows == 0 or cols == 0:
         return
     parts = parts_for(<double>rows * cols * 4, 40000, n_threads, n)
     with nogil:
         for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
+            csr = cydl_ftz_begin()      # denormals flushed, as in the fused step (_cpu.h)
             sp = split_range(n, parts, t, 1)
             fwd_span(by_cols, sp.lo, sp.hi, rows, cols, &X[0, 0], xr, xc, &M[0, 0], mr, mc,
                      &Y[0, 0], yr, yc, key, thr, <floating>a, <floating>b, <floating>c)
+            cydl_ftz_end(csr)
 
 
 def dropout_apply(const floating[:, :] X, const unsigned char[:, :] M, floating[:, :] Y,
@@ -118,21 +122,25 @@ def dropout_apply(const floating[:, :] X, const unsigned char[:, :] M, floating[
     cdef bint by_cols = xr == 1 and cols > 1
     cdef Py_ssize_t n = cols if by_cols else rows
     cdef int t, parts
+    cdef unsigned int csr
     cdef Span sp
     if rows == 0 or cols == 0:
         return
     parts = parts_for(<double>rows * cols, 40000, n_threads, n)
     with nogil:
         for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
+            csr = cydl_ftz_begin()
             sp = split_range(n, parts, t, 1)
             apply_span(by_cols, sp.lo, sp.hi, rows, cols, &X[0, 0], xr, xc, &M[0, 0], mr, mc,
                        &Y[0, 0], yr, yc, <floating>a, <floating>b, <floating>c)
+            cydl_ftz_end(csr)
 
 
 def dropout_mask(unsigned char[::1] M, uint64_t key, uint64_t thr, int n_threads):
     """M[i] = whether element i is kept (for a noise_shape mask, broadcast later)."""
     cdef Py_ssize_t n = M.shape[0]
     cdef int t, parts
+    cdef unsigned int csr
     cdef Span sp
     if n == 0:
         return

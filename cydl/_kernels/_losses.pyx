@@ -12,7 +12,8 @@ from cython.parallel cimport prange
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 from cydl._kernels._math cimport fexp, flog, flog1p, fabsx, fsigmoid
-from cydl._kernels._parallel cimport Span, split_range, parts_for, run_threads
+from cydl._kernels._parallel cimport (Span, split_range, parts_for, run_threads,
+                                      cydl_ftz_begin, cydl_ftz_end)
 import numpy as np
 
 cdef double EPS = 1e-7   # Keras' backend epsilon, used to clip probabilities
@@ -188,6 +189,7 @@ def loss_forward_backward(int kind, int acc_mode, double param, double thresh,
     cdef const floating* swp = &sw[0] if sw is not None and B > 0 else NULL
     cdef floating* gp = NULL
     cdef int t, k, parts
+    cdef unsigned int csr
     cdef Py_ssize_t r
     cdef Span sp
     cdef double* part_stats
@@ -220,10 +222,12 @@ def loss_forward_backward(int kind, int acc_mode, double param, double thresh,
     memset(part_stats, 0, parts * 8 * sizeof(double))
     with nogil:
         for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
+            csr = cydl_ftz_begin()      # denormals flushed, as in the fused step (_cpu.h)
             sp = split_range(B, parts, t, 1)
             loss_rows(kind, acc_mode, param, thresh, sp.lo, sp.hi, C, &P[0, 0],
                       P.strides[0] // item, P.strides[1] // item, lp, yp, yrs, ycs, swp,
                       gp, grs, gcs, <floating>gscale, part_stats + 8 * t)
+            cydl_ftz_end(csr)
     for t in range(parts):     # fixed order: the sum does not depend on timing
         for k in range(N_STATS):
             stats[k] += part_stats[8 * t + k]

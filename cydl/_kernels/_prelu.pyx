@@ -6,7 +6,8 @@ summed by one thread and the result does not depend on the thread count.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from cydl._kernels._parallel cimport Span, split_range, parts_for, run_threads
+from cydl._kernels._parallel cimport (Span, split_range, parts_for, run_threads,
+                                      cydl_ftz_begin, cydl_ftz_end)
 
 
 cdef void prelu_fwd_cols(Py_ssize_t rows, Py_ssize_t c0, Py_ssize_t c1,
@@ -55,16 +56,19 @@ def prelu_forward(const floating[:, :] X, const floating[::1] alpha, floating[:,
     """Y = X where X > 0, alpha[c] X elsewhere."""
     cdef Py_ssize_t rows = X.shape[0], cols = X.shape[1], it = sizeof(floating)
     cdef int t, parts
+    cdef unsigned int csr
     cdef Span sp
     if rows == 0 or cols == 0:
         return
     parts = parts_for(<double>rows * cols, 40000, n_threads, cols)
     with nogil:
         for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
+            csr = cydl_ftz_begin()      # denormals flushed, as in the fused step (_cpu.h)
             sp = split_range(cols, parts, t, 1)
             prelu_fwd_cols(rows, sp.lo, sp.hi, &X[0, 0], _el(X.strides[0], it),
                            _el(X.strides[1], it), &alpha[0], &Y[0, 0],
                            _el(Y.strides[0], it), _el(Y.strides[1], it))
+            cydl_ftz_end(csr)
 
 
 def prelu_backward(const floating[:, :] G, const floating[:, :] X,
@@ -76,6 +80,7 @@ def prelu_backward(const floating[:, :] G, const floating[:, :] X,
     cdef floating* dap = NULL
     cdef Py_ssize_t dr = 0, dc = 0
     cdef int t, parts
+    cdef unsigned int csr
     cdef Span sp
     if rows == 0 or cols == 0:
         return
@@ -88,7 +93,9 @@ def prelu_backward(const floating[:, :] G, const floating[:, :] X,
     parts = parts_for(<double>rows * cols * 2, 40000, n_threads, cols)
     with nogil:
         for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
+            csr = cydl_ftz_begin()
             sp = split_range(cols, parts, t, 1)
             prelu_bwd_cols(rows, sp.lo, sp.hi, &G[0, 0], _el(G.strides[0], it),
                            _el(G.strides[1], it), &X[0, 0], _el(X.strides[0], it),
                            _el(X.strides[1], it), &alpha[0], dxp, dr, dc, dap)
+            cydl_ftz_end(csr)

@@ -52,6 +52,21 @@ def test_sigmoid_is_stable_at_extremes():
     np.testing.assert_allclose(A, [0, ref._sigmoid(np.float64(-100)), 0.5, 1, 1], atol=1e-30)
 
 
+@pytest.mark.parametrize("n_threads", THREADS)
+def test_per_op_kernels_flush_denormals_as_the_fused_step_does(n_threads):
+    # sigmoid(-740) is 4e-322 in float64, a denormal. The fused step flushes it to 0
+    # (_cpu.h); the per-op kernels of the general path must too, or a ReLU after it
+    # sees +4e-322 instead of 0 and the two paths train differently (found by the
+    # hypothesis suite: a 2-unit sigmoid layer on inputs of scale 1e3).
+    z = np.array([[-740.0, -700.0, 0.0]] * 4)
+    assert ref._sigmoid(np.float64(-740.0)) > 0          # NumPy keeps the denormal
+    a = ops.activation_forward(z, "sigmoid", n_threads=n_threads)
+    assert a[0, 0] == 0.0 and a[0, 1] > 0 and a[0, 2] == 0.5
+    W = np.full((3, 2), 1e-320)                          # denormal weights read as 0
+    A = ops.dense_forward(np.ones((4, 3)), W, np.zeros(2), n_threads=n_threads)
+    assert np.all(A == 0.0)
+
+
 @pytest.mark.parametrize("act", ["relu", "softmax"])
 @pytest.mark.parametrize("shape,z_order,out_order", [
     ((6, 5), "C", "C"), ((6, 5), "F", "F"), ((6, 5), "C", "F"), ((6, 5), "F", "C"),
