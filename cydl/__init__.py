@@ -14,7 +14,7 @@ except ImportError as e:   # running from a source tree that was never built
 from cydl import _ops  # noqa: E402  (binds the BLAS thread controls)
 from cydl import (activations, backend, callbacks, config, constraints, datasets,  # noqa: E402
                   initializers, layers, losses, metrics, models, ops, optimizers,
-                  regularizers, utils)
+                  regularizers, saving, utils)
 from cydl.autodiff import GradientTape  # noqa: E402
 from cydl._config import get_num_threads, num_threads, set_num_threads  # noqa: E402
 from cydl._info import show_config  # noqa: E402
@@ -24,5 +24,5 @@ from cydl.models import Model, Sequential  # noqa: E402
 
 __all__ = ["Sequential", "Model", "Input", "layers", "optimizers", "losses", "metrics",
            "callbacks", "initializers", "activations", "regularizers", "constraints",
-           "models", "utils", "datasets", "config", "backend", "ops", "GradientTape", "show_config",
+           "models", "saving", "utils", "datasets", "config", "backend", "ops", "GradientTape", "show_config",
            "set_num_threads", "get_num_threads", "num_threads", "__version__"]

@@ -2,8 +2,9 @@
 from cydl.callbacks.base import Callback, CallbackList
 from cydl.callbacks.early_stopping import EarlyStopping
 from cydl.callbacks.history import History
+from cydl.callbacks.model_checkpoint import ModelCheckpoint
 from cydl.callbacks.progbar import ProgbarLogger
 from cydl.callbacks.schedulers import LambdaCallback, LearningRateScheduler, TerminateOnNaN
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
-           "LearningRateScheduler", "TerminateOnNaN", "LambdaCallback"]
+           "LearningRateScheduler", "TerminateOnNaN", "LambdaCallback", "ModelCheckpoint"]

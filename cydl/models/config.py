@@ -5,6 +5,8 @@ call, the calls it takes its inputs from, as Keras does: [layer name, node index
 tensor index]. Rebuilding replays the calls in order. Classes are found among
 cydl's layers and models or in `custom_objects`; nothing is imported by name.
 """
+import inspect
+
 from cydl import graph
 
 
@@ -66,7 +68,11 @@ def deserialize_layer(entry, custom_objects=None):
     if cls is None:
         raise ValueError(f"Unknown layer class {name!r}: pass it in custom_objects")
     config = dict(entry["config"])
-    if hasattr(cls, "_rebuild") or cls is cydl.Model:
+    if isinstance(cls, type) and issubclass(cls, cydl.Model):
+        try:         # a subclass may define from_config(cls, config) only
+            inspect.signature(cls.from_config).bind(config, custom_objects)
+        except TypeError:
+            return cls.from_config(config)
         return cls.from_config(config, custom_objects)
     return cls.from_config(config)
 

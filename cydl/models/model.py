@@ -170,7 +170,9 @@ class Model(Trainer, Layer):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         from cydl.models import config as config_mod
-        return config_mod.functional_from_config(config, custom_objects)
+        if "layers" in config and "output_layers" in config:
+            return config_mod.functional_from_config(config, custom_objects)
+        return cls(**config)       # a subclass's get_config: its constructor arguments
 
     def __setstate__(self, state):
         super().__setstate__(state)

@@ -41,8 +41,27 @@ class Trainer:
         if len(weights) != len(own):
             raise ValueError(f"Model {self.name!r} expects {len(own)} weight arrays, "
                              f"received {len(weights)}")
+        for var, w in zip(own, weights):          # every shape first: all or nothing
+            if np.shape(w) != var.shape:
+                raise ValueError(f"Model {self.name!r}: weight {var.name!r} has shape "
+                                 f"{var.shape}, received {np.shape(w)}")
         for var, w in zip(own, weights):
             var.assign(w)
+
+    def save(self, filepath, overwrite=True, include_optimizer=True):
+        """Save the model to a `.keras` file: see cydl.saving.save_model."""
+        from cydl import saving
+        saving.save_model(self, filepath, overwrite, include_optimizer)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Save the weights to `.weights.npz` or `.weights.h5`: see cydl.saving."""
+        from cydl import saving
+        saving.save_weights(self, filepath, overwrite)
+
+    def load_weights(self, filepath):
+        """Load weights saved by save_weights() or save() into this model."""
+        from cydl import saving
+        saving.load_weights(self, filepath)
 
     def _store_dtype(self):
         ws = self.weights
