@@ -164,8 +164,8 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     weights = {f"w{i:05d}": v.numpy() for i, v in enumerate(model.weights)}
     opt = {}
     if include_optimizer and model.compiled and model.optimizer._layout is not None:
-        opt = {f"v{i:05d}": np.asarray(v.numpy()) for i, v in
-               enumerate(model.optimizer.variables)}
+        opt = {f"v{i:05d}": np.array(a) for i, a in
+               enumerate(model.optimizer._state_arrays())}
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "cydl_version": __version__}
 
     def write(f):
@@ -280,13 +280,11 @@ def _compile(model, cc, custom_objects):
 def _restore_optimizer(model, state):
     opt = model.optimizer
     opt.build(model._current_store())
-    own = opt.variables
-    if len(state) != len(own) or any(a.shape != np.shape(b.numpy())
-                                     for a, b in zip(state, own)):
+    own = opt._state_arrays()
+    if len(state) != len(own) or any(a.shape != b.shape for a, b in zip(state, own)):
         raise ValueError("The saved optimizer state does not fit this model's weights")
-    opt.iterations.assign(state[0])
-    for slot, saved in zip([s for s in opt._slots if s is not None], state[1:]):
-        slot[...] = saved
+    for dst, saved in zip(own, state):
+        dst[...] = saved
 
 
 # ---------------------------------------------------------------- weights only

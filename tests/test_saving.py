@@ -34,8 +34,8 @@ def _same_weights(a, b):
     return all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
 
 
-@pytest.mark.parametrize("optimizer", [None, "sgd", cydl.optimizers.SGD(0.05, momentum=0.9,
-                                                                        nesterov=True),
+@pytest.mark.parametrize("optimizer", [None, "sgd", "nadam", "adamax", "adagrad", "adamw",
+                                       cydl.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
                                        cydl.optimizers.RMSprop(clipnorm=1.0)])
 def test_a_reloaded_model_predicts_and_trains_on_like_the_original(tmp_path, optimizer):
     model = _mlp(optimizer)

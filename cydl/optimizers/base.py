@@ -195,6 +195,11 @@ class Optimizer:
         return [self.iterations] + [Variable(s, n, False) for n, s in
                                     zip(self.slot_names, self._slots) if s is not None]
 
+    def _state_arrays(self):
+        """Every array of the state, in a fixed order: what a saved model keeps and
+        restores in place (a subclass with more state adds it)."""
+        return [self.iterations._value] + [s for s in self._slots if s is not None]
+
     # ------------------------------------------------------------ config
     def get_config(self):
         lr = self._learning_rate

@@ -1,4 +1,6 @@
 """Nadam: Adam with Nesterov momentum (Keras 3's momentum schedule)."""
+import numpy as np
+
 from cydl.optimizers.base import Optimizer, _positive, _unit_interval
 
 
@@ -23,7 +25,9 @@ class Nadam(Optimizer):
         self.beta_1 = _unit_interval(beta_1, "beta_1")
         self.beta_2 = _unit_interval(beta_2, "beta_2")
         self.epsilon = _positive(epsilon, "epsilon", False)
-        self._u_product = 1.0
+        # the product of the u's so far, as Keras keeps it: an array, so that it is
+        # part of the saved state (_state_arrays)
+        self._u_product = np.ones((), np.float64)
 
     def _rule_config(self):
         return {"beta1": self.beta_1, "beta2": self.beta_2, "eps": self.epsilon}
@@ -33,15 +37,17 @@ class Nadam(Optimizer):
 
     def step_scalars(self, t, lr):
         u_t, u_next = self._u(t), self._u(t + 1)
-        # the product of the u's up to step t, as Keras keeps it
-        u_prod = self._u_product * u_t
+        u_prod = float(self._u_product) * u_t
         self._pending_u_product = u_prod
         return (u_next / (1 - u_prod * u_next), (1 - u_t) / (1 - u_prod),
                 1 / (1 - self.beta_2 ** t))
 
     def finish_step(self):
-        self._u_product = self._pending_u_product
+        self._u_product[()] = self._pending_u_product
         super().finish_step()
+
+    def _state_arrays(self):
+        return super()._state_arrays() + [self._u_product]
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
