@@ -1,10 +1,13 @@
 """Callbacks with Keras' names and behaviour."""
 from cydl.callbacks.base import Callback, CallbackList
+from cydl.callbacks.csv_logger import CSVLogger
 from cydl.callbacks.early_stopping import EarlyStopping
 from cydl.callbacks.history import History
 from cydl.callbacks.model_checkpoint import ModelCheckpoint
+from cydl.callbacks.plateau import ReduceLROnPlateau
 from cydl.callbacks.progbar import ProgbarLogger
 from cydl.callbacks.schedulers import LambdaCallback, LearningRateScheduler, TerminateOnNaN
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
-           "LearningRateScheduler", "TerminateOnNaN", "LambdaCallback", "ModelCheckpoint"]
+           "LearningRateScheduler", "TerminateOnNaN", "LambdaCallback", "ModelCheckpoint",
+           "ReduceLROnPlateau", "CSVLogger"]
