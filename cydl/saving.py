@@ -198,7 +198,6 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     Example:
     >>> model = cydl.models.load_model("my_model.keras")
     """
-    import cydl
     from cydl.models import config as config_mod
     path = os.fspath(filepath)
     try:
