@@ -72,18 +72,25 @@ def _latency(call, windows, reps=1000):
     return float(np.median(per)) * 1e6
 
 
+def _mlp(cydl, eager=False, **kw):
+    """784-300-100-10, SGD(0.01), seed 0; kw go to every Dense (e.g. a regularizer)."""
+    from cydl import layers
+    cydl.utils.set_random_seed(0)
+    m = cydl.Sequential([layers.Input(shape=(SIZES[0],))] +
+                        [layers.Dense(s, activation="relu", **kw) for s in SIZES[1:-1]] +
+                        [layers.Dense(SIZES[-1], activation="softmax", **kw)])
+    m.compile(loss="sparse_categorical_crossentropy", optimizer=cydl.optimizers.SGD(0.01),
+              run_eagerly=eager)
+    return m
+
+
 def worker_cydl(threads, windows):
     sys.path.insert(0, ROOT)
     import cydl
-    from cydl import layers
     if threads:
         cydl.set_num_threads(threads)
     x, y = _data()
-    cydl.utils.set_random_seed(0)
-    model = cydl.Sequential([layers.Input(shape=(SIZES[0],))] +
-                            [layers.Dense(s, activation="relu") for s in SIZES[1:-1]] +
-                            [layers.Dense(SIZES[-1], activation="softmax")])
-    model.compile(loss="sparse_categorical_crossentropy", optimizer=cydl.optimizers.SGD(0.01))
+    model = _mlp(cydl)
     res = {"threads": cydl.get_num_threads()}
     for b in BATCHES:
         t = _windows(lambda: model.fit(x, y, batch_size=b, epochs=1, verbose=0), windows)
@@ -93,12 +100,7 @@ def worker_cydl(threads, windows):
     extra = []
     for key, kw, eager in (("l2_b32", {"kernel_regularizer": cydl.regularizers.l2(1e-4)},
                             False), ("general_b32", {}, True)):
-        cydl.utils.set_random_seed(0)
-        m = cydl.Sequential([layers.Input(shape=(SIZES[0],))] +
-                            [layers.Dense(s, activation="relu", **kw) for s in SIZES[1:-1]] +
-                            [layers.Dense(SIZES[-1], activation="softmax", **kw)])
-        m.compile(loss="sparse_categorical_crossentropy", optimizer=cydl.optimizers.SGD(0.01),
-                  run_eagerly=eager)
+        m = _mlp(cydl, eager, **kw)
         t = _windows(lambda: m.fit(x, y, batch_size=32, epochs=1, verbose=0), windows)
         res[key] = N / t
         extra.append(m)
@@ -119,22 +121,13 @@ def worker_cydl_interleaved(windows):
     them.)"""
     sys.path.insert(0, ROOT)
     import cydl
-    from cydl import layers
     x, y = _data()
     counts = [None, 1, 2]
 
-    def mlp(eager=False, **kw):
-        cydl.utils.set_random_seed(0)
-        m = cydl.Sequential([layers.Input(shape=(SIZES[0],))] +
-                            [layers.Dense(s, activation="relu", **kw) for s in SIZES[1:-1]] +
-                            [layers.Dense(SIZES[-1], activation="softmax", **kw)])
-        m.compile(loss="sparse_categorical_crossentropy", optimizer=cydl.optimizers.SGD(0.01),
-                  run_eagerly=eager)
-        return m
-    plain = mlp()
+    plain = _mlp(cydl)
     runs = [(f"b{b}", plain, b) for b in BATCHES] + [
-        ("l2_b32", mlp(kernel_regularizer=cydl.regularizers.l2(1e-4)), 32),
-        ("general_b32", mlp(eager=True), 32)]
+        ("l2_b32", _mlp(cydl, kernel_regularizer=cydl.regularizers.l2(1e-4)), 32),
+        ("general_b32", _mlp(cydl, eager=True), 32)]
     res = {th: {"threads": th or cydl.get_num_threads()} for th in counts}
     for key, model, b in runs:
         times = {th: [] for th in counts}

@@ -156,7 +156,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
     if kind == "Model":
         kind = "Functional"
     doc = {"class_name": kind, "config": config,
-           "build_input_shape": _jsonable(getattr(model, "input_shape", None)),
+           "build_input_shape": getattr(model, "input_shape", None),   # tuples: JSON lists
            "compile_config": _compile_config(model) if model.compiled else None,
            # dropout masks follow each layer's seed and call count: saved, so that
            # training goes on with the masks it would have drawn
@@ -176,12 +176,6 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
             if opt:
                 z.writestr("optimizer.npz", _npz_bytes(opt))
     _atomic_write(path, write)
-
-
-def _jsonable(x):
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    return x
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
