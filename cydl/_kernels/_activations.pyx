@@ -5,6 +5,11 @@ Backward multiplies the upstream gradient by the derivative, written in terms of
 output A wherever A determines it (relu, sigmoid, tanh, elu, ...), so those layers
 need to keep only A. GELU, swish and mish keep the pre-activation Z as well.
 Softmax couples a whole row, so it has row-block functions of its own.
+
+The per-op drivers at the bottom take 2-D operands of any strides, each operand
+with its own: a column-major weight meets a row-major gradient under a tape, and
+walking both as flat buffers would pair the wrong elements. Operands that share an
+order take the vectorized loops; mixed orders take the strided twins (no copy).
 """
 from cython cimport floating
 from cydl._kernels._math cimport (fexp, flog1p, ftanh, fsqrt, ferf, fabsx, fsigmoid,
@@ -245,6 +250,77 @@ cdef void softmax_backward_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t cols,
             dZ[r + c * lddz] = A[r + c * lda] * (dA[r + c * ldda] - dot)
 
 
+
+# Strided twins of the loops above for the per-op path, where operands arrive in
+# any memory order: 2-D weights are column-major views of the flat buffer, while the
+# gradients NumPy hands back are row-major. Each operand brings its own (inner,
+# outer) element strides, so nothing is copied to a common layout, and a pair of
+# operands in different orders is still walked element for element.
+
+cdef void act_forward_strided(int act, floating alpha, Py_ssize_t n_in,
+                              Py_ssize_t o0, Py_ssize_t o1,
+                              const floating* Z, Py_ssize_t zi, Py_ssize_t zo,
+                              floating* A, Py_ssize_t ai, Py_ssize_t ao) noexcept nogil:
+    """A[i, o] = act(Z[i, o]) for i < n_in, o in [o0, o1)."""
+    cdef Py_ssize_t i, o
+    cdef floating z
+    for o in range(o0, o1):
+        for i in range(n_in):
+            z = Z[i * zi + o * zo]
+            A[i * ai + o * ao] = _f(act, alpha, z)
+
+
+cdef void act_backward_strided(int act, floating alpha, Py_ssize_t n_in,
+                               Py_ssize_t o0, Py_ssize_t o1,
+                               const floating* dA, Py_ssize_t gi, Py_ssize_t go,
+                               const floating* A, Py_ssize_t ai, Py_ssize_t ao,
+                               const floating* Z, Py_ssize_t zi, Py_ssize_t zo,
+                               floating* dZ, Py_ssize_t di, Py_ssize_t do) noexcept nogil:
+    """dZ[i, o] = dA[i, o] * act'(A[i, o], Z[i, o]); Z may be NULL unless act_needs_z."""
+    cdef Py_ssize_t i, o
+    cdef floating z
+    for o in range(o0, o1):
+        for i in range(n_in):
+            z = Z[i * zi + o * zo] if Z != NULL else 0
+            dZ[i * di + o * do] = dA[i * gi + o * go] * _df(act, alpha, A[i * ai + o * ao], z)
+
+
+cdef void softmax_rows_strided(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t cols,
+                               const floating* Z, Py_ssize_t zr, Py_ssize_t zc,
+                               floating* A, Py_ssize_t ar, Py_ssize_t ac) noexcept nogil:
+    """softmax_rows with a row and a column stride per operand. A may alias Z."""
+    cdef Py_ssize_t r, c
+    cdef floating m, s, e
+    for r in range(r0, r1):
+        m = Z[r * zr]
+        for c in range(1, cols):
+            if Z[r * zr + c * zc] > m:
+                m = Z[r * zr + c * zc]
+        s = 0
+        for c in range(cols):
+            e = fexp(Z[r * zr + c * zc] - m)
+            A[r * ar + c * ac] = e
+            s += e
+        s = 1 / s
+        for c in range(cols):
+            A[r * ar + c * ac] *= s
+
+
+cdef void softmax_backward_rows_strided(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t cols,
+                                        const floating* dA, Py_ssize_t gr, Py_ssize_t gc,
+                                        const floating* A, Py_ssize_t ar, Py_ssize_t ac,
+                                        floating* dZ, Py_ssize_t dr, Py_ssize_t dc) noexcept nogil:
+    """softmax_backward_rows with a row and a column stride per operand."""
+    cdef Py_ssize_t r, c
+    cdef floating dot
+    for r in range(r0, r1):
+        dot = 0
+        for c in range(cols):
+            dot = dot + dA[r * gr + c * gc] * A[r * ar + c * ac]
+        for c in range(cols):
+            dZ[r * dr + c * dc] = A[r * ar + c * ac] * (dA[r * gr + c * gc] - dot)
+
+
 # ----------------------------------------------------------------- drivers
 
 from cython.parallel cimport prange
@@ -252,61 +328,165 @@ from cydl._kernels._parallel cimport (Span, split_range, parts_for, run_threads,
                                       cydl_ftz_begin, cydl_ftz_end)
 
 
-def activation_forward(const floating[::1, :] Z, floating[::1, :] A, int act, double alpha,
+cdef struct Operand:
+    # element strides: along rows, along columns
+    Py_ssize_t r
+    Py_ssize_t c
+
+
+cdef inline Operand _strides(Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t rows, Py_ssize_t cols,
+                             Py_ssize_t item) noexcept nogil:
+    """Byte strides as element strides. The stride of an axis of length 1 is never
+    used, so it is set to the value that lets the contiguous fast paths take it."""
+    cdef Operand o
+    o.r = rs // item
+    o.c = cs // item
+    if rows == 1:
+        o.r = 1
+    if cols == 1:
+        o.c = 1 if rows == 1 else rows * o.r
+    return o
+
+
+cdef inline Py_ssize_t _iabs(Py_ssize_t x) noexcept nogil:
+    return -x if x < 0 else x
+
+
+def activation_forward(const floating[:, :] Z, floating[:, :] A, int act, double alpha,
                        int n_threads):
-    """A = act(Z) over a column-major (rows x cols) array; softmax along each row.
-    A may be Z."""
-    cdef Py_ssize_t rows = Z.shape[0], cols = Z.shape[1]
+    """A = act(Z) elementwise over 2-D arrays of any strides; softmax along each row.
+    A may be Z itself, but may not otherwise overlap it."""
+    cdef Py_ssize_t rows = Z.shape[0], cols = Z.shape[1], item = sizeof(floating)
     cdef int t, parts
     cdef unsigned int csr
     cdef Span sp
+    cdef Operand z, a
+    cdef const floating* zp
+    cdef floating* ap
+    if A.shape[0] != rows or A.shape[1] != cols:
+        raise ValueError(f"A {(A.shape[0], A.shape[1])} and Z {(rows, cols)} differ in shape")
     if rows == 0 or cols == 0:
         return
+    z = _strides(Z.strides[0], Z.strides[1], rows, cols, item)
+    a = _strides(A.strides[0], A.strides[1], rows, cols, item)
+    zp = &Z[0, 0]
+    ap = &A[0, 0]
     with nogil:
         if act == ACT_SOFTMAX:
             parts = parts_for(<double>rows * cols * 20, 40000, n_threads, rows)
             for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
                 csr = cydl_ftz_begin()      # denormals flushed, as in the fused step (_cpu.h)
                 sp = split_range(rows, parts, t, 1)
-                softmax_rows(sp.lo, sp.hi, cols, &Z[0, 0], rows, &A[0, 0], rows)
+                softmax_rows_strided(sp.lo, sp.hi, cols, zp, z.r, z.c, ap, a.r, a.c)
                 cydl_ftz_end(csr)
-        else:
+        elif z.r == 1 and a.r == 1:
+            # columns contiguous (column-major): the vectorized loop over each column
             parts = parts_for(<double>rows * cols * 8, 40000, n_threads, cols)
             for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
                 csr = cydl_ftz_begin()
                 sp = split_range(cols, parts, t, 1)
                 # no bias: bias_act_forward does not write Z
                 bias_act_forward(act, <floating>alpha, rows, sp.lo, sp.hi,
-                                 <floating*>&Z[0, 0], rows, <const floating*>NULL,
-                                 &A[0, 0], rows)
+                                 <floating*>zp, z.c, <const floating*>NULL, ap, a.c)
+                cydl_ftz_end(csr)
+        elif z.c == 1 and a.c == 1:
+            # rows contiguous (row-major): the same loop with the roles swapped
+            parts = parts_for(<double>rows * cols * 8, 40000, n_threads, rows)
+            for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
+                csr = cydl_ftz_begin()
+                sp = split_range(rows, parts, t, 1)
+                bias_act_forward(act, <floating>alpha, cols, sp.lo, sp.hi,
+                                 <floating*>zp, z.r, <const floating*>NULL, ap, a.r)
+                cydl_ftz_end(csr)
+        elif _iabs(a.r) <= _iabs(a.c):
+            # mixed orders: walk down A's columns (its shorter stride) with each
+            # operand's own strides
+            parts = parts_for(<double>rows * cols * 8, 40000, n_threads, cols)
+            for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
+                csr = cydl_ftz_begin()
+                sp = split_range(cols, parts, t, 1)
+                act_forward_strided(act, <floating>alpha, rows, sp.lo, sp.hi,
+                                    zp, z.r, z.c, ap, a.r, a.c)
+                cydl_ftz_end(csr)
+        else:
+            parts = parts_for(<double>rows * cols * 8, 40000, n_threads, rows)
+            for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
+                csr = cydl_ftz_begin()
+                sp = split_range(rows, parts, t, 1)
+                act_forward_strided(act, <floating>alpha, cols, sp.lo, sp.hi,
+                                    zp, z.c, z.r, ap, a.c, a.r)
                 cydl_ftz_end(csr)
 
 
-def activation_backward(const floating[::1, :] dA, const floating[::1, :] A,
-                        const floating[::1, :] Z, floating[::1, :] dZ, int act, double alpha,
+def activation_backward(const floating[:, :] dA, const floating[:, :] A,
+                        const floating[:, :] Z, floating[:, :] dZ, int act, double alpha,
                         int n_threads):
-    """dZ = dA * act'(.) (softmax: the row-wise Jacobian product). dZ may be dA."""
-    cdef Py_ssize_t rows = dA.shape[0], cols = dA.shape[1]
-    cdef const floating* zp = &Z[0, 0] if Z is not None and rows * cols > 0 else NULL
+    """dZ = dA * act'(.) (softmax: the row-wise Jacobian product) over 2-D arrays of
+    any strides. dZ may be dA itself, but may not otherwise overlap an input."""
+    cdef Py_ssize_t rows = dA.shape[0], cols = dA.shape[1], item = sizeof(floating)
     cdef int t, parts
     cdef unsigned int csr
     cdef Span sp
+    cdef Operand g, a, z, d
+    cdef const floating* gp
+    cdef const floating* ap
+    cdef const floating* zp = NULL
+    cdef floating* dp
+    if A.shape[0] != rows or A.shape[1] != cols or dZ.shape[0] != rows or \
+            dZ.shape[1] != cols or (Z is not None and (Z.shape[0] != rows or Z.shape[1] != cols)):
+        raise ValueError(f"dA, A, Z and dZ must all have shape {(rows, cols)}")
+    if Z is None and act_needs_z(act, alpha):
+        raise ValueError("this activation needs Z for its gradient")
     if rows == 0 or cols == 0:
         return
+    g = _strides(dA.strides[0], dA.strides[1], rows, cols, item)
+    a = _strides(A.strides[0], A.strides[1], rows, cols, item)
+    d = _strides(dZ.strides[0], dZ.strides[1], rows, cols, item)
+    z = d
+    if Z is not None:
+        z = _strides(Z.strides[0], Z.strides[1], rows, cols, item)
+        zp = &Z[0, 0]
+    gp = &dA[0, 0]
+    ap = &A[0, 0]
+    dp = &dZ[0, 0]
     with nogil:
         if act == ACT_SOFTMAX:
             parts = parts_for(<double>rows * cols * 8, 40000, n_threads, rows)
             for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
                 csr = cydl_ftz_begin()
                 sp = split_range(rows, parts, t, 1)
-                softmax_backward_rows(sp.lo, sp.hi, cols, &dA[0, 0], rows, &A[0, 0], rows,
-                                      &dZ[0, 0], rows)
+                softmax_backward_rows_strided(sp.lo, sp.hi, cols, gp, g.r, g.c, ap, a.r, a.c,
+                                              dp, d.r, d.c)
                 cydl_ftz_end(csr)
-        else:
+        elif g.r == 1 and a.r == 1 and z.r == 1 and d.r == 1:
             parts = parts_for(<double>rows * cols * 8, 40000, n_threads, cols)
             for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
                 csr = cydl_ftz_begin()
                 sp = split_range(cols, parts, t, 1)
-                act_backward(act, <floating>alpha, rows, sp.lo, sp.hi, &dA[0, 0], rows,
-                             &A[0, 0], rows, zp, rows, &dZ[0, 0], rows)
+                act_backward(act, <floating>alpha, rows, sp.lo, sp.hi, gp, g.c, ap, a.c,
+                             zp, z.c, dp, d.c)
+                cydl_ftz_end(csr)
+        elif g.c == 1 and a.c == 1 and z.c == 1 and d.c == 1:
+            parts = parts_for(<double>rows * cols * 8, 40000, n_threads, rows)
+            for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
+                csr = cydl_ftz_begin()
+                sp = split_range(rows, parts, t, 1)
+                act_backward(act, <floating>alpha, cols, sp.lo, sp.hi, gp, g.r, ap, a.r,
+                             zp, z.r, dp, d.r)
+                cydl_ftz_end(csr)
+        elif _iabs(d.r) <= _iabs(d.c):
+            parts = parts_for(<double>rows * cols * 8, 40000, n_threads, cols)
+            for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
+                csr = cydl_ftz_begin()
+                sp = split_range(cols, parts, t, 1)
+                act_backward_strided(act, <floating>alpha, rows, sp.lo, sp.hi, gp, g.r, g.c,
+                                     ap, a.r, a.c, zp, z.r, z.c, dp, d.r, d.c)
+                cydl_ftz_end(csr)
+        else:
+            parts = parts_for(<double>rows * cols * 8, 40000, n_threads, rows)
+            for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
+                csr = cydl_ftz_begin()
+                sp = split_range(rows, parts, t, 1)
+                act_backward_strided(act, <floating>alpha, cols, sp.lo, sp.hi, gp, g.c, g.r,
+                                     ap, a.c, a.r, zp, z.c, z.r, dp, d.c, d.r)
                 cydl_ftz_end(csr)

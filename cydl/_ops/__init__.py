@@ -189,20 +189,23 @@ def dense_backward(dA, X, W, A, Z=None, activation="linear", alpha=None, *, dW_o
 
 
 def activation_forward(Z, activation="relu", alpha=None, *, out=None, n_threads=None):
-    """A := act(Z) elementwise; softmax along the last axis. Returns a new array of
-    Z's shape (Fortran-ordered when Z is a Fortran-ordered matrix)."""
+    """A := act(Z) elementwise; softmax along the last axis. Z may have any shape and
+    strides. Returns a new array of Z's shape (a matrix keeps Z's memory order), or
+    out, which may be Z itself."""
     code = activation_code(activation)
     Z = _float_array(Z, "Z")
     Z2 = _as_matrix(Z, code)
-    A2 = _out_matrix(out, Z.shape, Z2, "out")
+    A2, A = _out_matrix(out, Z.shape, Z2, (Z,), "out")
     _activations.activation_forward(Z2, A2, code, _alpha(activation, alpha),
                                     resolve_threads(n_threads))
-    return _from_matrix(A2, out, Z.shape)
+    return _from_matrix(A2, A, Z.shape)
 
 
 def activation_backward(dA, A, Z=None, activation="relu", alpha=None, *, out=None,
                         n_threads=None):
-    """dZ := dA * act'(Z) (softmax: the row-wise Jacobian-vector product)."""
+    """dZ := dA * act'(Z) (softmax: the row-wise Jacobian-vector product). The
+    operands may each have any strides; the result is laid out like A, or is out,
+    which may be dA itself."""
     code = activation_code(activation)
     A = _float_array(A, "A")
     dA = _float_array(dA, "dA", A.dtype)
@@ -217,36 +220,50 @@ def activation_backward(dA, A, Z=None, activation="relu", alpha=None, *, out=Non
         if Z.shape != A.shape:
             raise ValueError(f"Z {Z.shape} and A {A.shape} differ in shape")
         Z2 = _as_matrix(Z, code)
-    dZ2 = _out_matrix(out, A.shape, A2, "out")
+    dZ2, dZ = _out_matrix(out, A.shape, A2, (dA, A, Z), "out")
     _activations.activation_backward(dA2, A2, Z2, dZ2, code, _alpha(activation, alpha),
                                      resolve_threads(n_threads))
-    return _from_matrix(dZ2, out, A.shape)
+    return _from_matrix(dZ2, dZ, A.shape)
 
 
 def _as_matrix(x, code):
-    """A Fortran (rows, cols) view or copy of x. Softmax needs rows = samples; the
-    elementwise activations take any contiguous array as a single column."""
-    if code == ACTIVATIONS["softmax"]:
-        if x.ndim < 1:
-            raise ValueError("softmax needs at least one axis")
-        return np.asfortranarray(x.reshape(-1, x.shape[-1]))
-    if x.ndim == 2 and x.flags.f_contiguous:
+    """x as a 2-D view (rows, cols) that the activation kernels read in place, whatever
+    its strides (they honour each operand's own). Softmax needs rows = everything but
+    the last axis; for the elementwise ones any index map works as long as every
+    operand of a call gets the same one, which this function guarantees by mapping
+    from the logical shape alone. A copy happens only for N-D arrays that NumPy cannot
+    reshape in place."""
+    if code == ACTIVATIONS["softmax"] and x.ndim < 1:
+        raise ValueError("softmax needs at least one axis")
+    if x.ndim == 2:
         return x
-    return np.ascontiguousarray(x).reshape(-1, 1)
+    if x.ndim == 0:
+        return x.reshape(1, 1)
+    if x.ndim == 1:
+        return x[None, :] if code == ACTIVATIONS["softmax"] else x[:, None]
+    return x.reshape(int(np.prod(x.shape[:-1])), x.shape[-1])
 
 
-def _out_matrix(out, shape, like, name):
-    """Where a kernel writes a result laid out like `like` (from _as_matrix) for an
-    input of `shape`: out itself when its memory already has that layout, else a new
-    array (_from_matrix then copies it into out)."""
+def _out_matrix(out, shape, like, inputs, name):
+    """(the matrix the kernel writes, the array returned). Without out: a new matrix
+    in like's memory order. With out: out itself when its matrix view is out's own
+    memory and it is an input itself or overlaps none, else a scratch matrix that
+    _from_matrix copies into out."""
+    order = "F" if like.flags.f_contiguous and not like.flags.c_contiguous else "C"
     if out is None:
-        return np.empty(like.shape, like.dtype, order="F")
+        return np.empty(like.shape, like.dtype, order=order), None
     _check_buffer(out, shape, like.dtype, name, None)
-    # _as_matrix maps indices as a C-order reshape does; a view means no copy is needed
-    view = out.reshape(like.shape)
-    if view.flags.f_contiguous and np.may_share_memory(view, out):
-        return view
-    return np.empty(like.shape, like.dtype, order="F")
+    view = out.reshape(like.shape) if out.ndim != 2 else out
+    in_place = np.may_share_memory(view, out) and all(
+        x is None or not np.may_share_memory(out, x) or _same_view(out, x) for x in inputs)
+    if in_place:
+        return view, out
+    return np.empty(like.shape, like.dtype, order=order), out
+
+
+def _same_view(x, y):
+    return x.__array_interface__["data"][0] == y.__array_interface__["data"][0] and \
+        x.strides == y.strides and x.shape == y.shape
 
 
 def _from_matrix(res, out, shape):
