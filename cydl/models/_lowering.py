@@ -123,16 +123,39 @@ class Lowered:
             n_features
 
 
+class _Context:
+    """What lowering has built so far: the plan nodes, where each tensor comes from
+    (a node index, or -1 - k for input k), how many nodes read each tensor."""
+
+    def __init__(self, store, inputs):
+        self.store, self.inputs = store, inputs
+        self.where, self.readers, self.nodes = {}, {}, []
+        self.used, self.kernel_of = set(), {}
+
+    def width(self, src):
+        return self.inputs[-1 - src][1] if src < 0 else self.nodes[src]["n_out"]
+
+    def add(self, spec, srcs, out):
+        spec["src"] = srcs
+        self.where[id(out)] = len(self.nodes)
+        self.nodes.append(spec)
+        return True
+
+
 def lower_graph(fn, store):
     """The plan form of a Function's graph, or None if some part needs the graph
     runner. Model inputs become column ranges of one combined row; Flatten on an
-    input and activation layers are rewrites, not nodes."""
+    input and activation layers are rewrites, not nodes; custom layers are traced
+    into their ops (see _lower_ops)."""
     from cydl import graph
     from cydl.layers import core
     from cydl.layers.merging import Concatenate
+    from cydl.models import _lower_ops
     if not _LOWER:
         _register_builtins()
-    where, inputs, off = {}, [], 0
+    inputs, off = [], 0
+    ctx = _Context(store, inputs)
+    where, readers, nodes = ctx.where, ctx.readers, ctx.nodes
     for k, t in enumerate(fn.inputs):
         if any(s is None for s in t.shape[1:]):
             return None
@@ -142,22 +165,37 @@ def lower_graph(fn, store):
         where[id(t)] = -1 - k
         inputs.append((off, width))
         off += width
-    readers = {}
-    for node in fn.nodes:
-        for t in node.parents():
+    items = _lower_ops.expand(fn.nodes, _knows)
+    if items is None:
+        return None
+    for item in items:
+        for t in (item.parents() if not isinstance(item, tuple) else ()):
             readers[id(t)] = readers.get(id(t), 0) + 1
     for t in graph.flatten(fn.outputs):
         readers[id(t)] = readers.get(id(t), 0) + 1
-    nodes, seen = [], set()
+    for item in items:
+        if isinstance(item, tuple):            # a custom layer's output is its last op's
+            outer, inner = item
+            readers[id(inner)] = readers[id(outer)] = \
+                readers.get(id(inner), 0) + readers.get(id(outer), 0)
+    seen = set()
+    width_of = ctx.width
 
-    def width_of(src):
-        return inputs[-1 - src][1] if src < 0 else nodes[src]["n_out"]
-
-    for node in fn.nodes:
+    for node in items:
+        if isinstance(node, tuple):
+            outer, inner = node
+            if id(inner) not in where:
+                return None
+            where[id(outer)] = where[id(inner)]
+            continue
+        if not node.is_layer:
+            if not _lower_ops.lower_op(node, ctx):
+                return None
+            continue
         layer = node.operation
         parents = node.parents()
         outs = graph.flatten(node.outputs)
-        if not node.is_layer or node.kwargs or len(outs) != 1 or not parents or \
+        if node.kwargs or len(outs) != 1 or not parents or \
                 any(id(t) not in where for t in parents):
             return None
         srcs = [where[id(t)] for t in parents]
@@ -192,9 +230,7 @@ def lower_graph(fn, store):
             node_spec = fn_lower(layer, store, width_of(srcs[0]))
             if node_spec is None or node_spec["n_in"] != width_of(srcs[0]):
                 return None
-        node_spec["src"] = srcs
-        where[id(out)] = len(nodes)
-        nodes.append(node_spec)
+        ctx.add(node_spec, srcs, out)
     outputs = [where.get(id(t), -1) for t in graph.flatten(fn.outputs)]
     if not nodes or any(o < 0 for o in outputs) or len(set(outputs)) != len(outputs):
         return None
@@ -203,6 +239,14 @@ def lower_graph(fn, store):
         if spec["activation"] == "softmax" and i not in outputs or i in outputs and reads:
             return None
     return Lowered(nodes, outputs, inputs, off)
+
+
+def _knows(layer):
+    """Whether lowering has a rule for this layer itself (else it is traced)."""
+    from cydl.layers import core
+    return type(layer) in _LOWER or type(layer) in _ACTIVATION_LAYERS or \
+        isinstance(layer, (core.Flatten, core.Reshape)) or \
+        (type(layer).__name__ in _MERGES and type(layer).__module__ == "cydl.layers.merging")
 
 
 def _activation_layers():

@@ -26,6 +26,7 @@ def _binary(name, forward, grads):
 
     def op(x1, x2):
         return apply(prim, (x1, x2))
+    prim.op_name = name         # what the plan lowering recognizes (models/_lower_ops.py)
     op.__name__ = name
     op.__doc__ = f"Elementwise {name} with NumPy broadcasting; differentiable."
     return op
@@ -92,6 +93,9 @@ def _matmul(values, need):
             db = a2.T @ g2 if a.ndim > 1 else np.multiply.outer(a, g)
         return da, db
     return out, vjp
+
+
+_matmul.op_name = "matmul"
 
 
 def matmul(x1, x2):
@@ -168,6 +172,9 @@ def _concatenate(values, need, axis):
     def vjp(g):
         return tuple(np.split(g, cuts, axis=axis))
     return out, vjp
+
+
+_concatenate.op_name = "concatenate"
 
 
 def concatenate(xs, axis=-1):

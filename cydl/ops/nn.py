@@ -19,6 +19,9 @@ def _activation(values, need, name, alpha):
     return a, vjp
 
 
+_activation.op_name = "activation"
+
+
 def activation(x, name, alpha=None):
     """A named compiled activation ("relu", "elu", ...) with its kernel gradient.
 
@@ -51,6 +54,8 @@ def dense(x, kernel, bias=None, activation_name="linear", alpha=None):
 class _Affine:
     """x W + b with W, b Variables: the backward adds dW and db straight into their
     gradient buffers (one GEMM with beta=1), and returns dX."""
+
+    op_name = "affine"
 
     def __init__(self, kernel, bias):
         self.kernel, self.bias = kernel, bias
