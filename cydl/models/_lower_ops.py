@@ -51,7 +51,7 @@ def trace(layer, x):
                 return None
         else:
             out = layer.call(x)
-        if not isinstance(out, graph.KerasTensor) or out is x:
+        if not isinstance(out, graph.KerasTensor):
             return None
         return graph.Function([x], out)
     except Exception:  # noqa: BLE001 - whatever stops the trace means "graph runner"
@@ -76,6 +76,9 @@ def expand(nodes, lowerable):
         sub = trace(layer, parents[0])
         if sub is None:
             return None
+        if sub.outputs is parents[0]:          # an identity: the output is the input
+            out.append((graph.flatten(node.outputs)[0], parents[0]))
+            continue
         inner = expand(sub.nodes, lowerable)
         if inner is None:
             return None
@@ -89,7 +92,7 @@ def lower_op(node, ctx):
     if the op has no plan form."""
     from cydl.models import _lowering as low
     name = getattr(node.operation, "op_name", None)
-    args = node.args[0] if name == "concatenate" else node.args
+    args = node.args
     out = node.outputs
     if not isinstance(out, graph.KerasTensor) or out.ndim != 2 or name is None:
         return False
