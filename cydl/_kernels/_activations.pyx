@@ -262,12 +262,17 @@ cdef void act_forward_strided(int act, floating alpha, Py_ssize_t n_in,
                               const floating* Z, Py_ssize_t zi, Py_ssize_t zo,
                               floating* A, Py_ssize_t ai, Py_ssize_t ao) noexcept nogil:
     """A[i, o] = act(Z[i, o]) for i < n_in, o in [o0, o1)."""
-    cdef Py_ssize_t i, o
+    cdef Py_ssize_t i, o, ib, ob, ie, oe
     cdef floating z
-    for o in range(o0, o1):
-        for i in range(n_in):
-            z = Z[i * zi + o * zo]
-            A[i * ai + o * ao] = _f(act, alpha, z)
+    # 32 x 32 tiles, so that the operand walked across its long stride stays in cache
+    for ob in range(o0, o1, 32):
+        oe = ob + 32 if ob + 32 < o1 else o1
+        for ib in range(0, n_in, 32):
+            ie = ib + 32 if ib + 32 < n_in else n_in
+            for o in range(ob, oe):
+                for i in range(ib, ie):
+                    z = Z[i * zi + o * zo]
+                    A[i * ai + o * ao] = _f(act, alpha, z)
 
 
 cdef void act_backward_strided(int act, floating alpha, Py_ssize_t n_in,
@@ -277,12 +282,24 @@ cdef void act_backward_strided(int act, floating alpha, Py_ssize_t n_in,
                                const floating* Z, Py_ssize_t zi, Py_ssize_t zo,
                                floating* dZ, Py_ssize_t di, Py_ssize_t do) noexcept nogil:
     """dZ[i, o] = dA[i, o] * act'(A[i, o], Z[i, o]); Z may be NULL unless act_needs_z."""
-    cdef Py_ssize_t i, o
-    cdef floating z
-    for o in range(o0, o1):
-        for i in range(n_in):
-            z = Z[i * zi + o * zo] if Z != NULL else 0
-            dZ[i * di + o * do] = dA[i * gi + o * go] * _df(act, alpha, A[i * ai + o * ao], z)
+    cdef Py_ssize_t i, o, ib, ob, ie, oe
+    cdef floating z, a
+    for ob in range(o0, o1, 32):
+        oe = ob + 32 if ob + 32 < o1 else o1
+        for ib in range(0, n_in, 32):
+            ie = ib + 32 if ib + 32 < n_in else n_in
+            for o in range(ob, oe):
+                if act == ACT_RELU:
+                    for i in range(ib, ie):
+                        # both loads before the select: a branch here mispredicts
+                        a = A[i * ai + o * ao]
+                        z = dA[i * gi + o * go]
+                        dZ[i * di + o * do] = z if a > 0 else 0
+                else:
+                    for i in range(ib, ie):
+                        z = Z[i * zi + o * zo] if Z != NULL else 0
+                        dZ[i * di + o * do] = dA[i * gi + o * go] * \
+                            _df(act, alpha, A[i * ai + o * ao], z)
 
 
 cdef void softmax_rows_strided(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t cols,

@@ -249,7 +249,9 @@ def _out_matrix(out, shape, like, inputs, name):
     in like's memory order. With out: out itself when its matrix view is out's own
     memory and it is an input itself or overlaps none, else a scratch matrix that
     _from_matrix copies into out."""
-    order = "F" if like.flags.f_contiguous and not like.flags.c_contiguous else "C"
+    # the order in which like's elements lie closer together
+    order = "F" if abs(like.strides[0]) <= abs(like.strides[1]) and like.shape[0] > 1 \
+        else "C"
     if out is None:
         return np.empty(like.shape, like.dtype, order=order), None
     _check_buffer(out, shape, like.dtype, name, None)
