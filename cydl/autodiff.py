@@ -33,7 +33,16 @@ class Tensor:
     """A value computed under a tape, with the closure that carries its gradient back.
 
     It behaves like the array it holds (shape, dtype, arithmetic through cydl.ops),
-    so a layer's `call` is written once for inference and training.
+    so a layer's `call` is written once for inference and training. The eager
+    idioms work on it as on a NumPy array: `float(t)`, `int(t)`, `bool(t)`,
+    `t.item()`, `t.numpy()`, `np.asarray(t)`, and `<, <=, >, >=` give NumPy bools
+    (a Python-usable bool for a scalar); none of them is differentiated. In a
+    `call` that also runs without a tape (inference, where ops give plain arrays),
+    prefer `cydl.ops.convert_to_numpy(x)` to `x.numpy()`: it takes both.
+
+    `==` and `!=` stay identity, unlike Keras' eager tensors: a Tensor is a node of
+    the tape that Python containers hold and compare (`t in outputs`), and an
+    elementwise `==` would break that. Use `cydl.ops.equal` for elementwise equality.
     """
 
     __slots__ = ("value", "parents", "need", "vjp", "order", "pre_activation")
@@ -61,8 +70,36 @@ class Tensor:
     def numpy(self):
         return np.array(self.value)
 
+    def item(self, *args):
+        return self.value.item(*args)
+
+    def __bool__(self):
+        return bool(self.value)
+
+    def __float__(self):
+        return float(self.value)
+
+    def __int__(self):
+        return int(self.value)
+
+    def __index__(self):
+        if self.value.dtype.kind not in "iu":
+            raise TypeError(f"Only an integer Tensor can be used as an index; this one has "
+                            f"dtype {self.dtype}")
+        return int(self.value)
+
     def __repr__(self):
         return f"<Tensor shape={self.shape} dtype={self.dtype}>"
+
+
+def _compare(np_fn):
+    def method(self, other):
+        return np_fn(self.value, value_of(other))
+    return method
+
+
+Tensor.__lt__, Tensor.__le__ = _compare(np.less), _compare(np.less_equal)
+Tensor.__gt__, Tensor.__ge__ = _compare(np.greater), _compare(np.greater_equal)
 
 
 def _op(name, swap=False):
@@ -92,7 +129,12 @@ def add_arithmetic(cls):
     def getitem(self, item):
         from cydl import ops
         return ops.getitem(self, item)
+
+    def absolute(self):
+        from cydl import ops
+        return ops.absolute(self)
     cls.__neg__ = neg
+    cls.__abs__ = absolute
     cls.__getitem__ = getitem
     return cls
 
@@ -102,9 +144,13 @@ add_arithmetic(Tensor)
 
 # ------------------------------------------------------------------ taping
 class _Tape:
-    def __init__(self, watched, keep_logits=False):
-        self.watched = watched      # id(Variable) -> Variable, or None: every trainable one
+    def __init__(self, watched, keep_logits=False, outer=None):
+        self.watch_all = watched is None       # every trainable Variable is a source
+        # id -> Variable or watched array (held here, so that the id stays theirs)
+        self.watched = {} if watched is None else {id(v): v for v in watched}
         self.keep_logits = keep_logits     # activations remember their input (evaluation)
+        # an enclosing GradientTape: what it watches must keep being recorded inside
+        self.outer = outer
 
 
 def active_tape():
@@ -120,8 +166,7 @@ class recording:
     """
 
     def __init__(self, variables=None, keep_logits=False):
-        self.tape = _Tape(None if variables is None else {id(v): v for v in variables},
-                          keep_logits)
+        self.tape = _Tape(variables, keep_logits)
 
     def __enter__(self):
         self.prev = active_tape()
@@ -136,9 +181,13 @@ def requires_grad(x):
     if type(x) is Tensor:
         return True
     tape = active_tape()
-    if tape is None or not getattr(x, "_is_variable", False):
-        return False
-    return x.trainable if tape.watched is None else id(x) in tape.watched
+    while tape is not None:
+        if id(x) in tape.watched:
+            return True
+        if tape.watch_all and getattr(x, "_is_variable", False) and x.trainable:
+            return True
+        tape = tape.outer
+    return False
 
 
 def value_of(x):
@@ -177,11 +226,13 @@ def grad_buffer(var):
     return buf
 
 
-def backward(pairs, sink=None):
+def backward(pairs, sink=None, capture=()):
     """Propagate gradients [(Tensor, dLoss/dTensor), ...] down to the variables.
 
     With sink=None, weight gradients are added into each Variable's gradient view
-    (zero it first); with a dict, into fresh arrays keyed by id(Variable).
+    (zero it first); with a dict, into fresh arrays keyed by id(Variable) (or of a
+    watched array). The gradients of the Tensors whose ids are in `capture` go into
+    the sink too.
     """
     grads, nodes, seen, stack = {}, [], set(), []
     for t, g in pairs:
@@ -201,6 +252,10 @@ def backward(pairs, sink=None):
         for t in nodes:
             g = grads.pop(id(t), None)
             if g is None:
+                continue
+            if id(t) in capture:
+                sink[id(t)] = np.array(g)
+            if t.vjp is None:        # a Tensor that only carries logits
                 continue
             in_grads = t.vjp(g)
             for p, need, gi in zip(t.parents, t.need, in_grads):
@@ -235,31 +290,4 @@ def unbroadcast(g, shape):
     return g
 
 
-class GradientTape:
-    """Records the ops run inside it, then gives gradients (like tf.GradientTape).
-
-    Example:
-    >>> with cydl.GradientTape() as tape:
-    ...     loss = cydl.ops.mean(cydl.ops.square(model(x, training=True) - y))
-    >>> grads = tape.gradient(loss, model.trainable_weights)
-    """
-
-    def __init__(self, persistent=False, watch_accessed_variables=True):
-        self._rec = recording(None)
-
-    def __enter__(self):
-        self._rec.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self._rec.__exit__(*exc)
-
-    def gradient(self, target, sources):
-        """d sum(target) / d source for each source (a Variable or a Tensor)."""
-        single = not isinstance(sources, (list, tuple))
-        sources = [sources] if single else list(sources)
-        sink = {}
-        if type(target) is Tensor:
-            backward([(target, np.ones_like(target.value))], sink)
-        out = [sink.get(id(s)) for s in sources]
-        return out[0] if single else out
+from cydl.gradient_tape import GradientTape  # noqa: E402,F401  (public here too)

@@ -40,6 +40,13 @@ class KerasTensor:
     def __array__(self, dtype=None, copy=None):
         raise TracingError("A symbolic tensor has no values (NumPy was called on it)")
 
+    def _no_value(self, *args):
+        # float(ops.mean(h)) in a call(): the model then runs eagerly, where it has one
+        raise TracingError("A symbolic tensor has no value to convert to a Python number: "
+                           "this call() needs concrete values, so the model runs eagerly "
+                           "on a tape instead")
+    __float__ = __int__ = __index__ = __complex__ = item = numpy = tolist = _no_value
+
     def __len__(self):
         raise TracingError("A symbolic tensor has no length")
 

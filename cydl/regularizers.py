@@ -88,6 +88,29 @@ def penalty_factors(regularizer):
     return None
 
 
+def _penalty(values, need, regularizer):
+    w, = values
+    out = np.asarray(regularizer(w), w.dtype)
+    if need is None:
+        return out, None
+    return out, lambda g: (np.asarray(g * regularizer.gradient(w), w.dtype),)
+
+
+def penalty(regularizer, variable):
+    """regularizer(variable) as a loss term (what `layer.losses` holds): under a
+    GradientTape it differentiates, through the regularizer's own `gradient` when
+    it has one, else through the cydl.ops its `__call__` is written with.
+
+    Example:
+    >>> loss = main_loss + cydl.regularizers.penalty(cydl.regularizers.L2(0.01), w)
+    """
+    from cydl.autodiff import apply
+    if isinstance(regularizer, Regularizer) and \
+            type(regularizer).gradient is not Regularizer.gradient:
+        return apply(_penalty, (variable,), regularizer=regularizer)
+    return regularizer(variable)
+
+
 def l1_l2(l1=0.01, l2=0.01):
     return L1L2(l1=l1, l2=l2)
 

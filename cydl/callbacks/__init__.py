@@ -7,6 +7,7 @@ from cydl.callbacks.model_checkpoint import ModelCheckpoint
 from cydl.callbacks.plateau import ReduceLROnPlateau
 from cydl.callbacks.progbar import ProgbarLogger
 from cydl.callbacks.schedulers import LambdaCallback, LearningRateScheduler, TerminateOnNaN
+from cydl.callbacks.tensorboard import TensorBoard
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
            "LearningRateScheduler", "TerminateOnNaN", "LambdaCallback", "ModelCheckpoint",

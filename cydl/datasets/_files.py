@@ -1,4 +1,4 @@
-"""Finding data files locally. cydl never downloads anything."""
+"""Finding data files: locally first, else downloaded (see _download: pinned SHA-256s)."""
 import gzip
 import os
 from pathlib import Path
@@ -8,7 +8,8 @@ import numpy as np
 
 def search_dirs():
     """CYDL_DATA_DIR, then ../shared/data from the working directory and from the
-    source checkout, then ~/.keras/datasets."""
+    source checkout, then cydl's download cache ~/.cydl/datasets, then
+    ~/.keras/datasets."""
     dirs = []
     env = os.environ.get("CYDL_DATA_DIR")
     if env:
@@ -16,21 +17,33 @@ def search_dirs():
     dirs.append(Path.cwd().parent / "shared" / "data")
     dirs.append(Path.cwd() / "shared" / "data")
     dirs.append(Path(__file__).resolve().parents[3] / "shared" / "data")
+    dirs.append(Path.home() / ".cydl" / "datasets")
     dirs.append(Path.home() / ".keras" / "datasets")
     return dirs
 
 
-def find(subdir, names):
-    """The directory holding all of `names` (under `subdir` of a search dir)."""
+def find(subdir, names, download=True):
+    """The directory holding all of `names` (under `subdir` of a search dir). When
+    none has them all, the missing ones are downloaded (if cydl has a source with a
+    pinned SHA-256 for each) into $CYDL_DATA_DIR/subdir or ~/.cydl/datasets/subdir."""
     tried = []
     for base in search_dirs():
         d = base / subdir
         tried.append(str(d))
         if all((d / n).exists() for n in names):
             return d
+    why = "cydl has no download source for them"
+    if download:
+        from cydl.datasets import _download
+        try:
+            return _download.fetch_missing(subdir, list(names))
+        except LookupError as e:
+            why = str(e)
+        except (OSError, ValueError) as e:      # offline, HTTP error, bad checksum
+            why = f"downloading failed: {e}"
     raise FileNotFoundError(
-        f"Could not find {', '.join(names)}. cydl does not download data; put the files "
-        f"in a folder named {subdir!r} under $CYDL_DATA_DIR. Looked in: {'; '.join(tried)}")
+        f"Could not find {', '.join(names)} ({why}). Put the files in a folder named "
+        f"{subdir!r} under $CYDL_DATA_DIR. Looked in: {'; '.join(tried)}")
 
 
 def read_idx(path):

@@ -147,3 +147,15 @@ class Softmax(Activation):
 
     def get_config(self):
         return Layer.get_config(self)
+
+
+class Identity(Layer):
+    """Returns its inputs unchanged: a placeholder where no operation is wanted.
+
+    Example:
+    >>> cydl.layers.Identity()(np.ones((2, 3))).shape
+    (2, 3)
+    """
+
+    def call(self, inputs, training=None):
+        return inputs

@@ -103,7 +103,7 @@ def prepare_inputs(model, x):
 
 
 def _split_targets(y, model):
-    names = model.output_names()
+    names = model.output_names
     if isinstance(y, dict):
         missing = [n for n in names if n not in y]
         if missing:
@@ -136,7 +136,7 @@ def prepare(model, x, y, sample_weight=None, class_weight=None):
     data = prepare_inputs(model, x)
     if y is None:
         raise ValueError("`y` is required: cydl models need targets to compute the loss")
-    heads = model._compile_config.bind(model.output_names())
+    heads = model._compile_config.bind(model.output_names)
     ys = _split_targets(y, model)
     dtype = model._store_dtype()
     for k, (yk, head, out_shape, act) in enumerate(zip(ys, heads, _output_shapes(model),

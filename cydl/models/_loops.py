@@ -46,9 +46,9 @@ class _Totals:
             outs = runner.outputs(start, stop)
             for k, head in enumerate(self.heads):
                 if head.generic:
-                    y_true, _ = runner.batch_targets(k, start, stop)
-                    for m in head.generic:
-                        m.update_state(y_true, outs[k])
+                    y_true, sw = runner.batch_targets(k, start, stop)
+                    for m in head.generic:     # weighted_metrics take the sample weights
+                        m.update_state(y_true, outs[k], sw if id(m) in head.weighted else None)
 
     def logs(self, prefix=""):
         n = max(self.seen, 1)
@@ -108,12 +108,17 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
             warnings.warn("validation_split: the validation part has classes the training "
                           "part lacks (the split takes the last samples, unshuffled)")
     n = data.n
-    batch_size = min(batch_size, n)    # workspaces are sized by the batch
-    steps = math.ceil(n / batch_size)
+    steps = math.ceil(n / min(batch_size, n))
     if steps_per_epoch is not None:
         steps = min(steps, positive_int(steps_per_epoch, "steps_per_epoch"))
-    val_batch = positive_int(validation_batch_size, "validation_batch_size",
-                                   allow_none=True) or max(batch_size, 256)
+    cb, history = _fit_callbacks(model, callbacks, verbose, epochs, steps)
+    # Keras validates in batches of validation_batch_size or batch_size. Without a
+    # callback that watches test batches the batching is invisible (the logs are
+    # sums over samples), so larger batches run the validation faster.
+    val_batch = validation_batch_size or (
+        batch_size if cb.wants_batch("on_test_batch_begin") or cb.wants_batch("on_test_batch_end")
+        else max(batch_size, 256))
+    batch_size = min(batch_size, n)    # workspaces are sized by the batch
 
     runner = model._runner(train=True)
     runner.bind(data, batch=min(batch_size, n))
@@ -124,13 +129,6 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
         val_runner = model._runner(train=False, with_head=True)
         val_batch = min(val_batch, val.n)
         val_runner.bind(val, batch=val_batch)
-    history = History()
-    cbs = list(callbacks or [])
-    if verbose:
-        cbs.append(ProgbarLogger(verbose=verbose))
-    cbs.append(history)
-    params = {"verbose": verbose, "epochs": epochs, "steps": steps}
-    cb = CallbackList(cbs, model, params)
     begin, end = cb.wants_batch("on_train_batch_begin"), cb.wants_batch("on_train_batch_end")
     model.stop_training = False
     idx = np.arange(n, dtype=np.int64) if shuffle else None
@@ -151,13 +149,12 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
             totals.add(runner, stats, start, stop)
             if end:
                 cb.batch("on_train_batch_end", step, totals.logs())
-            if model.stop_training:
+            if model.stop_training:     # set by a batch hook: Keras ends the epoch here
                 break
         logs = totals.logs()
         if val is not None and (epoch + 1) % validation_freq == 0:
-            if val_runner.data is not val:      # a callback evaluated on other data
-                val_runner.bind(val, batch=val_batch)
-            logs.update(evaluate_bound(model, val_runner, val.n, val_batch, prefix="val_"))
+            val_logs = evaluate_bound(model, val_runner, val, val_batch, cb)
+            logs.update({"val_" + k: v for k, v in val_logs.items()})
         cb.on_epoch_end(epoch, logs)
         if model.stop_training:
             break
@@ -165,27 +162,72 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
     return history
 
 
-def evaluate_data(model, runner, data, batch, prefix=""):
-    runner.bind(data, batch=batch)
-    return evaluate_bound(model, runner, data.n, batch, prefix)
+def _fit_callbacks(model, callbacks, verbose, epochs, steps):
+    """fit's CallbackList as Keras builds it: the user's callbacks, then a History and
+    (when verbose) a progress bar, unless the list already has one."""
+    cbs = list(callbacks or [])
+    history = next((c for c in cbs if isinstance(c, History)), None)
+    if history is None:
+        history = History()
+        cbs.append(history)
+    if verbose and not any(isinstance(c, ProgbarLogger) for c in cbs):
+        cbs.append(ProgbarLogger(verbose=verbose))
+    params = {"verbose": verbose, "epochs": epochs, "steps": steps}
+    return CallbackList(cbs, model, params), history
 
 
-def evaluate_bound(model, runner, n, batch, prefix=""):
+def _callback_list(model, callbacks, verbose, steps):
+    """evaluate's and predict's CallbackList (None without callbacks: no hook runs)."""
+    if not callbacks:
+        return None
+    return CallbackList(callbacks, model, {"verbose": verbose, "epochs": 1, "steps": steps})
+
+
+def evaluate_bound(model, runner, data, batch, cb=None):
+    """The loss and metrics over `data`, bound to `runner` in batches of `batch`; with
+    a CallbackList, the test hooks fire as in Keras' evaluate."""
+    n = data.n
     totals = _Totals(model._heads)
     runner.reg_loss = runner.penalty()     # the weights do not change during the pass
-    for start in range(0, n, batch):
+    if cb is None:
+        if getattr(runner, "data", None) is not data:
+            runner.bind(data, batch=batch)
+        for start in range(0, n, batch):
+            stop = min(start + batch, n)
+            totals.add(runner, runner.test(start, stop), start, stop)
+        return totals.logs()
+    begin, end = cb.wants_batch("on_test_batch_begin"), cb.wants_batch("on_test_batch_end")
+    model.stop_evaluating = False
+    cb.on_test_begin()
+    for step, start in enumerate(range(0, n, batch)):
         stop = min(start + batch, n)
-        stats = runner.test(start, stop)
-        totals.add(runner, stats, start, stop)
-    return totals.logs(prefix)
+        if begin:
+            cb.batch("on_test_batch_begin", step, None)
+        if getattr(runner, "data", None) is not data:    # a hook evaluated other data
+            runner.bind(data, batch=batch)
+        totals.add(runner, runner.test(start, stop), start, stop)
+        if end:
+            cb.batch("on_test_batch_end", step, totals.logs())
+        if model.stop_evaluating:
+            break
+    logs = totals.logs()
+    cb.on_test_end(logs)
+    return logs
 
 
-def run_evaluate(model, x, y, batch_size, verbose, sample_weight, return_dict):
+def run_evaluate(model, x, y, batch_size, verbose, sample_weight, return_dict,
+                 callbacks=None):
+    callbacks = _validate.check_callbacks(callbacks)
     batch = _validate.check_evaluate_args(model, batch_size)
     data = prepare_xy(model, x, y, sample_weight)
+    if batch_size is None and _watches(callbacks, "on_test_batch_begin", "on_test_batch_end"):
+        batch = 32      # Keras' default: a callback sees the batches Keras would make
+    batch = min(batch, data.n)
+    cb = _callback_list(model, callbacks, verbose, math.ceil(data.n / batch))
     bar = EvalProgbar(verbose)
-    logs = evaluate_data(model, model._runner(train=False, with_head=True), data,
-                         min(batch, data.n))
+    runner = model._runner(train=False, with_head=True)
+    runner.bind(data, batch=batch)
+    logs = evaluate_bound(model, runner, data, batch, cb)
     bar.done(math.ceil(data.n / batch), logs)
     if return_dict:
         return logs
@@ -193,20 +235,58 @@ def run_evaluate(model, x, y, batch_size, verbose, sample_weight, return_dict):
     return values[0] if len(values) == 1 else values
 
 
-def run_predict(model, x, batch_size, verbose):
+def _watches(callbacks, *hooks):
+    from cydl.callbacks.base import _overrides
+    return any(_overrides(c, h) for c in callbacks or () for h in hooks)
+
+
+def run_predict(model, x, batch_size, verbose, callbacks=None):
+    callbacks = _validate.check_callbacks(callbacks)
     batch = _validate.check_predict_args(model, batch_size)
     data = _batches.prepare_inputs(model, x)
+    watched = _watches(callbacks, "on_predict_batch_begin", "on_predict_batch_end")
+    if batch_size is None and watched:
+        batch = 32      # Keras' default: a callback sees the batches Keras would make
+    batch = min(batch, data.n)
+    cb = _callback_list(model, callbacks, verbose, math.ceil(data.n / batch))
     runner = model._runner(train=False)
     bar = EvalProgbar(verbose)
-    if runner.fused:       # one plan workspace per model: callers take turns
-        with model._lock:
-            outs = runner.predict(data, min(batch, data.n))
-    else:                  # the graph runner keeps nothing between calls
-        outs = runner.predict(data, min(batch, data.n))
-    bar.done(math.ceil(data.n / batch))
     shapes = model.output_shape if isinstance(model.output_shape, list) else [model.output_shape]
-    outs = [o.reshape((data.n,) + tuple(s[1:])) for o, s in zip(outs, shapes)]
+
+    def shaped(outs, rows):
+        return [o.reshape((rows,) + tuple(s[1:])) for o, s in zip(outs, shapes)]
+
+    if cb is not None:
+        model.stop_predicting = False
+        cb.on_predict_begin()
+    if watched:
+        outs = _predict_batches(model, runner, data, batch, cb, shaped)
+    elif runner.fused:       # one plan workspace per model: callers take turns
+        with model._lock:
+            outs = shaped(runner.predict(data, batch), data.n)
+    else:                  # the graph runner keeps nothing between calls
+        outs = shaped(runner.predict(data, batch), data.n)
+    bar.done(math.ceil(data.n / batch))
+    if cb is not None:
+        cb.on_predict_end()
     return outs[0] if len(outs) == 1 else outs
+
+
+def _predict_batches(model, runner, data, batch, cb, shaped):
+    """predict batch by batch, with the batch hooks between the batches."""
+    parts = []
+    for step, start in enumerate(range(0, data.n, batch)):
+        stop = min(start + batch, data.n)
+        cb.batch("on_predict_batch_begin", step, None)
+        with model._lock:
+            outs = shaped(runner.predict(data.take(slice(start, stop)), stop - start),
+                          stop - start)
+        parts.append(outs)
+        cb.batch("on_predict_batch_end", step,
+                 {"outputs": outs[0] if len(outs) == 1 else list(outs)})
+        if model.stop_predicting:     # Keras returns the batches predicted so far
+            break
+    return [np.concatenate(p) for p in zip(*parts)]
 
 
 def run_train_batch(model, x, y, sample_weight):

@@ -87,7 +87,19 @@ class Model(Trainer, Layer):
     def outputs(self):
         return graph.flatten(self._function.outputs) if self._function is not None else None
 
+    @property
     def output_names(self):
+        """The names of the output layers, in output order, as in Keras: the keys of
+        per-output losses, metrics and targets, and the prefixes of their logs
+        ("cls_loss"). Two outputs from one layer, or a model whose outputs have no
+        layer, get "output_1", "output_2", ... so that the names stay unique.
+
+        Example:
+
+        >>> model = cydl.Model(inputs, [Dense(3, name="cls")(h), Dense(1, name="reg")(h)])
+        >>> model.output_names
+        ['cls', 'reg']
+        """
         if self._function is not None and self._is_graph:
             names = [t.name or f"output_{i + 1}" for i, t in enumerate(self.outputs)]
             if len(set(names)) == len(names):
@@ -164,15 +176,18 @@ class Model(Trainer, Layer):
 
     # ------------------------------------------------------------ config, copies
     def get_config(self):
+        """The model's config, as in Keras 3: the layers and their connections for a
+        functional model; for a subclassed model, the constructor arguments it was
+        made with (recorded when they are plain values; otherwise define get_config)."""
         from cydl.models import config as config_mod
-        return config_mod.functional_config(self)
+        return config_mod.model_config(self)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
+        """The model a config describes: the graph of a functional config, else
+        cls(**config)."""
         from cydl.models import config as config_mod
-        if "layers" in config and "output_layers" in config:
-            return config_mod.functional_from_config(config, custom_objects)
-        return cls(**config)       # a subclass's get_config: its constructor arguments
+        return config_mod.model_from_config(cls, config, custom_objects)
 
     def __setstate__(self, state):
         super().__setstate__(state)

@@ -110,7 +110,9 @@ class Trainer:
 
     def __call__(self, inputs, *args, training=None, **kwargs):
         fast = self._fast
-        if not training and fast is not None and not args and not kwargs:
+        # under a tape the call must be recorded: the compiled predict path is not
+        if not training and fast is not None and not args and not kwargs and \
+                active_tape() is None:
             out = fast(inputs)
             if out is not None:
                 return out if len(self.output_shape) == 2 else \
@@ -132,10 +134,16 @@ class Trainer:
             loss: name ("sparse_categorical_crossentropy", "mse", ...), a Loss, or a
                 function loss_fn(y_true, y_pred) written with cydl.ops; a list or
                 dict (by output name) for several outputs.
-            metrics: names ("accuracy", "mae", ...) or Metric instances; a list
-                applies to every output, a dict or list of lists per output.
+            metrics: names ("accuracy", "mae", ...) or Metric instances. With
+                several outputs, as in Keras 3: a dict by output name
+                ({"out_a": ["mae"], "out_b": "accuracy"}: logged as "out_a_mae",
+                "out_b_accuracy") or a list with one entry per output; a list of
+                another length applies to every output.
             loss_weights: a list or dict (by output name) of weights for the
                 outputs' losses; the training loss is their weighted sum.
+            weighted_metrics: metrics like `metrics` that take the sample weights
+                (fit's `sample_weight`, or `class_weight`); logged under their own
+                name, or "weighted_<name>" when a plain metric has that name.
             run_eagerly: run layer by layer on a tape instead of one compiled call
                 per step. Same numbers, slower; useful for debugging custom layers.
 
@@ -143,10 +151,8 @@ class Trainer:
         >>> model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd",
         ...               metrics=["accuracy"])
         """
-        if weighted_metrics is not None:
-            raise NotImplementedError("weighted_metrics is not supported yet")
         optimizer = _validate.check_compile_args(optimizer, run_eagerly, steps_per_execution)
-        config = CompileConfig(loss, metrics, loss_weights)
+        config = CompileConfig(loss, metrics, loss_weights, weighted_metrics)
         self.optimizer, self._compile_config = optimizer, config
         self.loss = self._compile_config.loss
         self._force_general = bool(run_eagerly)
@@ -184,28 +190,39 @@ class Trainer:
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
-        """The loss (and metrics) on (x, y): a float, or [loss, *metrics]."""
+        """The loss (and metrics) on (x, y): a float, or [loss, *metrics].
+
+        Args:
+            callbacks: list of Callback; their test hooks fire as in Keras
+                (`on_test_begin`, `on_test_batch_begin/end`, `on_test_end`).
+        """
         self._check_compiled()
         verbose = _validate.check_verbose(verbose, auto=1)
         with self._lock:      # one bound runner per model: evaluations take turns
             return _loops.run_evaluate(self, x, y, batch_size, verbose, sample_weight,
-                                       return_dict)
+                                       return_dict, callbacks)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs for x, as a NumPy array (a list for several outputs).
 
         A small batch in the model's dtype runs as one compiled call (about 10 us
         for one row of a 784-300-100-10 MLP).
+
+        Args:
+            callbacks: list of Callback; their predict hooks fire as in Keras
+                (`on_predict_batch_end` gets `{"outputs": batch_outputs}`).
         """
         verbose = _validate.check_predict_call(batch_size, verbose)
         fast = self._fast
-        if fast is not None and (verbose == "auto" or not verbose) and \
+        no_hooks = callbacks is None or (isinstance(callbacks, (list, tuple)) and not callbacks)
+        if fast is not None and (verbose == "auto" or not verbose) and no_hooks and \
                 (batch_size is None or batch_size >= len(x)):
             out = fast(x)
             if out is not None:
                 return out if len(self.output_shape) == 2 else \
                     out.reshape((out.shape[0],) + tuple(self.output_shape[1:]))
-        return _loops.run_predict(self, x, batch_size, 0 if verbose == "auto" else verbose)
+        return _loops.run_predict(self, x, batch_size, 0 if verbose == "auto" else verbose,
+                                  callbacks)
 
     def train_on_batch(self, x, y, sample_weight=None, return_dict=False):
         """One training step on exactly this batch; returns the loss (and metrics)."""

@@ -17,6 +17,8 @@ from cydl.ops.math import (abs, absolute, add, cast, clip, concatenate,  # noqa:
                            log, log1p, matmul, maximum, mean, minimum, multiply, negative,
                            power, reshape, sin, sqrt, square, stack, stop_gradient, subtract,
                            sum, transpose, true_divide, where)
+from cydl.ops.comparison import (equal, greater, greater_equal, less, less_equal,
+                                 not_equal)
 from cydl.ops.nn import (activation, dense, elu, gelu, hard_sigmoid, leaky_relu, mish, relu,
                          relu6, selu, sigmoid, silu, softmax, softplus, softsign, swish, tanh)
 
@@ -26,4 +28,5 @@ __all__ = ["abs", "absolute", "add", "cast", "clip", "concatenate", "convert_to_
            "sqrt", "square", "stack", "stop_gradient", "subtract", "sum", "transpose",
            "true_divide", "where", "activation", "dense", "elu", "gelu", "hard_sigmoid",
            "leaky_relu", "mish", "relu", "relu6", "selu", "sigmoid", "silu", "softmax",
-           "softplus", "softsign", "swish", "tanh"]
+           "softplus", "softsign", "swish", "tanh", "equal", "not_equal", "less", "less_equal",
+           "greater", "greater_equal"]

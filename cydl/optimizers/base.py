@@ -27,6 +27,12 @@ def _unit_interval(value, name):
 
 
 def _learning_rate(value):
+    # Keras assigns anything that holds one number: a NumPy scalar, a 0-d array (what
+    # K.get_value returns), another Variable (its value is copied, not shared)
+    if not is_number(value) and hasattr(value, "__array__"):
+        array = np.asarray(value)
+        if array.ndim == 0 and array.dtype.kind in "fiu":
+            value = array[()]
     # 0 is allowed: decays end at 0 (CosineDecay's default alpha) and Keras allows it
     return number(value, "learning_rate", low=0.0)
 
@@ -73,12 +79,15 @@ class Optimizer:
         self._slots = []
         self._layout = None    # [(variable, offset)] the slots are laid out for
         self._dtype = None
+        self._penalties = True      # whether the update adds the L1/L2 penalties' gradient
+        self._variable_store = None     # apply_gradients' buffers (cydl.optimizers._variables)
 
     def __getstate__(self):
         # the compiled update rule is rebuilt from the config; slots and step carry over
         state = dict(self.__dict__)
         del state["_rule"]
         state["_dtype"] = None          # forces build() to configure the new rule
+        state["_variable_store"] = None
         return state
 
     def __setstate__(self, state):
@@ -88,10 +97,25 @@ class Optimizer:
     # ------------------------------------------------------------ learning rate
     @property
     def learning_rate(self):
-        return self._learning_rate
+        """The learning rate, as in Keras 3: a scalar Variable for a constant rate
+        (read it with `float(...)` or `cydl.backend.get_value`, change it by assigning
+        to this property or with `cydl.backend.set_value`; the next step uses the new
+        value); with a schedule, the rate of the next step as a float.
+
+        Example:
+
+        >>> opt = cydl.optimizers.SGD(learning_rate=0.01)
+        >>> opt.learning_rate = opt.learning_rate * 0.5
+        >>> float(opt.learning_rate)
+        0.005
+        """
+        lr = self._learning_rate
+        return lr if isinstance(lr, Variable) else np.float64(self.current_learning_rate())
 
     @learning_rate.setter
     def learning_rate(self, value):
+        """A number (Python, NumPy scalar or 0-d array), a LearningRateSchedule, or a
+        callable of the step."""
         if isinstance(value, type):
             raise TypeError(f"`learning_rate` must be a number, a LearningRateSchedule "
                             f"instance or a callable of the step. Received the class "
@@ -119,14 +143,27 @@ class Optimizer:
         return float(value)
 
     # ------------------------------------------------------------ building
-    def build(self, store):
+    def build(self, store, penalties=True):
         """(Re)allocate the slots for the store's trainable layout, keeping the
-        state of variables that were already there."""
+        state of variables that were already there.
+
+        Args:
+            store: a model's parameter store, or a list of Variables (as Keras'
+                `optimizer.build(model.trainable_variables)`).
+            penalties: whether the update adds the L1/L2 regularizers' gradient
+                (fit does; apply_gradients leaves them to the loss).
+        """
+        if isinstance(store, (list, tuple)):
+            from cydl.optimizers._variables import VariableStore
+            store, penalties = VariableStore(store), False
+            self._variable_store = store
         layout = store.trainable_layout()
         # (`is not None` first: numpy takes dtype(None) for float64, so None == float64)
-        if layout == self._layout and self._dtype is not None and self._dtype == store.dtype:
+        if layout == self._layout and self._dtype is not None and \
+                self._dtype == store.dtype and penalties == getattr(self, "_penalties", True):
             return
         self._dtype = store.dtype
+        self._penalties = penalties
         old = {id(v): off for v, off in (self._layout or [])}
         new_slots = [np.full(store.n_trainable, self.slot_initial_value(i), store.dtype)
                      if name else None for i, name in enumerate(self.slot_names)]
@@ -145,7 +182,8 @@ class Optimizer:
         # L1/L2 penalties go into the fused update: their gradient joins g there (before
         # clipping, as in Keras) and the update sums the penalty of the weights it reads
         variables = getattr(store, "trainable_variables", ())
-        factors = [penalty_factors(v.regularizer) or (0.0, 0.0) for v in variables]
+        factors = [(penalties and penalty_factors(v.regularizer)) or (0.0, 0.0)
+                   for v in variables]
         if factors:
             self._rule.set_penalties([f[0] for f in factors], [f[1] for f in factors])
             # and Keras' constraints, right after each variable's update
@@ -174,6 +212,10 @@ class Optimizer:
         self._rule.set_step(lr, *c)
 
     def _bad_rate(self, lr):
+        if isinstance(self._learning_rate, Variable):    # e.g. K.set_value(lr, nan)
+            raise ValueError(f"The learning_rate variable of {type(self).__name__} holds "
+                             f"learning_rate={lr!r} at step {int(self.iterations.value)}; it "
+                             f"must be a finite number >= 0")
         raise ValueError(f"The learning rate schedule of {type(self).__name__} returned "
                          f"learning_rate={lr!r} at step {int(self.iterations.value)}; it must "
                          f"be a finite number >= 0 (schedule: {self._learning_rate!r})")
@@ -182,12 +224,39 @@ class Optimizer:
         it = self.iterations._value
         it[()] = int(it) + 1      # setitem: no ufunc machinery, no allocation
 
-    def apply(self, store):
-        """One update of the store's trainable parameters from its gradients."""
+    def apply(self, grads, trainable_variables=None):
+        """One update: of a model's store from its gradients (what fit does), or, as
+        in Keras, of `trainable_variables` from `grads` (None: the variables of the
+        previous apply)."""
+        if not hasattr(grads, "trainable_params"):
+            if trainable_variables is None:
+                if getattr(self, "_variable_store", None) is None:
+                    raise ValueError("apply(grads) needs `trainable_variables` the first "
+                                     "time")
+                trainable_variables = self._variable_store.trainable_variables
+            from cydl.optimizers._variables import apply_to_variables
+            apply_to_variables(self, grads, trainable_variables)
+            return
+        store = grads
         self.prepare_step()
         ops.optimizer_step(self._rule, store.trainable_params, store.trainable_grads,
                            self._slots)
         self.finish_step()
+
+    def apply_gradients(self, grads_and_vars):
+        """One update from (gradient, variable) pairs, as in Keras: the custom training
+        loop's step. The variables may come from any models, compiled or not.
+
+        Example:
+        >>> grads = tape.gradient(loss, model.trainable_variables)
+        >>> optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        """
+        grads_and_vars = list(grads_and_vars)
+        if not grads_and_vars:
+            return self.iterations
+        grads, variables = zip(*grads_and_vars)
+        self.apply(list(grads), list(variables))
+        return self.iterations
 
     @property
     def variables(self):

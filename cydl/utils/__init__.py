@@ -1,9 +1,10 @@
-"""Utilities: seeding and label encoding."""
+"""Utilities: seeding, label encoding and model plots."""
 import numpy as np
 
 from cydl._checks import as_array
 from cydl._config import set_random_seed
 from cydl._registry import positive_int
+from cydl.utils.plot import model_to_dot, plot_model
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
@@ -34,4 +35,4 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     return out
 
 
-__all__ = ["set_random_seed", "to_categorical"]
+__all__ = ["set_random_seed", "to_categorical", "plot_model", "model_to_dot"]
