@@ -61,11 +61,17 @@ expon_lr = ExponentialLearningRate(factor=1.005)
 history = model.fit(X_train, y_train, epochs=1, validation_data=(X_valid, y_valid),
                     callbacks=[expon_lr], verbose=0)
 rates, losses = np.array(expon_lr.rates), np.array(expon_lr.losses)
-# the book reads the plot: the loss shoots up past about 6e-1, so it takes half of that
-blowup = rates[np.argmax(losses > 2 * losses[: len(losses) // 2].min())] \
-    if np.any(losses > 2 * losses[: len(losses) // 2].min()) else rates[-1]
-print(f"learning-rate finder: {len(rates)} batches, rates {rates[0]:.2e} .. {rates[-1]:.2e}, "
-      f"loss first exceeds twice its minimum at lr {blowup:.2e} (book: about 6e-1)")
+# The book reads the plot: past its minimum the loss shoots back up, violently beyond
+# about 6e-1 (then it diverges: NaN), so it takes half of that. Here: where the
+# smoothed loss, after its minimum, first exceeds twice that minimum.
+smooth = np.convolve(np.where(np.isfinite(losses), losses, np.inf), np.ones(25) / 25,
+                     mode="valid")
+low = int(np.argmin(smooth))
+above = np.nonzero(smooth[low:] > 2 * smooth[low])[0]
+blowup = rates[low + above[0] + 12] if above.size else float("nan")
+print(f"learning-rate finder: {len(rates)} batches, rates {rates[0]:.2e} .. {rates[-1]:.2e}; "
+      f"lowest loss at lr {rates[low + 12]:.2e}, twice that at lr {blowup:.2e} "
+      f"(book: shoots up past about 6e-1)")
 
 K.clear_session()
 np.random.seed(42)
