@@ -53,7 +53,9 @@ cdef class Plan:
     cydl._ops.make_plan; bind data and the optimizer once; then one call per step."""
     cdef StepState st
     cdef public object stats     # float64[n_outputs, 4]: loss sum, hits, |err|, err^2 sums
+    cdef public object activity  # float64[n_ar]: each activity regularizer's penalty sum
     cdef double[:, ::1] _stats
+    cdef double[::1] _activity
     cdef object _params, _grads, _ws, _xb, _lb, _yb, _swb     # keep buffers alive
     cdef object _X, _labels, _Y, _sw, _idx, _rule, _slots      # keep bound arrays alive
     cdef object _counters          # the dropout layers' call counters (uint64[1] each)
@@ -67,6 +69,7 @@ cdef class Plan:
         self.st.prof = NULL
         self.st.profiling = False
         self.st.n_layers = 0
+        self.st.n_ar = 0
         self._busy = False
 
     def __dealloc__(self):
@@ -97,6 +100,7 @@ cdef class Plan:
             self.st.outs[i].param = o["param"]
             self.st.outs[i].thresh = o["thresh"]
             self.st.outs[i].weight = o["weight"]
+            self.st.outs[i].smooth = o["smooth"]
             self.st.outs[i].sparse = o["sparse"]
             if o["sparse"]:
                 self.st.outs[i].col = self.st.label_cols
@@ -104,8 +108,9 @@ cdef class Plan:
             else:
                 self.st.outs[i].col = self.st.y_cols
                 self.st.y_cols += layers[o["node"]]["n_out"]
-        self.st.stat_stride = STAT_STRIDE * ((len(outputs) * N_STATS + STAT_STRIDE - 1)
-                                             // STAT_STRIDE)
+        self.st.n_ar = sum(spec["ar_slot"] >= 0 for spec in layers)
+        self.st.stat_stride = STAT_STRIDE * ((len(outputs) * N_STATS + self.st.n_ar +
+                                              STAT_STRIDE - 1) // STAT_STRIDE)
         self.st.L = <LayerDesc*>malloc(self.st.n_layers * sizeof(LayerDesc))
         self.st.part_stats = <double*>malloc(MAX_THREADS * self.st.stat_stride * sizeof(double))
         if self.st.L == NULL or self.st.part_stats == NULL:
@@ -144,6 +149,9 @@ cdef class Plan:
             self.st.L[i].keep_z = spec["keep_z"]
             self.st.L[i].w = spec["w"]
             self.st.L[i].b = spec["b"]
+            self.st.L[i].ar_slot = spec["ar_slot"]
+            self.st.L[i].ar_l1 = spec["ar_l1"]
+            self.st.L[i].ar_l2 = spec["ar_l2"]
             if spec["needs_bwd"] and self.st.first_bwd == self.st.n_layers:
                 self.st.first_bwd = i
         self._params, self._grads = params, grads
@@ -153,6 +161,8 @@ cdef class Plan:
         self.st.n_trainable = n_trainable
         self.stats = np.zeros((len(outputs), N_STATS))
         self._stats = self.stats
+        self.activity = np.zeros(self.st.n_ar)
+        self._activity = self.activity
         self.st.bmax = 0
         self.st.X = NULL
         self.st.labels = NULL
@@ -502,5 +512,11 @@ cdef class Plan:
                 for t in range(nt):          # fixed order: sums do not depend on timing
                     self._stats[o, k] += self.st.part_stats[t * self.st.stat_stride +
                                                             o * N_STATS + k]
+        if mode > 0:
+            for k in range(self.st.n_ar):
+                self._activity[k] = 0.0
+                for t in range(nt):
+                    self._activity[k] += self.st.part_stats[
+                        t * self.st.stat_stride + self.st.n_outputs * N_STATS + k]
 
 

@@ -20,7 +20,8 @@ cdef enum:
 cdef enum:
     N_STATS = 4   # loss sum, accuracy sum, |error| sum, error^2 sum (per-sample means)
 
-cdef void loss_rows(int kind, int acc_mode, double param, double thresh, Py_ssize_t r0, Py_ssize_t r1,
+cdef void loss_rows(int kind, int acc_mode, double param, double thresh, double smooth,
+                    Py_ssize_t r0, Py_ssize_t r1,
                     Py_ssize_t C, const floating* P, Py_ssize_t prs, Py_ssize_t pcs,
                     const int* labels, const floating* Y, Py_ssize_t yrs, Py_ssize_t ycs,
                     const floating* sw, floating* G, Py_ssize_t grs, Py_ssize_t gcs,

@@ -6,6 +6,11 @@ entropies sum over classes, binary cross-entropy and the regression losses avera
 over the last axis. The gradient is d(sum_r w_r loss_r)/dP times gscale (1/B for a
 batch mean), written to G when G is not NULL. `param` is Huber's delta and `thresh`
 the threshold of binary accuracy (0 for logits, 0.5 for probabilities).
+
+`smooth` is Keras' label smoothing of the cross-entropies: the loss sees the target
+t (1 - smooth) + smooth / C (categorical and sparse; C classes) or
+t (1 - smooth) + smooth / 2 (binary), accuracy the unsmoothed target. With
+smooth = 0 that is t * 1 + 0, exactly t, so unsmoothed losses are unchanged.
 """
 from cython cimport floating
 from cython.parallel cimport prange
@@ -36,7 +41,16 @@ cdef inline Py_ssize_t _argmax(const floating* x, Py_ssize_t n, Py_ssize_t strid
     return best
 
 
-cdef void loss_rows(int kind, int acc_mode, double param, double thresh, Py_ssize_t r0, Py_ssize_t r1,
+cdef inline floating _target(bint sparse, const floating* y, Py_ssize_t ycs, Py_ssize_t c,
+                             Py_ssize_t lab, floating on, floating u) noexcept nogil:
+    """Class c's (smoothed) target: t * on + u."""
+    if sparse:
+        return (on if c == lab else <floating>0) + u
+    return y[c * ycs] * on + u
+
+
+cdef void loss_rows(int kind, int acc_mode, double param, double thresh, double smooth,
+                    Py_ssize_t r0, Py_ssize_t r1,
                     Py_ssize_t C, const floating* P, Py_ssize_t prs, Py_ssize_t pcs,
                     const int* labels, const floating* Y, Py_ssize_t yrs, Py_ssize_t ycs,
                     const floating* sw, floating* G, Py_ssize_t grs, Py_ssize_t gcs,
@@ -45,11 +59,18 @@ cdef void loss_rows(int kind, int acc_mode, double param, double thresh, Py_ssiz
     cdef const floating* p
     cdef const floating* y = NULL
     cdef floating* g = NULL
-    cdef floating m, s, e, z, t, w, gs, lse, ysum, d, ae, clip_lo, clip_hi, delta
+    cdef floating m, s, e, z, t, w, gs, lse, ysum, d, ae, clip_lo, clip_hi, delta, on, u
     cdef double loss, hits, aerr, serr
+    cdef bint sparse = kind == LOSS_SPARSE_SOFTMAX_CE or kind == LOSS_SPARSE_CE_PROB
     clip_lo = <floating>EPS
     clip_hi = 1 - <floating>EPS
     delta = <floating>param
+    # label smoothing as Keras writes it: y (1 - ls) + ls / C, or + ls / 2 for binary
+    on = <floating>(1.0 - smooth)
+    if kind == LOSS_SIGMOID_BCE or kind == LOSS_BCE_PROB:
+        u = <floating>(0.5 * smooth)
+    else:
+        u = <floating>(smooth / C) if C > 0 else <floating>0
     for r in range(r0, r1):
         p = P + r * prs
         if Y != NULL:
@@ -72,28 +93,29 @@ cdef void loss_rows(int kind, int acc_mode, double param, double thresh, Py_ssiz
             for c in range(C):
                 s = s + fexp(p[c * pcs] - m)
             lse = m + flog(s)
-            if kind == LOSS_SPARSE_SOFTMAX_CE:
+            if kind == LOSS_SPARSE_SOFTMAX_CE and smooth == 0:
                 loss = lse - p[lab * pcs]
                 if g != NULL:
                     for c in range(C):
                         g[c * gcs] = gs * fexp(p[c * pcs] - lse)
                     g[lab * gcs] -= gs
-            else:
+            else:        # soft targets, or smoothed labels (every class a share)
                 ysum = 0
                 for c in range(C):
-                    t = y[c * ycs]
+                    t = _target(sparse, y, ycs, c, lab, on, u)
                     ysum = ysum + t
                     loss += t * (lse - p[c * pcs])
                 if g != NULL:
                     for c in range(C):
-                        g[c * gcs] = gs * (fexp(p[c * pcs] - lse) * ysum - y[c * ycs])
+                        g[c * gcs] = gs * (fexp(p[c * pcs] - lse) * ysum -
+                                           _target(sparse, y, ycs, c, lab, on, u))
         elif kind == LOSS_SPARSE_CE_PROB or kind == LOSS_CE_PROB:
             s = 0
             for c in range(C):
                 s = s + p[c * pcs]
             ysum = 0   # sum over unclipped classes of y_c
             for c in range(C):
-                t = (<floating>(1 if c == lab else 0)) if kind == LOSS_SPARSE_CE_PROB else y[c * ycs]
+                t = _target(sparse, y, ycs, c, lab, on, u)
                 if t == 0:
                     continue
                 e = p[c * pcs] / s
@@ -106,7 +128,7 @@ cdef void loss_rows(int kind, int acc_mode, double param, double thresh, Py_ssiz
                     ysum = ysum + t
             if g != NULL:
                 for c in range(C):
-                    t = (<floating>(1 if c == lab else 0)) if kind == LOSS_SPARSE_CE_PROB else y[c * ycs]
+                    t = _target(sparse, y, ycs, c, lab, on, u)
                     d = ysum / s
                     e = p[c * pcs] / s
                     if t != 0 and e >= clip_lo and e <= clip_hi:
@@ -115,7 +137,7 @@ cdef void loss_rows(int kind, int acc_mode, double param, double thresh, Py_ssiz
         elif kind == LOSS_SIGMOID_BCE:
             for c in range(C):
                 z = p[c * pcs]
-                t = y[c * ycs]
+                t = y[c * ycs] * on + u
                 # max(z, 0) - z t + log(1 + e^-|z|)
                 loss += (z if z > 0 else 0) - z * t + flog1p(fexp(-fabsx(z)))
                 if g != NULL:
@@ -124,7 +146,7 @@ cdef void loss_rows(int kind, int acc_mode, double param, double thresh, Py_ssiz
         elif kind == LOSS_BCE_PROB:
             for c in range(C):
                 e = p[c * pcs]
-                t = y[c * ycs]
+                t = y[c * ycs] * on + u
                 d = e if e > clip_lo else clip_lo
                 d = d if d < clip_hi else clip_hi
                 loss -= t * flog(d) + (1 - t) * flog(1 - d)
@@ -180,8 +202,9 @@ def loss_forward_backward(int kind, int acc_mode, double param, double thresh,
                           const int[::1] labels, const floating[:, :] Y,
                           const floating[::1] sw,
                           floating[:, :] G, double gscale, double[::1] stats,
-                          int n_threads):
-    """stats[:] = sums over rows of (loss, hits, |err|, err^2); G = gscale * dloss/dP."""
+                          int n_threads, double smooth=0.0):
+    """stats[:] = sums over rows of (loss, hits, |err|, err^2); G = gscale * dloss/dP;
+    `smooth`: the cross-entropies' label smoothing."""
     cdef Py_ssize_t B = P.shape[0], C = P.shape[1], item = sizeof(floating)
     cdef Py_ssize_t yrs = 0, ycs = 0, grs = 0, gcs = 0
     cdef const int* lp = &labels[0] if labels is not None and B > 0 else NULL
@@ -193,6 +216,11 @@ def loss_forward_backward(int kind, int acc_mode, double param, double thresh,
     cdef Py_ssize_t r
     cdef Span sp
     cdef double* part_stats
+    if not 0.0 <= smooth <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1]. Received: {smooth}")
+    if smooth != 0 and kind > LOSS_BCE_PROB:
+        raise ValueError(f"label_smoothing applies to the cross-entropies only (loss kind "
+                         f"code {kind})")
     if stats.shape[0] < N_STATS:
         raise ValueError(f"stats must have {N_STATS} entries. Received {stats.shape[0]}")
     if (labels is not None and labels.shape[0] != B) or (sw is not None and sw.shape[0] != B):
@@ -224,7 +252,7 @@ def loss_forward_backward(int kind, int acc_mode, double param, double thresh,
         for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
             csr = cydl_ftz_begin()      # denormals flushed, as in the fused step (_cpu.h)
             sp = split_range(B, parts, t, 1)
-            loss_rows(kind, acc_mode, param, thresh, sp.lo, sp.hi, C, &P[0, 0],
+            loss_rows(kind, acc_mode, param, thresh, smooth, sp.lo, sp.hi, C, &P[0, 0],
                       P.strides[0] // item, P.strides[1] // item, lp, yp, yrs, ycs, swp,
                       gp, grs, gcs, <floating>gscale, part_stats + 8 * t)
             cydl_ftz_end(csr)

@@ -63,6 +63,9 @@ cdef struct LayerDesc:
     unsigned long long thr
     unsigned long long key          # this step's mask stream
     unsigned long long* counter     # the layer's count of training calls
+    int ar_slot           # activity regularizer (Keras' l1 sum|a| + l2 sum a^2 of the
+    double ar_l1          # node's output, over the batch size): its index among the
+    double ar_l2          # plan's penalties (-1: none) and its factors
 
 
 cdef struct OutDesc:
@@ -73,6 +76,7 @@ cdef struct OutDesc:
     double param
     double thresh
     double weight         # loss weight: scales this output's gradient
+    double smooth         # label smoothing (cross-entropies)
     int sparse            # integer labels (column `col` of the labels) or
     int col               # targets (columns col.. of Y)
 
@@ -92,6 +96,8 @@ cdef struct StepState:
     int n_outputs
     OutDesc outs[MAX_OUT]
     int label_cols
+    int n_ar              # nodes with an activity regularizer: their penalty sums
+                          # follow the outputs' statistics in part_stats
     int stat_stride       # doubles per thread in part_stats
     # buffers: flat params and grads, workspace, batch buffers, per-thread stats
     char* P

@@ -105,6 +105,15 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
                     _softmax_part(p, WS, v, nt, B, mode)
                     v = v + nrun
             t0 = _tick(p, P_SOFTMAX, t0)
+        if mode > 0 and p.n_ar > 0:
+            # activity regularizers: their penalty, and (training) their gradient into
+            # the hidden nodes' d, which their readers then add to; after the softmax
+            # phase, as the penalty is of the activated output
+            for t in prange(nrun, schedule='static', chunksize=1):
+                v = t
+                while v < nt:
+                    _activity_part(p, WS, v, nt, B, train)
+                    v = v + nrun
         if mode > 0:
             for t in prange(nrun, schedule='static', chunksize=1):
                 v = t
@@ -338,12 +347,16 @@ cdef void _loss_part(StepState* p, floating* WS, int t, int nt, Py_ssize_t B, bi
         if t >= parts:
             continue
         sp = split_range(B, parts, t, 1)
-        loss_rows(o.loss_kind, o.acc_mode, o.param, o.thresh, sp.lo, sp.hi, C, A, 1, B,
-                  p.LB + o.col * p.bmax if o.sparse else NULL,
+        loss_rows(o.loss_kind, o.acc_mode, o.param, o.thresh, o.smooth, sp.lo, sp.hi, C,
+                  A, 1, B, p.LB + o.col * p.bmax if o.sparse else NULL,
                   <floating*>p.YB + o.col if not o.sparse else NULL, p.y_cols, 1,
                   <floating*>p.SWB if p.SW != NULL else NULL,
                   D if grad else NULL, 1, B, <floating>(o.weight / B),
                   p.part_stats + t * p.stat_stride + k * N_STATS)
+        if grad and L.ar_slot >= 0:
+            # the output's own activity penalty (not scaled by the loss weight, as in
+            # Keras); the plan never folds an activation into the loss of such a node
+            _activity_grad(L, A, D, B, 0, C, sp.lo, sp.hi, True)
         if not grad or o.on_logits or L.act == ACT_LINEAR:
             continue
         # the loss saw the activated output: chain through the output activation
@@ -352,6 +365,61 @@ cdef void _loss_part(StepState* p, floating* WS, int t, int nt, Py_ssize_t B, bi
         else:
             act_backward(L.act, <floating>L.alpha, sp.hi - sp.lo, 0, C, D + sp.lo, B,
                          A + sp.lo, B, WS + L.z + sp.lo if L.keep_z else NULL, B, D + sp.lo, B)
+
+
+cdef inline void _activity_grad(LayerDesc* L, const floating* A, floating* D, Py_ssize_t B,
+                                Py_ssize_t c0, Py_ssize_t c1, Py_ssize_t r0, Py_ssize_t r1,
+                                bint add) noexcept nogil:
+    """D (=, or += with add) the gradient of the node's activity penalty over the
+    batch size, (l1 sign(a) + 2 l2 a) / B, on columns [c0, c1) and rows [r0, r1); the
+    same expression, in the same order, as L1L2.gradient times 1/B on the graph runner."""
+    cdef Py_ssize_t r, c
+    cdef floating a, sg, l1 = <floating>L.ar_l1, l2x2 = <floating>(2.0 * L.ar_l2)
+    cdef floating inv = <floating>(1.0 / B)
+    for c in range(c0, c1):
+        for r in range(r0, r1):
+            a = A[r + c * B]
+            sg = <floating>((a > 0) - (a < 0))
+            if add:
+                D[r + c * B] += inv * (l1 * sg + l2x2 * a)
+            else:
+                D[r + c * B] = inv * (l1 * sg + l2x2 * a)
+
+
+cdef void _activity_part(StepState* p, floating* WS, int t, int nt, Py_ssize_t B,
+                         bint grad) noexcept nogil:
+    """Each regularized node's penalty l1 sum|a| + l2 sum a^2 on a block of its units,
+    into this part's statistics (the runner divides by the batch size, as Keras does);
+    with grad, a hidden node's d starts as the penalty's gradient (its readers add
+    theirs: such a node always accumulates, see _plan_spec). An output node gets its
+    gradient in the loss phase, which writes its d."""
+    cdef LayerDesc* L
+    cdef int l, parts
+    cdef Span sp
+    cdef Py_ssize_t r, c
+    cdef const floating* A
+    cdef floating a
+    cdef double s1, s2
+    for l in range(p.n_layers):
+        L = &p.L[l]
+        if L.ar_slot < 0:
+            continue
+        parts = parts_for(<double>B * L.n_out * 4, 40000, nt, L.n_out)
+        if t >= parts:
+            continue
+        sp = split_range(L.n_out, parts, t, 1)
+        A = WS + L.a
+        s1 = 0
+        s2 = 0
+        for c in range(sp.lo, sp.hi):
+            for r in range(B):
+                a = A[r + c * B]
+                s1 += a if a >= 0 else -a
+                s2 += <double>a * a
+        p.part_stats[t * p.stat_stride + p.n_outputs * N_STATS + L.ar_slot] += \
+            L.ar_l1 * s1 + L.ar_l2 * s2
+        if grad and L.out < 0 and L.needs_bwd:
+            _activity_grad(L, A, WS + L.d, B, sp.lo, sp.hi, 0, B, False)
 
 
 cdef void _accum_act_part(StepState* p, int l, int t, int nt, Py_ssize_t B) noexcept nogil:

@@ -3,9 +3,10 @@ offset and source of the graph's nodes, the outputs' loss codes, and the buffers
 kernels will read through raw pointers. The backward-pass flags (need_dx, needs_bwd,
 accum, out) are derived here, never taken from the caller."""
 from libc.limits cimport INT_MAX
+from libc.math cimport isfinite
 from cydl._kernels._activations cimport ACT_SOFTMAX, N_ACTIVATIONS, act_needs_z
 from cydl._kernels._losses cimport (LOSS_SPARSE_SOFTMAX_CE, LOSS_SPARSE_CE_PROB, LOSS_HUBER,
-                                    ACC_SPARSE, ACC_CATEGORICAL, ACC_BINARY)
+                                    LOSS_BCE_PROB, ACC_SPARSE, ACC_CATEGORICAL, ACC_BINARY)
 from cydl._kernels._phases cimport (NODE_DENSE, NODE_BN, NODE_DROPOUT, NODE_PRELU,
                                     NODE_AFFINE, NODE_CONCAT, MAX_SRC, MAX_OUT)
 import numpy as np
@@ -57,7 +58,7 @@ def _checked(layers, outputs, inputs, Py_ssize_t size, n_trainable, n_features):
         if off < 0 or w <= 0 or off + w > n_features:
             raise ValueError(f"input columns [{off}, {off + w}) outside the {n_features}-"
                              f"wide row")
-    specs, readers = [], [0] * len(layers)
+    specs, readers, n_ar = [], [0] * len(layers), 0
     for i, spec in enumerate(layers):
         spec = dict(spec)
         kind, act = int(spec.get("kind", 0)), int(spec["act"])
@@ -113,6 +114,14 @@ def _checked(layers, outputs, inputs, Py_ssize_t size, n_trainable, n_features):
             raise ValueError(f"layer {i}: seed={seed} is not a 64-bit unsigned int")
         for key in ("alpha", "eps", "momentum", "ka", "kb", "kc"):
             spec[key] = float(spec.get(key) or 0.0)
+        # an activity regularizer's factors: the penalty's gradient goes into d
+        ar = [float(spec.get(key) or 0.0) for key in ("ar_l1", "ar_l2")]
+        if not all(isfinite(f) and f >= 0 for f in ar):
+            raise ValueError(f"layer {i}: activity regularizer factors must be finite and "
+                             f">= 0. Received ar_l1={ar[0]}, ar_l2={ar[1]}")
+        spec["ar_l1"], spec["ar_l2"] = ar
+        spec["ar_slot"] = n_ar if ar[0] or ar[1] else -1
+        n_ar += spec["ar_slot"] >= 0
         spec.update(seed=seed, thr=min(max(int(spec.get("thr", 0)), 0), 2 ** 53))
         spec.update(kind=kind, act=act, src=src, n_in=n_in, n_out=n_out, trainable=trainable,
                     need_dx=bool(grad_srcs), needs_bwd=trainable or bool(grad_srcs),
@@ -135,13 +144,25 @@ def _checked(layers, outputs, inputs, Py_ssize_t size, n_trainable, n_features):
                 ((acc == ACC_CATEGORICAL or acc == ACC_BINARY) and _is_sparse(kind)):
             raise ValueError(f"acc_mode code {acc} does not go with loss kind code {kind}")
         specs[node]["out"] = k
+        smooth = float(o.get("smooth", 0.0))
+        if not 0.0 <= smooth <= 1.0 or (smooth != 0 and kind > LOSS_BCE_PROB):
+            raise ValueError(f"output {k}: smooth={smooth} must be in [0, 1], and 0 but "
+                             f"for the cross-entropies (loss kind code {kind})")
+        on_logits = bool(o.get("on_logits", False))
+        if on_logits and specs[node]["ar_slot"] >= 0:
+            # the loss takes the logits: the penalty's gradient, of the activated output,
+            # would have to pass the folded activation first
+            raise ValueError(f"output {k}: node {node} has an activity regularizer, so its "
+                             f"loss cannot take the logits (on_logits)")
         o.update(node=node, loss_kind=kind, acc_mode=acc, sparse=_is_sparse(kind),
-                 on_logits=bool(o.get("on_logits", False)),
+                 on_logits=on_logits,
                  param=float(o.get("param", 0.0)), thresh=float(o.get("thresh", 0.5)),
-                 weight=float(o.get("weight", 1.0)))
+                 weight=float(o.get("weight", 1.0)), smooth=smooth)
         outs.append(o)
     for i, spec in enumerate(specs):
         if spec["act"] == ACT_SOFTMAX and spec["out"] < 0:
             raise ValueError(f"layer {i}: softmax is supported on output nodes only")
-        spec["accum"] = readers[i] > 1      # several readers add their gradients
+        # several readers add their gradients; a regularized hidden node starts its d
+        # with the penalty's gradient, which its reader then adds to
+        spec["accum"] = readers[i] > 1 or (spec["ar_slot"] >= 0 and spec["out"] < 0)
     return specs, outs, inputs

@@ -278,16 +278,22 @@ def _from_matrix(res, out, shape):
 
 def loss_forward_backward(kind, y_pred, y_true, sample_weight=None, *, acc_mode="none",
                           param=1.0, thresh=0.5, grad_out=None, want_grad=True,
-                          stats_out=None, n_threads=None):
+                          stats_out=None, n_threads=None, label_smoothing=0.0):
     """(stats, grad) of a loss on a batch, with grad = d mean_loss / d y_pred.
 
     stats = [sum of per-sample losses (weighted), accuracy hits, sum of per-sample
     mean |error|, sum of per-sample mean error^2]. Sparse kinds take integer labels
-    (B,) in [0, C).
+    (B,) in [0, C). `label_smoothing` (cross-entropy kinds only, in [0, 1]) smooths the
+    targets as Keras does: t (1 - ls) + ls / C, or + ls / 2 for the binary kinds; the
+    accuracy statistic counts against the unsmoothed targets.
     """
     code = _lookup(LOSS_KINDS, kind, "loss kind")
     acc = _lookup(ACC_MODES, acc_mode, "acc_mode")
     sparse = kind.startswith("sparse")
+    smooth = check_label_smoothing(label_smoothing)
+    if smooth and kind in ("mse", "mae", "huber"):
+        raise ValueError(f"label_smoothing applies to the cross-entropies only; loss kind "
+                         f"{kind!r} received label_smoothing={label_smoothing!r}")
     if (acc_mode == "sparse") != sparse and acc_mode != "none":
         raise ValueError(f"acc_mode {acc_mode!r} does not go with loss kind {kind!r}: "
                          f"'sparse' needs integer labels, the others dense targets")
@@ -325,8 +331,21 @@ def loss_forward_backward(kind, y_pred, y_true, sample_weight=None, *, acc_mode=
         _check_buffer(stats_out, (4,), np.float64, "stats_out", "C")
     _losses.loss_forward_backward(code, acc, float(param), float(thresh),
                                   P, labels, Y, sw, G, 1.0 / max(B, 1), stats,
-                                  resolve_threads(n_threads))
+                                  resolve_threads(n_threads), smooth)
     return stats, G
+
+
+def check_label_smoothing(value):
+    """label_smoothing as a float in [0, 1], or a ValueError/TypeError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
+                                                          np.floating)):
+        raise TypeError(f"label_smoothing must be a number in [0, 1]. Received: "
+                        f"label_smoothing={value!r} of type {type(value).__name__}")
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1]. Received: "
+                         f"label_smoothing={value!r}")
+    return value
 
 
 def optimizer_step(rule, params, grads, slots=(), n_threads=None):
@@ -453,7 +472,9 @@ def make_plan(layers, params, grads, n_trainable, n_features, outputs, inputs=No
         n_trainable: the first n_trainable entries are what the optimizer updates.
         n_features: the width of the combined input row.
         outputs: dicts with node, loss (a kind from LOSS_KINDS), and optionally
-            acc_mode, on_logits, param, thresh and weight.
+            acc_mode, on_logits, param, thresh, weight and smooth (label smoothing).
+        A layer dict may carry ar_l1 / ar_l2: an activity regularizer on the node's
+        output (Plan.activity then holds each one's penalty sum after a step).
         inputs: (offset, width) of each model input in the combined row (default:
             one input, the whole row).
 

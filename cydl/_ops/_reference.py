@@ -225,7 +225,7 @@ def activation_backward(dA, A, Z=None, activation="relu", alpha=None, *, out=Non
 
 def loss_forward_backward(kind, y_pred, y_true, sample_weight=None, *, acc_mode="none",
                           param=1.0, thresh=0.5, grad_out=None, want_grad=True,
-                          stats_out=None, n_threads=None):
+                          stats_out=None, n_threads=None, label_smoothing=0.0):
     P = np.asarray(y_pred)
     dt = P.dtype
     P = P.astype(np.float64)
@@ -236,6 +236,11 @@ def loss_forward_backward(kind, y_pred, y_true, sample_weight=None, *, acc_mode=
     else:
         Y = np.asarray(y_true, np.float64)
         lab = None
+    Y_raw = Y              # accuracy counts against the targets as given
+    if label_smoothing:    # Keras: y (1 - ls) + ls / C; binary: + ls / 2
+        binary = kind in ("sigmoid_bce", "bce_prob")
+        Y = Y * (1 - label_smoothing) + (0.5 * label_smoothing if binary else
+                                         label_smoothing / C)
     w = np.ones(B) if sample_weight is None else np.asarray(sample_weight, np.float64).reshape(-1)
     if kind in ("sparse_softmax_ce", "softmax_ce"):
         m = P.max(axis=1, keepdims=True)
@@ -276,9 +281,9 @@ def loss_forward_backward(kind, y_pred, y_true, sample_weight=None, *, acc_mode=
     if acc_mode == "sparse":
         stats[1] = (P.argmax(axis=1) == lab).sum()
     elif acc_mode == "categorical":
-        stats[1] = (P.argmax(axis=1) == Y.argmax(axis=1)).sum()
+        stats[1] = (P.argmax(axis=1) == Y_raw.argmax(axis=1)).sum()
     elif acc_mode == "binary":
-        stats[1] = ((P > thresh).astype(np.float64) == Y).mean(axis=1).sum()
+        stats[1] = ((P > thresh).astype(np.float64) == Y_raw).mean(axis=1).sum()
     if kind in ("mse", "mae", "huber"):
         stats[2] = np.abs(P - Y).mean(axis=1).sum()
         stats[3] = ((P - Y) ** 2).mean(axis=1).sum()

@@ -14,6 +14,7 @@ import numpy as np
 from cydl import _config, constraints, initializers, regularizers
 from cydl._checks import as_array
 from cydl._registry import snake_case
+from cydl.autodiff import requires_grad
 from cydl.variables import Variable
 
 _NAME_COUNTS = collections.defaultdict(int)
@@ -55,6 +56,40 @@ def current_training():
     return getattr(_context, "training", False)
 
 
+class collect_activity:
+    """Context: every activity-regularization loss that layer calls add (each a
+    penalty over the batch size, a Tensor under a tape) goes into `into`, a list.
+    The graph runner seeds its backward pass with them and adds them to the loss."""
+
+    def __init__(self, into):
+        self.into = into
+
+    def __enter__(self):
+        self.prev = getattr(_context, "activity", None)
+        _context.activity = self.into
+        return self.into
+
+    def __exit__(self, *exc):
+        _context.activity = self.prev
+
+
+def _activity_losses(regularizer, outputs):
+    """Keras 3: regularizer(output) / batch size for each output tensor of a call."""
+    from cydl import graph, ops
+    from cydl.regularizers import penalty
+    out = []
+    for y in graph.flatten(outputs):
+        if not hasattr(y, "shape") or getattr(y, "_is_symbolic", False):
+            continue
+        loss = penalty(regularizer, y)
+        if len(y.shape) and y.shape[0]:       # Keras' divide_no_nan: an empty batch adds 0
+            loss = ops.divide(loss, y.shape[0])
+        elif len(y.shape):
+            loss = np.zeros((), np.asarray(getattr(y, "value", y)).dtype)
+        out.append(loss)
+    return out
+
+
 def _as_input(x, dtype, name):
     """Arrays become arrays of the layer dtype; Tensors and nested structures pass."""
     if isinstance(x, (list, tuple)):
@@ -66,7 +101,12 @@ def _as_input(x, dtype, name):
     a = as_array(x, "inputs")
     if a.dtype.kind not in "biuf":
         raise TypeError(f"Layer {name!r} expects numeric input. Received dtype={a.dtype}")
-    return a if a.dtype == dtype else a.astype(dtype)
+    if a.dtype == dtype:
+        return a
+    if a is x and requires_grad(a):     # an array a GradientTape watches: cast on the tape
+        from cydl.ops import cast
+        return cast(a, dtype)
+    return a.astype(dtype)
 
 
 def shapes_of(x):
@@ -88,6 +128,10 @@ class Layer:
         dtype: "float32" or "float64"; default cydl.config.floatx().
         trainable: whether the optimizer updates this layer's weights.
         input_shape: shape of one sample, for the first layer of a Sequential.
+        activity_regularizer: a penalty on the layer's output, added to the loss
+            divided by the batch size, as in Keras 3 (e.g. "l1" or
+            cydl.regularizers.L1(1e-3)). L1/L2/L1L2 on a layer of the fused plan
+            stay in the compiled step.
 
     Example:
     >>> class Scale(cydl.layers.Layer):
@@ -100,7 +144,8 @@ class Layer:
     """
 
     def __init__(self, name=None, dtype=None, trainable=True, input_shape=None,
-                 input_dim=None, batch_input_shape=None, **kwargs):
+                 input_dim=None, batch_input_shape=None, activity_regularizer=None,
+                 **kwargs):
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments passed to {type(self).__name__}: "
                             f"{kwargs}")
@@ -125,6 +170,8 @@ class Layer:
             self._input_spec = tuple(input_shape)
         self.input_shape = None
         self.output_shape = None
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._activity = []       # the activity losses of the latest call
 
     def __setattr__(self, key, value):
         # Keras' auto-tracking: layers held as attributes (or in lists of them)
@@ -184,6 +231,25 @@ class Layer:
     trainable_variables = property(lambda self: self.trainable_weights)
     non_trainable_variables = property(lambda self: self.non_trainable_weights)
 
+    @property
+    def losses(self):
+        """The regularization penalties of the trainable weights (this layer's and its
+        sublayers'), one scalar each, then the activity-regularization losses of the
+        latest call of this layer and its sublayers: add them to the loss of a
+        custom training loop, inside the GradientTape so that they differentiate."""
+        from cydl.regularizers import penalty
+        out = [penalty(v.regularizer, v) for v in self.trainable_weights
+               if v.regularizer is not None]
+        seen, stack = set(), [self]
+        while stack:
+            layer = stack.pop(0)
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            out += getattr(layer, "_activity", [])
+            stack += layer._sublayers()
+        return out
+
     # ------------------------------------------------------------ building
     def add_weight(self, name=None, shape=None, initializer="glorot_uniform", dtype=None,
                    trainable=True, regularizer=None, constraint=None):
@@ -234,9 +300,15 @@ class Layer:
         try:
             if _accepts_training(type(self)):
                 kwargs["training"] = bool(training)
-            return self.call(inputs, *args, **kwargs)
+            outputs = self.call(inputs, *args, **kwargs)
         finally:
             _context.training = outer
+        if getattr(self, "activity_regularizer", None) is not None:
+            self._activity = _activity_losses(self.activity_regularizer, outputs)
+            collector = getattr(_context, "activity", None)
+            if collector is not None:
+                collector.extend(self._activity)
+        return outputs
 
     # ------------------------------------------------------------ weights
     def get_weights(self):
@@ -261,6 +333,9 @@ class Layer:
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
         if self._input_spec is not None:
             config["input_shape"] = self._input_spec
+        if getattr(self, "activity_regularizer", None) is not None:     # as Keras writes it
+            from cydl._registry import serialize
+            config["activity_regularizer"] = serialize(self.activity_regularizer)
         return config
 
     @classmethod
@@ -271,7 +346,7 @@ class Layer:
         # caches (compiled runners, work buffers) are rebuilt on demand, never copied
         return {k: v for k, v in self.__dict__.items() if k not in self._CACHES}
 
-    _CACHES = ("_store", "_runners", "_fast", "_lock")
+    _CACHES = ("_store", "_runners", "_fast", "_lock", "_activity")
 
     def __setstate__(self, state):
         self.__dict__.update(state)

@@ -17,6 +17,8 @@ class Dense(Layer):
         kernel_initializer: default "glorot_uniform".
         bias_initializer: default "zeros".
         kernel_regularizer, bias_regularizer: optional penalties.
+        activity_regularizer: optional penalty on the output (after the
+            activation), divided by the batch size, as in Keras 3.
         kernel_constraint, bias_constraint: optional projections after each step.
 
     Example:
@@ -29,7 +31,7 @@ class Dense(Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = positive_int(units, "units")
         self.activation = activations.get(activation)
         self.act_name, self.act_alpha = activations.spec(activation)
@@ -38,8 +40,6 @@ class Dense(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
-        if activity_regularizer is not None:
-            raise NotImplementedError("activity_regularizer is not supported yet")
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
         self.bias = None

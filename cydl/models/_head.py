@@ -3,8 +3,12 @@
 The loss becomes a kernel kind: e.g. sparse cross-entropy after a softmax output
 layer is computed from the logits, in one pass with its gradient. Metrics the loss
 kernel can count on the way (accuracy, MAE, MSE, RMSE) are fed from its statistics;
-the others get the batch's predictions.
+the others get the batch's predictions. Weighted metrics (compile's
+`weighted_metrics`) get the predictions and the sample weights: the kernel's
+statistics are unweighted.
 """
+import copy
+
 import numpy as np
 
 from cydl import _ops, losses, metrics as metrics_mod, ops
@@ -16,19 +20,15 @@ _REGRESSION = ("mse", "mae", "huber")
 class Head:
     """The compiled loss and metrics of a model."""
 
-    def __init__(self, loss, metrics=None):
+    def __init__(self, loss, metrics=None, weighted_metrics=None):
         if loss is None:
             raise ValueError("compile() needs a `loss`, e.g. loss='sparse_categorical_crossentropy'")
         self.loss = losses.get(loss)
-        if metrics is None:
-            metrics = []
-        elif isinstance(metrics, (str, metrics_mod.Metric)) or callable(metrics):
-            metrics = [metrics]
-        elif isinstance(metrics, dict):
-            raise NotImplementedError("per-output metrics dicts are not supported yet")
-        self.metric_ids = list(metrics)
+        self.metric_ids = _ids(metrics, "metrics")
+        self.weighted_ids = _ids(weighted_metrics, "weighted_metrics")
         self._key = None
         self.metrics = []
+        self.weighted = set()      # ids of the metric objects that take sample weights
         self.weight = 1.0
         self.prefix = ""
 
@@ -43,16 +43,21 @@ class Head:
         if spec is None:
             self.kind, self.on_logits, self.param = None, False, 0.0
         else:
-            self.kind, self.on_logits, self.param = spec
+            self.kind, self.on_logits, self.param = spec[:3]
+        # a cross-entropy's label smoothing, which its kernel applies to the targets
+        self.smoothing = float(spec[3]) if spec is not None and len(spec) > 3 else 0.0
         self.sparse = bool(self.kind) and self.kind.startswith("sparse")
         if self.sparse and len(y_shape) > 1 and y_shape[-1] != 1:
             raise ValueError(f"{self.loss.name} expects integer labels of shape (n,) or "
                              f"(n, 1), received y of shape {tuple(y_shape)}. For one-hot "
                              "targets use categorical_crossentropy.")
-        self.metrics = [metrics_mod.get(m, y_shape, out_shape) for m in self.metric_ids]
+        plain = [metrics_mod.get(m, y_shape, out_shape) for m in self.metric_ids]
+        weighted = [metrics_mod.get(m, y_shape, out_shape) for m in self.weighted_ids]
+        self.metrics = plain + _weighted_names(plain, weighted, self.weighted_ids)
+        self.weighted = {id(m) for m in self.metrics[len(plain):]}
         self.acc_mode = "none"
         self.thresh = 0.5
-        for m in self.metrics:
+        for m in plain:
             if m.stat == "hits":
                 self.acc_mode = m.acc_mode
                 threshold = getattr(m, "threshold", 0.5)
@@ -62,7 +67,9 @@ class Head:
         self.fast = []      # (metric, stat index)
         self.generic = []
         for m in self.metrics:
-            if self.kind is not None and m.stat == "hits" and m.acc_mode == self.acc_mode:
+            if id(m) in self.weighted:
+                self.generic.append(m)      # its update needs the sample weights
+            elif self.kind is not None and m.stat == "hits" and m.acc_mode == self.acc_mode:
                 self.fast.append((m, 1))
             elif self.kind in _REGRESSION and m.stat in ("abs", "sq"):
                 self.fast.append((m, 2 if m.stat == "abs" else 3))
@@ -92,7 +99,8 @@ class Head:
         want = train and type(P) is Tensor
         _, G = _ops.loss_forward_backward(
             self.kind, P2, t, sw, acc_mode=self.acc_mode, param=self.param,
-            thresh=self.thresh, want_grad=want, stats_out=stats, n_threads=n_threads)
+            thresh=self.thresh, want_grad=want, stats_out=stats, n_threads=n_threads,
+            label_smoothing=self.smoothing)
         if not want:
             return []
         if self.weight != 1.0:
@@ -123,6 +131,39 @@ class Head:
         if not (train and type(total) is Tensor):
             return []
         return [(total, np.asarray(self.weight / B, total.dtype))]
+
+
+def _ids(metrics, what):
+    if metrics is None:
+        return []
+    if isinstance(metrics, (str, metrics_mod.Metric)) or callable(metrics):
+        return [metrics]
+    if isinstance(metrics, dict):      # CompileConfig hands each output its own list
+        raise TypeError(f"{what} for one output must be a metric or a list of them. "
+                        f"Received a dict: {metrics!r}")
+    return list(metrics)
+
+
+def _weighted_names(plain, weighted, ids):
+    """The weighted metrics, named as Keras 3 logs them: a name the plain metrics
+    already use gets "weighted_" in front (then _1, _2, ... if still taken). A metric
+    object of the caller's is copied before it is renamed."""
+    taken = {m.name for m in plain}
+    out = []
+    for m, ident in zip(weighted, ids):
+        name = m.name
+        if name in taken or any(m is p for p in plain):
+            name = base = f"weighted_{m.name}"
+            k = 1
+            while name in taken:
+                name, k = f"{base}_{k}", k + 1
+            if m is ident or any(m is p for p in plain):
+                m = copy.deepcopy(m)
+            m.name = name
+        taken.add(name)
+        out.append(m)
+    return out
+
 
 def _logit(p):
     """The logit threshold equivalent to probability threshold p (p outside (0, 1)

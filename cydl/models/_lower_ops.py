@@ -60,8 +60,9 @@ def trace(layer, x):
 
 def expand(nodes, lowerable):
     """The nodes with each custom layer's node replaced by its traced ops, followed by
-    (outer output, inner output) so the layer's output maps to its last op; None if a
-    custom layer cannot be traced. lowerable(layer) says which layers the plan knows."""
+    (outer output, inner output, layer) so the layer's output maps to its last op; None
+    if a custom layer cannot be traced. lowerable(layer) says which layers the plan
+    knows."""
     from cydl.layers.base import Layer
     from cydl.models.model import Model
     out = []
@@ -77,13 +78,14 @@ def expand(nodes, lowerable):
         if sub is None:
             return None
         if sub.outputs is parents[0]:          # an identity: the output is the input
-            out.append((graph.flatten(node.outputs)[0], parents[0]))
+            out.append((graph.flatten(node.outputs)[0], parents[0], layer))
             continue
         inner = expand(sub.nodes, lowerable)
         if inner is None:
             return None
         out += inner
-        out.append((graph.flatten(node.outputs)[0], sub.outputs))
+        # the layer rides along: its activity regularizer, if any, goes to that node
+        out.append((graph.flatten(node.outputs)[0], sub.outputs, layer))
     return out
 
 
@@ -123,8 +125,8 @@ def lower_op(node, ctx):
         s = ctx.where[id(t)]
         if s < 0 or ctx.readers.get(id(t), 0) != 1 or \
                 ctx.nodes[s]["kind"] != low.NODE_DENSE or ctx.nodes[s]["b"] >= 0 or \
-                ctx.nodes[s]["activation"] != "linear" or \
-                not _bias_fits(ctx, ctx.kernel_of[s], b):
+                ctx.nodes[s]["activation"] != "linear" or low.frozen(ctx.nodes[s]) or \
+                s not in ctx.kernel_of or not _bias_fits(ctx, ctx.kernel_of[s], b):
             return False
         ctx.nodes[s]["b"] = ctx.store.offset(b)
         ctx.where[id(out)] = s
@@ -132,7 +134,8 @@ def lower_op(node, ctx):
     if name == "activation" and len(sym) == 1 and not weights:
         t = sym[0]
         s = ctx.where[id(t)]
-        if s < 0 or ctx.readers.get(id(t), 0) != 1 or ctx.nodes[s]["activation"] != "linear":
+        if s < 0 or ctx.readers.get(id(t), 0) != 1 or \
+                ctx.nodes[s]["activation"] != "linear" or low.frozen(ctx.nodes[s]):
             return False
         ctx.nodes[s]["activation"] = node.attrs["name"]
         ctx.nodes[s]["alpha"] = node.attrs.get("alpha")

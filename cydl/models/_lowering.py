@@ -31,9 +31,30 @@ def _node(kind, n_in, n_out, **fields):
     node = {"kind": kind, "n_in": n_in, "n_out": n_out, "activation": "linear",
             "alpha": None, "trainable": False, "w": -1, "b": -1, "m": -1, "v": -1,
             "eps": 0.0, "momentum": 0.0, "ka": 1.0, "kb": 0.0, "kc": 0.0, "seed": 0,
-            "thr": 0, "counter": None}
+            "thr": 0, "counter": None, "ar_l1": 0.0, "ar_l2": 0.0, "ar": False}
     node.update(fields)
     return node
+
+
+def attach_activity(ctx, s, layer):
+    """Give node s the activity regularizer of `layer`, whose output is node s's
+    output; False (graph runner) when the plan cannot apply it: a penalty other than
+    L1/L2/L1L2, an output that is a model input, or a node that has one already.
+    A node with one keeps its output as it is: no activation or bias folds into it
+    later (see `frozen`)."""
+    reg = getattr(layer, "activity_regularizer", None)
+    if reg is None:
+        return True
+    factors = penalty_factors(reg)
+    if factors is None or s < 0 or frozen(ctx.nodes[s]):
+        return False
+    ctx.nodes[s].update(ar_l1=factors[0], ar_l2=factors[1], ar=True)
+    return True
+
+
+def frozen(node):
+    """Whether node's output must stay as it is: an activity regularizer reads it."""
+    return bool(node.get("ar"))
 
 
 def fused_extras(v):
@@ -175,7 +196,7 @@ def lower_graph(fn, store):
         readers[id(t)] = readers.get(id(t), 0) + 1
     for item in items:
         if isinstance(item, tuple):            # a custom layer's output is its last op's
-            outer, inner = item
+            outer, inner, _ = item
             readers[id(inner)] = readers[id(outer)] = \
                 readers.get(id(inner), 0) + readers.get(id(outer), 0)
     seen = set()
@@ -183,8 +204,8 @@ def lower_graph(fn, store):
 
     for node in items:
         if isinstance(node, tuple):
-            outer, inner = node
-            if id(inner) not in where:
+            outer, inner, custom = node
+            if id(inner) not in where or not attach_activity(ctx, where[id(inner)], custom):
                 return None
             where[id(outer)] = where[id(inner)]
             continue
@@ -205,14 +226,18 @@ def lower_graph(fn, store):
         seen.add(id(layer))
         if isinstance(layer, (core.Flatten, core.Reshape)) and len(srcs) == 1 and \
                 out.ndim == 2:
+            if not attach_activity(ctx, srcs[0], layer):
+                return None
             where[id(out)] = srcs[0]           # rows are already flat
             continue
         if type(layer) in _ACTIVATION_LAYERS:
             s = srcs[0]
             if s < 0 or layer.act_name is None or nodes[s]["activation"] != "linear" or \
-                    readers.get(id(parents[0]), 0) != 1:
+                    readers.get(id(parents[0]), 0) != 1 or frozen(nodes[s]):
                 return None
             nodes[s]["activation"], nodes[s]["alpha"] = layer.act_name, layer.act_alpha
+            if not attach_activity(ctx, s, layer):
+                return None
             where[id(out)] = s                 # rewrite: folded into its source
             continue
         name = type(layer).__name__
@@ -231,6 +256,8 @@ def lower_graph(fn, store):
             if node_spec is None or node_spec["n_in"] != width_of(srcs[0]):
                 return None
         ctx.add(node_spec, srcs, out)
+        if not attach_activity(ctx, len(nodes) - 1, layer):
+            return None
     outputs = [where.get(id(t), -1) for t in graph.flatten(fn.outputs)]
     if not nodes or any(o < 0 for o in outputs) or len(set(outputs)) != len(outputs):
         return None
