@@ -83,14 +83,26 @@ def _matmul(values, need):
         return out, None
 
     def vjp(g):
+        # NumPy's rules: a 1-D operand is a row (a) or a column (b) whose axis is
+        # dropped from the result; leading axes broadcast. Bring everything to
+        # (..., M, K) @ (..., K, N), then undo both.
+        a1 = a[None, :] if a.ndim == 1 else a
+        b1 = b[:, None] if b.ndim == 1 else b
+        g1 = np.asarray(g)
+        if b.ndim == 1:
+            g1 = g1[..., None]
+        if a.ndim == 1:
+            g1 = g1[..., None, :]
         da = db = None
         if need[0]:
-            da = np.matmul(g, np.swapaxes(b, -1, -2)) if b.ndim > 1 else np.multiply.outer(g, b)
-            da = unbroadcast(da, a.shape)
+            da = np.reshape(unbroadcast(np.matmul(g1, np.swapaxes(b1, -1, -2)), a1.shape),
+                            a.shape)
         if need[1]:
-            a2 = a.reshape(-1, a.shape[-1]) if a.ndim > 2 else a
-            g2 = g.reshape(-1, g.shape[-1]) if g.ndim > 2 else g
-            db = a2.T @ g2 if a.ndim > 1 else np.multiply.outer(a, g)
+            if a1.ndim > 2 and b1.ndim == 2:    # batched rows against one matrix: one GEMM
+                db = np.matmul(a1.reshape(-1, a1.shape[-1]).T, g1.reshape(-1, g1.shape[-1]))
+            else:
+                db = unbroadcast(np.matmul(np.swapaxes(a1, -1, -2), g1), b1.shape)
+            db = np.reshape(db, b.shape)
         return da, db
     return out, vjp
 
