@@ -1,7 +1,7 @@
 """Variable: a named view into a model's flat parameter buffer."""
 import numpy as np
 
-from cydl.autodiff import add_arithmetic
+from cydl.autodiff import add_arithmetic, value_of as _value
 
 
 @add_arithmetic
@@ -112,6 +112,20 @@ class Variable:
 
     def __array__(self, dtype=None, copy=None):
         return np.array(self._value, dtype=dtype)
+
+    # ordering compares values, as a Keras Variable does (== stays identity: Variables
+    # are dictionary keys and members of lists)
+    def __lt__(self, other):
+        return np.less(self._value, _value(other))
+
+    def __le__(self, other):
+        return np.less_equal(self._value, _value(other))
+
+    def __gt__(self, other):
+        return np.greater(self._value, _value(other))
+
+    def __ge__(self, other):
+        return np.greater_equal(self._value, _value(other))
 
     def __float__(self):
         return float(self._value)

@@ -106,9 +106,20 @@ hard_sigmoid = _named("hard_sigmoid")
 
 
 def softmax(x, axis=-1):
-    if axis not in (-1, np.ndim(x) - 1):
-        raise ValueError(f"softmax supports the last axis only. Received axis={axis}")
-    return activation(x, "softmax")
+    """Softmax along `axis` (the compiled kernel works on the last one; another
+    axis is moved there and back, which the tape differentiates)."""
+    ndim = len(getattr(x, "shape", np.shape(x)))
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool) or \
+            not -max(ndim, 1) <= axis < max(ndim, 1):
+        raise ValueError(f"softmax: axis must be an int in [-{max(ndim, 1)}, {max(ndim, 1)}) "
+                         f"for an input of {ndim} dimensions. Received axis={axis!r}")
+    axis = int(axis) % max(ndim, 1)
+    if ndim < 2 or axis == ndim - 1:
+        return activation(x, "softmax")
+    from cydl.ops.math import transpose
+    perm = [a for a in range(ndim) if a != axis] + [axis]
+    inverse = list(np.argsort(perm))
+    return transpose(activation(transpose(x, perm), "softmax"), inverse)
 
 
 def elu(x, alpha=1.0):
