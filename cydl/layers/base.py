@@ -15,6 +15,7 @@ from cydl import _config, constraints, initializers, regularizers
 from cydl._checks import as_array
 from cydl._registry import snake_case
 from cydl.autodiff import requires_grad
+from cydl.layers._init_args import capture
 from cydl.variables import Variable
 
 _NAME_COUNTS = collections.defaultdict(int)
@@ -142,6 +143,14 @@ class Layer:
     >>> Scale()(np.ones((2, 3))).shape
     (2, 3)
     """
+
+    def __new__(cls, *args, **kwargs):
+        obj = super().__new__(cls)
+        if not cls.__module__.startswith("cydl."):
+            # a custom class: its constructor arguments are its config when it has no
+            # get_config() (Keras 3's auto-config), see cydl/layers/_init_args.py
+            object.__setattr__(obj, "_auto_config", capture(cls, args, kwargs))
+        return obj
 
     def __init__(self, name=None, dtype=None, trainable=True, input_shape=None,
                  input_dim=None, batch_input_shape=None, activity_regularizer=None,
