@@ -1,4 +1,5 @@
 """Callbacks with Keras' names and behaviour."""
+from cydl.callbacks.backup_and_restore import BackupAndRestore
 from cydl.callbacks.base import Callback, CallbackList
 from cydl.callbacks.csv_logger import CSVLogger
 from cydl.callbacks.early_stopping import EarlyStopping
@@ -11,4 +12,4 @@ from cydl.callbacks.tensorboard import TensorBoard
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
            "LearningRateScheduler", "TerminateOnNaN", "LambdaCallback", "ModelCheckpoint",
-           "ReduceLROnPlateau", "CSVLogger"]
+           "ReduceLROnPlateau", "CSVLogger", "BackupAndRestore"]

@@ -24,7 +24,11 @@ class FastPredict:
         self.sample_shape = tuple(sample_shape)
         self.n_features = int(np.prod(sample_shape))
         self.n_out = n_out
-        self.max_rows = max_rows
+        # one call runs all the rows without a signal check: at most one row block
+        # of work (see _runners.block_rows), so that Ctrl-C still lands promptly
+        from cydl.models._runners import _NARROW, block_rows
+        rows = block_rows(store.variables, ops.resolve_threads(), _NARROW)
+        self.max_rows = min(max_rows, rows) if rows > 0 else max_rows
         self.run = plan.predict_f64 if self.dtype == np.float64 else plan.predict_f32
         plan.ensure_batch(max_rows)
 

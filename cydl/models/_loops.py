@@ -12,7 +12,9 @@ from cydl import _config
 from cydl._registry import positive_int
 from cydl.callbacks import CallbackList, History, ProgbarLogger
 from cydl.callbacks.progbar import EvalProgbar
+from cydl.metrics import Metric as _BaseMetric
 from cydl.models import _batches, _validate
+from cydl.models._runners import row_blocks
 
 
 class _Totals:
@@ -50,6 +52,20 @@ class _Totals:
                     for m in head.generic:     # weighted_metrics take the sample weights
                         m.update_state(y_true, outs[k], sw if id(m) in head.weighted else None)
 
+    def state(self):
+        """The running sums as JSON values (BackupAndRestore saves them mid-epoch)."""
+        return {"loss": self.loss, "parts": list(self.parts), "seen": self.seen,
+                "metrics": [_metric_state(m) for head in self.heads for m in head.metrics]}
+
+    def load(self, state):
+        """Continue from state(): the epoch's logs come out as if never interrupted."""
+        self.loss, self.parts, self.seen = float(state["loss"]), \
+            [float(p) for p in state["parts"]], int(state["seen"])
+        for m, saved in zip([m for head in self.heads for m in head.metrics],
+                            state["metrics"]):
+            if saved is not None and _metric_state(m) is not None:
+                m.total, m.count = saved
+
     def logs(self, prefix=""):
         n = max(self.seen, 1)
         out = {prefix + "loss": float(self.loss / n)}
@@ -60,6 +76,40 @@ class _Totals:
             for m in head.metrics:
                 out[prefix + head.prefix + m.name] = float(m.result())
         return out
+
+
+def _metric_state(m):
+    """A metric's running (total, count) when that is all its state (cydl's
+    metrics); None for a metric with state of its own."""
+    if type(m).reset_state is not _BaseMetric.reset_state or \
+            not isinstance(getattr(m, "total", None), (int, float)) or \
+            not isinstance(getattr(m, "count", None), (int, float)):
+        return None
+    return [m.total, m.count]
+
+
+class FitState:
+    """Where `fit` is, for callbacks that back training up and resume it
+    (BackupAndRestore); it is `model._fit_state` while fit runs.
+
+    Attributes:
+        n, steps, batch_size, shuffle: the shape of an epoch.
+        epoch: the current epoch (0-based).
+        order: the row order of the current epoch (int64, shuffled in place at each
+            epoch's start; the next epoch's order depends on it), or None.
+        totals: the running sums of the current epoch's logs.
+        resume: None, or set by a callback in on_train_begin: {"epoch", "step",
+            "order", "totals"} (order and totals may be None) to start from: the
+            epoch, then the step within it (0: its start, where it shuffles).
+    """
+
+    def __init__(self, n, steps, batch_size, order):
+        self.n, self.steps, self.batch_size = n, steps, batch_size
+        self.shuffle = order is not None
+        self.order = order
+        self.epoch = 0
+        self.totals = None
+        self.resume = None
 
 
 def log_names(model):
@@ -129,18 +179,63 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
         val_runner = model._runner(train=False, with_head=True)
         val_batch = min(val_batch, val.n)
         val_runner.bind(val, batch=val_batch)
-    begin, end = cb.wants_batch("on_train_batch_begin"), cb.wants_batch("on_train_batch_end")
     model.stop_training = False
     idx = np.arange(n, dtype=np.int64) if shuffle else None
-    cb.on_train_begin()
+    state = FitState(n, steps, batch_size, idx)
+    outer, model._fit_state = getattr(model, "_fit_state", None), state
+    try:
+        cb.on_train_begin()
+        first, skip, saved = initial_epoch, 0, None
+        if state.resume is not None:     # a callback restored a backup (the weights too)
+            first, skip, saved = _resume_point(state, idx)
+            # runners built anew: the plans hold each dropout layer's seed
+            model._invalidate()
+            runner = model._runner(train=True)
+            runner.bind(data, batch=batch_size)
+            if val is not None:
+                val_runner = model._runner(train=False, with_head=True)
+                val_runner.bind(val, batch=val_batch)
+        logs = _fit_epochs(model, cb, state, runner, val_runner, val, val_batch, idx,
+                           first, skip, saved, epochs, steps, batch_size, n,
+                           validation_freq)
+    finally:
+        model._fit_state = outer
+    cb.on_train_end(logs)
+    return history
+
+
+def _resume_point(state, idx):
+    """(epoch, step, totals state) to start from after a callback's restore."""
+    resume = state.resume
+    epoch, step = int(resume["epoch"]), int(resume.get("step") or 0)
+    order = resume.get("order")
+    if idx is not None and order is not None:
+        idx[...] = order      # the epoch's order (step > 0), or the last one's
+    if step <= 0:
+        return epoch, 0, None
+    return epoch, step, resume.get("totals")
+
+
+def _fit_epochs(model, cb, state, runner, val_runner, val, val_batch, idx, first, skip,
+                saved, epochs, steps, batch_size, n, validation_freq):
+    begin, end = cb.wants_batch("on_train_batch_begin"), cb.wants_batch("on_train_batch_end")
     logs = {}
-    for epoch in range(initial_epoch, epochs):
+    for epoch in range(first, epochs):
+        state.epoch = epoch
         cb.on_epoch_begin(epoch)
-        if idx is not None:
-            _config.rng().shuffle(idx)
-        runner.set_order(idx)
         totals = _Totals(model._heads)
-        for step in range(steps):
+        if skip and epoch == first:
+            # resumed mid-epoch: this epoch's order was restored, its first `skip`
+            # steps are done and their sums saved
+            if saved is not None:
+                totals.load(saved)
+        else:
+            skip = 0
+            if idx is not None:
+                _config.rng().shuffle(idx)
+        state.totals = totals
+        runner.set_order(idx)
+        for step in range(skip, steps):
             start = step * batch_size
             stop = min(start + batch_size, n)
             if begin:
@@ -158,8 +253,7 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
         cb.on_epoch_end(epoch, logs)
         if model.stop_training:
             break
-    cb.on_train_end(logs)
-    return history
+    return logs
 
 
 def _fit_callbacks(model, callbacks, verbose, epochs, steps):
@@ -189,12 +283,18 @@ def evaluate_bound(model, runner, data, batch, cb=None):
     n = data.n
     totals = _Totals(model._heads)
     runner.reg_loss = runner.penalty()     # the weights do not change during the pass
+    # a big batch runs in row blocks, so that Ctrl-C is seen between them (see
+    # _runners.row_blocks); the sums over the batch are then sums of block sums
+    rows = runner.block_rows() if batch >= 2 * runner.block_rows() else 0
     if cb is None:
         if getattr(runner, "data", None) is not data:
             runner.bind(data, batch=batch)
         for start in range(0, n, batch):
             stop = min(start + batch, n)
-            totals.add(runner, runner.test(start, stop), start, stop)
+            if rows:
+                _test_blocks(runner, totals, start, stop, rows)
+            else:
+                totals.add(runner, runner.test(start, stop), start, stop)
         return totals.logs()
     begin, end = cb.wants_batch("on_test_batch_begin"), cb.wants_batch("on_test_batch_end")
     model.stop_evaluating = False
@@ -205,7 +305,10 @@ def evaluate_bound(model, runner, data, batch, cb=None):
             cb.batch("on_test_batch_begin", step, None)
         if getattr(runner, "data", None) is not data:    # a hook evaluated other data
             runner.bind(data, batch=batch)
-        totals.add(runner, runner.test(start, stop), start, stop)
+        if rows:
+            _test_blocks(runner, totals, start, stop, rows)
+        else:
+            totals.add(runner, runner.test(start, stop), start, stop)
         if end:
             cb.batch("on_test_batch_end", step, totals.logs())
         if model.stop_evaluating:
@@ -213,6 +316,11 @@ def evaluate_bound(model, runner, data, batch, cb=None):
     logs = totals.logs()
     cb.on_test_end(logs)
     return logs
+
+
+def _test_blocks(runner, totals, start, stop, rows):
+    for a, b in row_blocks(start, stop, rows):
+        totals.add(runner, runner.test(a, b), a, b)
 
 
 def run_evaluate(model, x, y, batch_size, verbose, sample_weight, return_dict,
