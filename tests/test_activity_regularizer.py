@@ -4,17 +4,13 @@ output's. L1/L2/L1L2 ones stay in the fused step (the plan node's output gradien
 starts with the penalty's, the plan sums the penalty for the reported loss); the
 fused step and the graph runner give the same numbers; both agree with Keras 3 and
 with torch's autograd."""
-import importlib.util
-import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import cydl
 from cydl import layers, ops, regularizers as R
+from _keras_oracle import run_keras  # tests/ is on sys.path
 
 X = np.random.default_rng(0).standard_normal((96, 6))
 LABELS = np.random.default_rng(1).integers(0, 4, 96)
@@ -299,29 +295,6 @@ result = {"history": {k: [float(v) for v in vs] for k, vs in h.history.items()},
           "evaluate": [float(v) for v in np.atleast_1d(m.evaluate(x, y, batch_size=25,
                                                                   verbose=0))]}
 """
-
-
-def run_keras(code, payload):
-    """Run `code` under Keras 3 (float64) in a subprocess, KERAS_BACKEND set before
-    Keras is imported; `payload` is in scope as `data`; the code sets `result`."""
-    if importlib.util.find_spec("keras") is None:
-        pytest.skip("Keras 3 is the oracle of these tests: pip install keras torch (or jax)")
-    backend = next((b for b in ("torch", "jax") if importlib.util.find_spec(b)), None)
-    if backend is None:
-        pytest.skip("the Keras oracle needs a backend: pip install torch (or jax)")
-    prelude = ("import json, sys\nimport numpy as np\nimport keras\n"
-               "if int(keras.__version__.split('.')[0]) < 3: sys.exit(3)\n"
-               "if keras.backend.backend() == 'jax':\n"
-               "    import jax; jax.config.update('jax_enable_x64', True)\n"
-               "keras.config.set_floatx('float64')\n"
-               f"data = json.loads({json.dumps(json.dumps(payload))})\n")
-    env = dict(os.environ, KERAS_BACKEND=backend, CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.run([sys.executable, "-c", prelude + code + "\nprint(json.dumps(result))"],
-                          env=env, capture_output=True, text=True, timeout=600)
-    if proc.returncode == 3:
-        pytest.skip("the installed Keras is older than 3: the oracle is Keras 3")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def test_training_and_evaluation_match_keras():

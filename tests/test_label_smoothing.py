@@ -7,11 +7,6 @@ losses, y (1 - ls) + ls / 2 for the binary one. Keras 3's sparse loss has no suc
 argument; cydl's smooths the one-hot labels as the categorical one does, which is
 torch.nn.functional.cross_entropy(label_smoothing=...).
 """
-import importlib.util
-import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -21,6 +16,7 @@ from cydl import _ops as ops
 from cydl import layers, losses
 from cydl._ops import _reference as ref
 from conftest import DTYPES, THREADS, assert_close
+from _keras_oracle import run_keras  # tests/ is on sys.path
 
 CE_KINDS = ["sparse_softmax_ce", "softmax_ce", "sigmoid_bce", "sparse_ce_prob", "ce_prob",
             "bce_prob"]
@@ -163,29 +159,6 @@ def test_sparse_smoothing_is_categorical_smoothing_of_the_one_hot_labels():
 
 
 # ---------------------------------------------------------------- Keras 3 itself
-def run_keras(code, payload):
-    """Run `code` under Keras 3 (float64) in a subprocess, KERAS_BACKEND set before
-    Keras is imported; `payload` is in scope as `data`; the code sets `result`."""
-    if importlib.util.find_spec("keras") is None:
-        pytest.skip("Keras 3 is the oracle of these tests: pip install keras torch (or jax)")
-    backend = next((b for b in ("torch", "jax") if importlib.util.find_spec(b)), None)
-    if backend is None:
-        pytest.skip("the Keras oracle needs a backend: pip install torch (or jax)")
-    prelude = ("import json, sys\nimport numpy as np\nimport keras\n"
-               "if int(keras.__version__.split('.')[0]) < 3: sys.exit(3)\n"
-               "if keras.backend.backend() == 'jax':\n"
-               "    import jax; jax.config.update('jax_enable_x64', True)\n"
-               "keras.config.set_floatx('float64')\n"
-               f"data = json.loads({json.dumps(json.dumps(payload))})\n")
-    env = dict(os.environ, KERAS_BACKEND=backend, CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.run([sys.executable, "-c", prelude + code + "\nprint(json.dumps(result))"],
-                          env=env, capture_output=True, text=True, timeout=600)
-    if proc.returncode == 3:
-        pytest.skip("the installed Keras is older than 3: the oracle is Keras 3")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 _KERAS_LOSSES = """
 result = {}
 for name, (cls, kwargs, y, p) in data["losses"].items():

@@ -7,11 +7,8 @@ Keras 3 lists each op call in the config as a one-call "layer" of the op's class
 round-trips, and the entries are checked against the ones Keras 3 writes for the
 same graph; Keras rebuilds cydl's config and cydl rebuilds Keras', with the same
 predictions."""
-import importlib.util
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,6 +16,7 @@ import pytest
 import cydl
 from cydl import layers
 from cydl.models import _op_config
+from _keras_oracle import run_keras  # tests/ is on sys.path
 
 X = np.random.default_rng(0).standard_normal((7, 4)).astype("float32")
 
@@ -154,26 +152,6 @@ def test_unknown_op_class_in_a_config_is_a_clear_error():
 
 
 # ---------------------------------------------------------------- Keras 3 itself
-def run_keras(code, payload):
-    """Run `code` under Keras 3 in a subprocess, KERAS_BACKEND set before Keras is
-    imported; `payload` is in scope as `data`; the code sets `result`."""
-    if importlib.util.find_spec("keras") is None:
-        pytest.skip("Keras 3 is the oracle of these tests: pip install keras torch (or jax)")
-    backend = next((b for b in ("torch", "jax") if importlib.util.find_spec(b)), None)
-    if backend is None:
-        pytest.skip("the Keras oracle needs a backend: pip install torch (or jax)")
-    prelude = ("import json, sys\nimport numpy as np\nimport keras\n"
-               "if int(keras.__version__.split('.')[0]) < 3: sys.exit(3)\n"
-               f"data = json.loads({json.dumps(json.dumps(payload))})\n")
-    env = dict(os.environ, KERAS_BACKEND=backend, CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.run([sys.executable, "-c", prelude + code + "\nprint(json.dumps(result))"],
-                          env=env, capture_output=True, text=True, timeout=600)
-    if proc.returncode == 3:
-        pytest.skip("the installed Keras is older than 3: the oracle is Keras 3")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 _KERAS = f"""
 sys.path.insert(0, {json.dumps(os.path.dirname(os.path.abspath(__file__)))})
 import test_op_config as t
@@ -209,7 +187,7 @@ def keras_side():
     model = many_ops(cydl)
     payload = {"config": json.loads(json.dumps(model.get_config())), "x": X.tolist(),
                "weights": [w.tolist() for w in model.get_weights()]}
-    return model, run_keras(_KERAS, payload)
+    return model, run_keras(_KERAS, payload, float64=False)
 
 
 def test_op_entries_are_the_ones_keras_writes(keras_side):

@@ -3,12 +3,8 @@ CosineDecayRestarts (against Keras 3 itself, step by step), the 1cycle policy
 (OneCycle, against torch's OneCycleLR) and the cyclical triangular rate
 (CyclicalLearningRate, against torch's CyclicLR), each also against closed-form
 values, through get_config/from_config, and in training on the fused step."""
-import importlib.util
 import json
 import math
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,6 +12,7 @@ import pytest
 import cydl
 from cydl import layers
 from cydl.optimizers import schedules as S
+from _keras_oracle import run_keras  # tests/ is on sys.path
 
 
 # ---------------------------------------------------------------- closed forms
@@ -112,29 +109,6 @@ def test_cyclical_matches_torch(kw):
 # ---------------------------------------------------------------- Keras 3 itself
 SGDR_CASES = [{}, {"t_mul": 1.0}, {"t_mul": 1.5, "m_mul": 0.8, "alpha": 0.1},
               {"t_mul": 3.0, "m_mul": 0.5}, {"t_mul": 0.9}]
-
-
-def run_keras(code, payload):
-    """Run `code` under Keras 3 (float64) in a subprocess, KERAS_BACKEND set before
-    Keras is imported; `payload` is in scope as `data`; the code sets `result`."""
-    if importlib.util.find_spec("keras") is None:
-        pytest.skip("Keras 3 is the oracle of these tests: pip install keras torch (or jax)")
-    backend = next((b for b in ("torch", "jax") if importlib.util.find_spec(b)), None)
-    if backend is None:
-        pytest.skip("the Keras oracle needs a backend: pip install torch (or jax)")
-    prelude = ("import json, sys\nimport numpy as np\nimport keras\n"
-               "if int(keras.__version__.split('.')[0]) < 3: sys.exit(3)\n"
-               "if keras.backend.backend() == 'jax':\n"
-               "    import jax; jax.config.update('jax_enable_x64', True)\n"
-               "keras.config.set_floatx('float64')\n"
-               f"data = json.loads({json.dumps(json.dumps(payload))})\n")
-    env = dict(os.environ, KERAS_BACKEND=backend, CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.run([sys.executable, "-c", prelude + code + "\nprint(json.dumps(result))"],
-                          env=env, capture_output=True, text=True, timeout=600)
-    if proc.returncode == 3:
-        pytest.skip("the installed Keras is older than 3: the oracle is Keras 3")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 _KERAS_SGDR = """

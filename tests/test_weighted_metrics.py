@@ -5,16 +5,14 @@ metric already has is logged as "weighted_<name>". With several outputs, metrics
 a dict by output layer name or a list with one entry per output, logged as
 "<output>_<metric>". History keys and values are compared with Keras 3 itself on a
 small deterministic problem (same initial weights, SGD, unshuffled batches)."""
-import importlib.util
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import cydl
+from _keras_oracle import run_keras  # tests/ is on sys.path
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((50, 4))
@@ -103,29 +101,6 @@ sys.path.insert(0, {json.dumps(os.path.dirname(os.path.abspath(__file__)))})
 import test_weighted_metrics as t
 result = {{name: t.run_case(keras, name, data[name])[1] for name in data}}
 """
-
-
-def run_keras(code, payload):
-    """Run `code` under Keras 3 (float64) in a subprocess, KERAS_BACKEND set before
-    Keras is imported; `payload` is in scope as `data`; the code sets `result`."""
-    if importlib.util.find_spec("keras") is None:
-        pytest.skip("Keras 3 is the oracle of these tests: pip install keras torch (or jax)")
-    backend = next((b for b in ("torch", "jax") if importlib.util.find_spec(b)), None)
-    if backend is None:
-        pytest.skip("the Keras oracle needs a backend: pip install torch (or jax)")
-    prelude = ("import json, sys\nimport numpy as np\nimport keras\n"
-               "if int(keras.__version__.split('.')[0]) < 3: sys.exit(3)\n"
-               "if keras.backend.backend() == 'jax':\n"
-               "    import jax; jax.config.update('jax_enable_x64', True)\n"
-               "keras.config.set_floatx('float64')\n"
-               f"data = json.loads({json.dumps(json.dumps(payload))})\n")
-    env = dict(os.environ, KERAS_BACKEND=backend, CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.run([sys.executable, "-c", prelude + code + "\nprint(json.dumps(result))"],
-                          env=env, capture_output=True, text=True, timeout=600)
-    if proc.returncode == 3:
-        pytest.skip("the installed Keras is older than 3: the oracle is Keras 3")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
