@@ -24,8 +24,11 @@ def run_keras(code, payload, float64=True):
                   "keras.config.set_floatx('float64')\n" if float64 else "")
                + f"data = json.loads({json.dumps(json.dumps(payload))})\n")
     env = dict(os.environ, KERAS_BACKEND=backend, CUDA_VISIBLE_DEVICES="")
+    # run from tests/: from the repository root, `import cydl` in the child would find
+    # the source folder (unbuilt in a fresh clone) before the installed package
     proc = subprocess.run([sys.executable, "-c", prelude + code + "\nprint(json.dumps(result))"],
-                          env=env, capture_output=True, text=True, timeout=600)
+                          env=env, capture_output=True, text=True, timeout=600,
+                          cwd=os.path.dirname(os.path.abspath(__file__)))
     if proc.returncode == 3:
         pytest.skip("the installed Keras is older than 3: the oracle is Keras 3")
     assert proc.returncode == 0, proc.stderr[-3000:]
