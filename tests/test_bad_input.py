@@ -97,3 +97,18 @@ def test_other_dtypes_and_layouts_are_converted(x):
 def test_one_hot_labels_with_sparse_loss_are_explained():
     with pytest.raises(ValueError, match="categorical_crossentropy"):
         _model().fit(X, np.eye(3)[Y], verbose=0)
+
+
+@pytest.mark.parametrize("kw", [{"use_ema": True}, {"decay": 0.1},
+                                {"gradient_accumulation_steps": 2},
+                                {"loss_scale_factor": 128.0}])
+def test_keras_optimizer_arguments_cydl_would_ignore_are_refused(kw):
+    # accepting them would silently train differently from Keras
+    with pytest.raises(NotImplementedError, match=next(iter(kw))):
+        cydl.optimizers.Adam(**kw)
+
+
+@pytest.mark.parametrize("kw", [{"use_ema": False}, {"jit_compile": True}, {"decay": 0},
+                                {"ema_momentum": 0.99}])
+def test_keras_optimizer_arguments_at_inert_values_are_accepted(kw):
+    cydl.optimizers.Adam(**kw)

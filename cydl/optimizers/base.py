@@ -37,6 +37,11 @@ def _learning_rate(value):
     return number(value, "learning_rate", low=0.0)
 
 
+_INERT = {"decay": (None, 0), "use_ema": (False,), "ema_momentum": (0.99,),
+          "ema_overwrite_frequency": (None,), "jit_compile": (True, False, "auto"),
+          "loss_scale_factor": (None,), "gradient_accumulation_steps": (None,)}
+
+
 class Optimizer:
     """Base class of the optimizers.
 
@@ -58,10 +63,15 @@ class Optimizer:
         if "lr" in kwargs:
             warnings.warn("`lr` is deprecated, use `learning_rate`", DeprecationWarning, 2)
             learning_rate = kwargs.pop("lr")
-        for legacy in ("decay", "use_ema", "ema_momentum", "ema_overwrite_frequency",
-                       "jit_compile", "loss_scale_factor", "gradient_accumulation_steps"):
-            if legacy in kwargs and kwargs[legacy] not in (None, False, 0, 0.99, True):
-                raise NotImplementedError(f"`{legacy}` is not supported by cydl optimizers")
+        for legacy, inert in _INERT.items():
+            # Keras arguments accepted at the values that change nothing; any other
+            # value would be silently ignored, so it is refused
+            if legacy in kwargs and not any(kwargs[legacy] is v or (
+                    type(kwargs[legacy]) is not bool and kwargs[legacy] == v)
+                    for v in inert):
+                raise NotImplementedError(
+                    f"`{legacy}={kwargs[legacy]!r}` is not supported by cydl optimizers "
+                    f"(accepted: {', '.join(map(repr, inert))})")
             kwargs.pop(legacy, None)
         if kwargs:
             raise TypeError(f"Unrecognized arguments for {type(self).__name__}: {kwargs}")
