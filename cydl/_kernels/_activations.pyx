@@ -365,6 +365,14 @@ cdef inline Operand _strides(Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t rows, Py_s
     return o
 
 
+cdef inline Operand _swap(Operand o) noexcept nogil:
+    """The operand's strides in the transposed view."""
+    cdef Operand t
+    t.r = o.c
+    t.c = o.r
+    return t
+
+
 cdef inline Py_ssize_t _iabs(Py_ssize_t x) noexcept nogil:
     return -x if x < 0 else x
 
@@ -388,6 +396,13 @@ def activation_forward(const floating[:, :] Z, floating[:, :] A, int act, double
     a = _strides(A.strides[0], A.strides[1], rows, cols, item)
     zp = &Z[0, 0]
     ap = &A[0, 0]
+    # Elementwise, the transposed problem is the same one: take the orientation in
+    # which A's columns are its closer-spaced axis (a row-major pair then runs the
+    # column-major loop).
+    if act != ACT_SOFTMAX and not (z.r == 1 and a.r == 1) and \
+            ((z.c == 1 and a.c == 1) or _iabs(a.r) > _iabs(a.c)):
+        rows, cols = cols, rows
+        z, a = _swap(z), _swap(a)
     with nogil:
         if act == ACT_SOFTMAX:
             parts = parts_for(<double>rows * cols * 20, 40000, n_threads, rows)
@@ -406,16 +421,7 @@ def activation_forward(const floating[:, :] Z, floating[:, :] A, int act, double
                 bias_act_forward(act, <floating>alpha, rows, sp.lo, sp.hi,
                                  <floating*>zp, z.c, <const floating*>NULL, ap, a.c)
                 cydl_ftz_end(csr)
-        elif z.c == 1 and a.c == 1:
-            # rows contiguous (row-major): the same loop with the roles swapped
-            parts = parts_for(<double>rows * cols * 8, 40000, n_threads, rows)
-            for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
-                csr = cydl_ftz_begin()
-                sp = split_range(rows, parts, t, 1)
-                bias_act_forward(act, <floating>alpha, cols, sp.lo, sp.hi,
-                                 <floating*>zp, z.r, <const floating*>NULL, ap, a.r)
-                cydl_ftz_end(csr)
-        elif _iabs(a.r) <= _iabs(a.c):
+        else:
             # mixed orders: walk down A's columns (its shorter stride) with each
             # operand's own strides
             parts = parts_for(<double>rows * cols * 8, 40000, n_threads, cols)
@@ -424,14 +430,6 @@ def activation_forward(const floating[:, :] Z, floating[:, :] A, int act, double
                 sp = split_range(cols, parts, t, 1)
                 act_forward_strided(act, <floating>alpha, rows, sp.lo, sp.hi,
                                     zp, z.r, z.c, ap, a.r, a.c)
-                cydl_ftz_end(csr)
-        else:
-            parts = parts_for(<double>rows * cols * 8, 40000, n_threads, rows)
-            for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
-                csr = cydl_ftz_begin()
-                sp = split_range(rows, parts, t, 1)
-                act_forward_strided(act, <floating>alpha, cols, sp.lo, sp.hi,
-                                    zp, z.c, z.r, ap, a.c, a.r)
                 cydl_ftz_end(csr)
 
 
@@ -466,6 +464,10 @@ def activation_backward(const floating[:, :] dA, const floating[:, :] A,
     gp = &dA[0, 0]
     ap = &A[0, 0]
     dp = &dZ[0, 0]
+    if act != ACT_SOFTMAX and not (g.r == 1 and a.r == 1 and z.r == 1 and d.r == 1) and \
+            ((g.c == 1 and a.c == 1 and z.c == 1 and d.c == 1) or _iabs(d.r) > _iabs(d.c)):
+        rows, cols = cols, rows      # as in activation_forward
+        g, a, z, d = _swap(g), _swap(a), _swap(z), _swap(d)
     with nogil:
         if act == ACT_SOFTMAX:
             parts = parts_for(<double>rows * cols * 8, 40000, n_threads, rows)
@@ -483,27 +485,11 @@ def activation_backward(const floating[:, :] dA, const floating[:, :] A,
                 act_backward(act, <floating>alpha, rows, sp.lo, sp.hi, gp, g.c, ap, a.c,
                              zp, z.c, dp, d.c)
                 cydl_ftz_end(csr)
-        elif g.c == 1 and a.c == 1 and z.c == 1 and d.c == 1:
-            parts = parts_for(<double>rows * cols * 8, 40000, n_threads, rows)
-            for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
-                csr = cydl_ftz_begin()
-                sp = split_range(rows, parts, t, 1)
-                act_backward(act, <floating>alpha, cols, sp.lo, sp.hi, gp, g.r, ap, a.r,
-                             zp, z.r, dp, d.r)
-                cydl_ftz_end(csr)
-        elif _iabs(d.r) <= _iabs(d.c):
+        else:
             parts = parts_for(<double>rows * cols * 8, 40000, n_threads, cols)
             for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
                 csr = cydl_ftz_begin()
                 sp = split_range(cols, parts, t, 1)
                 act_backward_strided(act, <floating>alpha, rows, sp.lo, sp.hi, gp, g.r, g.c,
                                      ap, a.r, a.c, zp, z.r, z.c, dp, d.r, d.c)
-                cydl_ftz_end(csr)
-        else:
-            parts = parts_for(<double>rows * cols * 8, 40000, n_threads, rows)
-            for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
-                csr = cydl_ftz_begin()
-                sp = split_range(rows, parts, t, 1)
-                act_backward_strided(act, <floating>alpha, cols, sp.lo, sp.hi, gp, g.c, g.r,
-                                     ap, a.c, a.r, zp, z.c, z.r, dp, d.c, d.r)
                 cydl_ftz_end(csr)
