@@ -340,6 +340,12 @@ def test_fused_dag_step_allocates_nothing():
     assert runner.fused
     runner.bind(data, batch=32)
     runner.set_order(np.random.default_rng(0).permutation(data.n).astype(np.int64))
+    assert_steps_allocate_nothing(runner)
+
+
+def assert_steps_allocate_nothing(runner):
+    """20 warm-up steps of 32 rows, then 200 steps that may not allocate (a bound
+    runner over at least 640 rows; tests/test_lower_custom.py uses it too)."""
     for step in range(20):
         runner.train(32 * step, 32 * step + 32)
     tracemalloc.start()

@@ -1,8 +1,6 @@
 """Custom layers in the fused step (cydl/models/_lower_ops.py): a custom layer made of
 ops the plan knows is lowered into plan nodes and trains exactly as on the graph
 runner; one that uses anything else leaves the model on the graph runner."""
-import tracemalloc
-
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -10,6 +8,7 @@ from hypothesis import given, settings, strategies as st
 import cydl
 from cydl import layers, ops
 from cydl.models import _loops
+from test_fused import assert_steps_allocate_nothing  # tests/ is on sys.path
 
 
 class MyDense(cydl.layers.Layer):
@@ -190,17 +189,4 @@ def test_lowered_custom_step_allocates_nothing():
     assert runner.fused
     runner.bind(data, batch=32)
     runner.set_order(rng.permutation(640).astype(np.int64))
-    for step in range(20):
-        runner.train(32 * step, 32 * step + 32)
-    tracemalloc.start()
-    try:
-        base, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        for step in range(200):
-            start = 32 * (step % 19)
-            runner.train(start, start + 32)
-        current, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert peak - base < 1024, (peak - base)
-    assert current - base < 256
+    assert_steps_allocate_nothing(runner)
