@@ -23,7 +23,12 @@ def run_keras(code, payload, float64=True):
                   "    import jax; jax.config.update('jax_enable_x64', True)\n"
                   "keras.config.set_floatx('float64')\n" if float64 else "")
                + f"data = json.loads({json.dumps(json.dumps(payload))})\n")
-    env = dict(os.environ, KERAS_BACKEND=backend, CUDA_VISIBLE_DEVICES="")
+    # the child imports the cydl this process imported (installed, or built in place)
+    import cydl
+    here = os.path.dirname(os.path.dirname(os.path.abspath(cydl.__file__)))
+    env = dict(os.environ, KERAS_BACKEND=backend, CUDA_VISIBLE_DEVICES="",
+               PYTHONPATH=os.pathsep.join([here] + [p for p in [os.environ.get(
+                   "PYTHONPATH")] if p]))
     # run from tests/: from the repository root, `import cydl` in the child would find
     # the source folder (unbuilt in a fresh clone) before the installed package
     proc = subprocess.run([sys.executable, "-c", prelude + code + "\nprint(json.dumps(result))"],
