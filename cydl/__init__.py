@@ -22,6 +22,18 @@ from cydl._version import __version__  # noqa: E402
 from cydl.layers import Input  # noqa: E402
 from cydl.models import Model, Sequential  # noqa: E402
 
+# Submodules with optional dependencies (optuna, scikit-learn, mpi4py) load on first use,
+# so that `import cydl` stays numpy+scipy only and fast.
+_LAZY = ("tuner", "wrappers", "distribution", "sklearn")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return importlib.import_module(f"cydl.{name}")
+    raise AttributeError(f"module 'cydl' has no attribute {name!r}")
+
+
 __all__ = ["Sequential", "Model", "Input", "layers", "optimizers", "losses", "metrics",
            "callbacks", "initializers", "activations", "regularizers", "constraints",
            "models", "saving", "utils", "datasets", "config", "backend", "ops", "GradientTape", "show_config",
