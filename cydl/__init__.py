@@ -24,7 +24,7 @@ from cydl.models import Model, Sequential  # noqa: E402
 
 # Submodules with optional dependencies (optuna, scikit-learn, mpi4py) load on first use,
 # so that `import cydl` stays numpy+scipy only and fast.
-_LAZY = ("tuner", "wrappers", "distribution", "sklearn")
+_LAZY = ("tuner", "wrappers", "distribution", "sklearn", "export")
 
 
 def __getattr__(name):

@@ -235,3 +235,42 @@ def test_schedules_drive_the_fused_step_as_torch_does(name):
             sched.step()
     for a, t in zip(fused_w, T):
         np.testing.assert_allclose(a, t.detach().numpy(), rtol=1e-9, atol=1e-12)
+
+
+_KERAS_OPT_CONFIG = """
+import keras
+S = keras.optimizers.schedules
+made = {"ExponentialDecay": S.ExponentialDecay(0.01, 1000, 0.9),
+        "PiecewiseConstantDecay": S.PiecewiseConstantDecay([10, 20], [0.1, 0.01, 0.001]),
+        "CosineDecay": S.CosineDecay(0.1, 500, alpha=0.05)}
+result = {k: keras.optimizers.Adam(learning_rate=v).get_config()["learning_rate"]
+          for k, v in made.items()}
+"""
+
+
+def test_optimizer_config_with_a_schedule_round_trips_in_keras_form():
+    # Keras 3 writes a schedule inside an optimizer's config as a nested
+    # {"module", "class_name", "config"} dict; cydl writes the same and reads Keras's back
+    S = cydl.optimizers.schedules
+    ours = {"ExponentialDecay": S.ExponentialDecay(0.01, 1000, 0.9),
+            "PiecewiseConstantDecay": S.PiecewiseConstantDecay([10, 20], [0.1, 0.01, 0.001]),
+            "CosineDecay": S.CosineDecay(0.1, 500, alpha=0.05)}
+    theirs = run_keras(_KERAS_OPT_CONFIG, {}, float64=False)
+    for name, schedule in ours.items():
+        config = cydl.optimizers.Adam(learning_rate=schedule).get_config()
+        assert config["learning_rate"]["class_name"] == theirs[name]["class_name"] == name
+        assert config["learning_rate"]["module"] == theirs[name]["module"]
+        for source in (config, dict(config, learning_rate=theirs[name])):
+            again = cydl.optimizers.Adam.from_config(source)
+            via_get = cydl.optimizers.get({"class_name": "Adam", "config": source})
+            for step in (0, 7, 15, 400, 2000):
+                want = float(schedule(step))
+                assert float(again._learning_rate(step)) == pytest.approx(want, rel=1e-12)
+                assert float(via_get._learning_rate(step)) == pytest.approx(want, rel=1e-12)
+
+
+def test_an_unknown_schedule_in_a_config_names_it():
+    config = cydl.optimizers.SGD().get_config()
+    config["learning_rate"] = {"class_name": "NoSuchDecay", "config": {}}
+    with pytest.raises(ValueError, match="NoSuchDecay"):
+        cydl.optimizers.SGD.from_config(config)

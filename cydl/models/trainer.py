@@ -63,6 +63,16 @@ class Trainer:
         from cydl import saving
         saving.load_weights(self, filepath)
 
+    def export(self, filepath, format="onnx", verbose=None, input_signature=None, **kwargs):
+        """Export the forward pass for inference, as Keras 3's `Model.export`; cydl
+        writes format="onnx" (`pip install "cydl[onnx]"`): see cydl.export.
+
+        Example:
+        >>> model.export("model.onnx", format="onnx")
+        """
+        from cydl.export import export_model
+        export_model(self, filepath, format, verbose, input_signature, **kwargs)
+
     def _store_dtype(self):
         ws = self.weights
         return ws[0].dtype if ws else np.dtype(self.dtype)

@@ -12,6 +12,7 @@ import numpy as np
 
 from cydl import _ops as ops
 from cydl._checks import is_number, number
+from cydl.optimizers import schedules
 from cydl.optimizers.schedules import LearningRateSchedule
 from cydl.constraints import fused_spec
 from cydl.regularizers import penalty_factors
@@ -126,6 +127,8 @@ class Optimizer:
     def learning_rate(self, value):
         """A number (Python, NumPy scalar or 0-d array), a LearningRateSchedule, or a
         callable of the step."""
+        if isinstance(value, dict):    # a schedule's config, as get_config writes it
+            value = schedules.deserialize(value)
         if isinstance(value, type):
             raise TypeError(f"`learning_rate` must be a number, a LearningRateSchedule "
                             f"instance or a callable of the step. Received the class "
@@ -282,7 +285,10 @@ class Optimizer:
     # ------------------------------------------------------------ config
     def get_config(self):
         lr = self._learning_rate
-        lr = float(lr.value) if isinstance(lr, Variable) else getattr(lr, "get_config", lambda: lr)()
+        if isinstance(lr, Variable):
+            lr = float(lr.value)
+        elif isinstance(lr, LearningRateSchedule):
+            lr = schedules.serialize(lr)
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
                 "global_clipnorm": self.global_clipnorm}

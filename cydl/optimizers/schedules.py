@@ -20,6 +20,35 @@ class LearningRateSchedule:
         return cls(**config)
 
 
+def serialize(schedule):
+    """A schedule as Keras 3 writes it inside an optimizer's config.
+
+    Example:
+    >>> serialize(ExponentialDecay(0.01, 1000, 0.9))["class_name"]
+    'ExponentialDecay'
+    """
+    if not isinstance(schedule, LearningRateSchedule):
+        raise TypeError(f"Expected a LearningRateSchedule. Received {schedule!r}")
+    return {"module": "keras.optimizers.schedules", "class_name": type(schedule).__name__,
+            "config": schedule.get_config(), "registered_name": None}
+
+
+def deserialize(config):
+    """The schedule a `serialize` (or Keras 3) config describes.
+
+    Args:
+        config: a dict with `class_name` (one of this module's schedules) and `config`.
+    """
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise TypeError(f"A schedule config must be a dict with 'class_name' and 'config'. "
+                        f"Received {config!r}")
+    cls = globals().get(config["class_name"])
+    if not (isinstance(cls, type) and issubclass(cls, LearningRateSchedule)
+            and cls is not LearningRateSchedule):
+        raise ValueError(f"Unknown learning-rate schedule {config['class_name']!r}")
+    return cls.from_config(dict(config.get("config", {})))
+
+
 def _decay_args(self, initial_learning_rate, decay_steps, decay_rate, staircase):
     owner = type(self).__name__
     self.initial_learning_rate = number(initial_learning_rate, "initial_learning_rate",
