@@ -140,7 +140,9 @@ def layer_node(layer, inputs, args, training, kwargs):
     if args:
         raise TypeError(f"Layer {layer.name!r}: pass extra arguments by keyword in a graph")
     dummy = map_structure(lambda t: _dummy(t) if isinstance(t, KerasTensor) else t, inputs)
-    values = layer(dummy, training=False, **kwargs)
+    # zeros make 0/0 and log(0): those values are discarded, only the shapes are kept
+    with np.errstate(all="ignore"):
+        values = layer(dummy, training=False, **kwargs)
     if training is not None:
         kwargs = dict(kwargs, training=bool(training))
     node = Node(layer, inputs, dict(kwargs), None)
@@ -154,7 +156,8 @@ def op_node(fn, args, attrs):
     """An op function on KerasTensors (e.g. cydl.ops.concatenate in a traced call)."""
     from cydl.autodiff import apply
     dummy = tuple(_dummy(t) if isinstance(t, KerasTensor) else t for t in args)
-    values = apply(fn, dummy, **attrs)
+    with np.errstate(all="ignore"):     # see layer_node
+        values = apply(fn, dummy, **attrs)
     node = Node(fn, tuple(args), {}, None, attrs)
     node.outputs = _symbolic_outputs(values, node, _batch_unknown(args))
     return node.outputs

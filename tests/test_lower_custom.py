@@ -190,3 +190,19 @@ def test_lowered_custom_step_allocates_nothing():
     runner.bind(data, batch=32)
     runner.set_order(rng.permutation(640).astype(np.int64))
     assert_steps_allocate_nothing(runner)
+
+
+def test_shape_inference_on_zeros_neither_warns_nor_changes_the_path():
+    # layer_node finds output shapes by running the layer on zeros: 0/0 there used to
+    # warn and, under -W error, silently sent the custom layer to the graph runner
+    import warnings
+
+    class Ratio(cydl.layers.Layer):
+        def call(self, x):
+            return cydl.ops.divide(x, x + x)
+
+    m = cydl.Sequential([cydl.layers.Input((4,)), Ratio()])
+    x = np.full((2, 4), 3.0, "float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(m.predict(x, verbose=0), 0.5)

@@ -29,8 +29,6 @@ from cydl.export._onnx import to_onnx  # noqa: E402
 RNG = np.random.default_rng(0)
 # predict's own trace of a custom or composite layer (cydl.models._lower_ops) runs
 # each op on zeros, where a division warns (0 / 0); those values are discarded
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:invalid value encountered in divide:RuntimeWarning")
 
 
 def budget(dtype, *fan_ins, elementwise=0):
