@@ -3,6 +3,7 @@ from cydl.callbacks.backup_and_restore import BackupAndRestore
 from cydl.callbacks.base import Callback, CallbackList
 from cydl.callbacks.csv_logger import CSVLogger
 from cydl.callbacks.early_stopping import EarlyStopping
+from cydl.callbacks.gradient_stats import GradientStats
 from cydl.callbacks.history import History
 from cydl.callbacks.model_checkpoint import ModelCheckpoint
 from cydl.callbacks.plateau import ReduceLROnPlateau
@@ -12,4 +13,4 @@ from cydl.callbacks.tensorboard import TensorBoard
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
            "LearningRateScheduler", "TerminateOnNaN", "LambdaCallback", "ModelCheckpoint",
-           "ReduceLROnPlateau", "CSVLogger", "BackupAndRestore"]
+           "ReduceLROnPlateau", "CSVLogger", "BackupAndRestore", "GradientStats"]

@@ -1,4 +1,6 @@
 """Callback and CallbackList."""
+import weakref
+
 import numpy as np
 
 
@@ -115,6 +117,9 @@ class CallbackList:
         for cb in self.callbacks:
             cb.set_model(model)
             cb.set_params(params)
+            # a callback that cooperates with another of the same fit (GradientStats
+            # writing into TensorBoard's files) finds it here; weak: no cycle to collect
+            cb._siblings = weakref.ref(self)
         self.wants = {hook: [cb for cb in self.callbacks
                              if any(_overrides(cb, h) for h in names)]
                       for hook, names in _BATCH_HOOKS.items()}

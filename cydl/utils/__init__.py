@@ -1,10 +1,11 @@
-"""Utilities: seeding, label encoding and model plots."""
+"""Utilities: seeding, label encoding, model plots and training diagnostics."""
 import numpy as np
 
 from cydl._checks import as_array
 from cydl._config import set_random_seed
 from cydl._registry import positive_int
 from cydl.utils.plot import model_to_dot, plot_model
+from cydl.utils.diagnostics import check_gradients, find_learning_rate, sanity_check
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
@@ -35,4 +36,5 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     return out
 
 
-__all__ = ["set_random_seed", "to_categorical", "plot_model", "model_to_dot"]
+__all__ = ["set_random_seed", "to_categorical", "plot_model", "model_to_dot",
+           "check_gradients", "sanity_check", "find_learning_rate"]
