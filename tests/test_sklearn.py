@@ -1,9 +1,11 @@
 """cydl.sklearn: MLPClassifier / MLPRegressor as scikit-learn estimators.
 
-scikit-learn's own check_estimator suite, real learning (the digits that ship with
-cydl, a smooth regression), clone / pickle / deepcopy, GridSearchCV with worker
-processes, partial_fit, warm_start, early_stopping, random_state, and the module
-working without scikit-learn installed."""
+scikit-learn's own check_estimator suite (at the defaults, at max_iter=20, and for
+each solver), real learning (the digits that ship with cydl, a smooth regression),
+clone / pickle / deepcopy, GridSearchCV with worker processes, partial_fit,
+warm_start, early_stopping, random_state, and the module working without
+scikit-learn installed. tests/test_sklearn_oracle.py compares the training itself
+with scikit-learn's."""
 import copy
 import os
 import pickle
@@ -35,7 +37,10 @@ def _regression(n=400, seed=0):
     return x, np.sin(x[:, 0]) + 0.5 * x[:, 1] ** 2 - x[:, 2]
 
 
-@pytest.mark.parametrize("est", [MLPClassifier(), MLPRegressor()], ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("est", [
+    MLPClassifier(), MLPRegressor(), MLPClassifier(max_iter=20), MLPRegressor(max_iter=20),
+    MLPClassifier(solver="lbfgs"), MLPRegressor(solver="lbfgs"),
+    MLPClassifier(solver="sgd", learning_rate="adaptive")], ids=repr)
 def test_scikit_learn_check_estimator(est):
     checks = pytest.importorskip("sklearn.utils.estimator_checks",
                                  reason="scikit-learn is not installed")
@@ -63,8 +68,8 @@ def test_binary_labels_of_any_type():
     xtr, ytr, xte, yte = _digits()
     keep = (ytr == 3) | (ytr == 8)
     names = np.where(ytr[keep] == 3, "three", "eight")
-    clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=40, random_state=1,
-                        n_iter_no_change=40).fit(xtr[keep], names)
+    clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=60, random_state=1,
+                        n_iter_no_change=60).fit(xtr[keep], names)
     assert clf.classes_.tolist() == ["eight", "three"] and clf.out_activation_ == "logistic"
     assert clf.predict_proba(xtr[keep]).shape == (keep.sum(), 2)
     assert clf.score(xtr[keep], names) > 0.95
@@ -89,6 +94,14 @@ def test_random_state_repeats_and_leaves_the_global_generator_alone():
     b = MLPRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=3).fit(x, y)
     for u, v in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
         np.testing.assert_array_equal(u, v)
+    # None: NumPy's global RandomState, as scikit-learn's check_random_state(None)
+    np.random.seed(5)
+    c = MLPRegressor(hidden_layer_sizes=(8,), max_iter=5).fit(x, y)
+    np.random.seed(5)
+    d = MLPRegressor(hidden_layer_sizes=(8,), max_iter=5).fit(x, y)
+    np.testing.assert_array_equal(c.coefs_[0], d.coefs_[0])
+    e = MLPRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=np.random.RandomState(5))
+    np.testing.assert_array_equal(e.fit(x, y).coefs_[0], c.coefs_[0])
 
 
 def test_clone_pickle_deepcopy():
@@ -120,7 +133,9 @@ def test_partial_fit_and_warm_start_go_on():
         clf.partial_fit(xtr, ytr)
     for _ in range(5):
         clf.partial_fit(xtr, ytr, classes=np.arange(10))
-    assert clf.n_iter_ == 5 and clf.loss_curve_[-1] < clf.loss_curve_[0]
+    # scikit-learn's n_iter_ counts the epochs of the latest call; loss_curve_ all
+    assert clf.n_iter_ == 1 and len(clf.loss_curve_) == 5 and clf.t_ == 5 * len(xtr)
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
     with pytest.raises(ValueError, match="not in classes_"):
         clf.partial_fit(xtr[:3], [0, 1, 12])
     warm = MLPClassifier(hidden_layer_sizes=(16,), max_iter=3, warm_start=True, random_state=0)
@@ -129,8 +144,13 @@ def test_partial_fit_and_warm_start_go_on():
         warm.fit(xtr, ytr)
         first = warm.coefs_[0].copy()
         warm.fit(xtr, ytr)
-    assert warm.n_iter_ == 6 and len(warm.loss_curve_) == 6
+    assert warm.n_iter_ == 3 and len(warm.loss_curve_) == 6
     assert not np.array_equal(first, warm.coefs_[0])
+    with pytest.raises(ValueError, match="same classes"):
+        warm.fit(xtr[ytr < 5], ytr[ytr < 5])
+    # lbfgs is not stochastic: no partial_fit, as in scikit-learn
+    assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")
+    assert hasattr(MLPClassifier(solver="sgd"), "partial_fit")
 
 
 def test_early_stopping_keeps_the_best_epoch():
@@ -140,15 +160,20 @@ def test_early_stopping_keeps_the_best_epoch():
     scores = clf.validation_scores_
     assert clf.best_validation_score_ == max(scores) and clf.best_loss_ is None
     assert clf.n_iter_ == len(scores) < 200           # it stopped
-    assert len(scores) - 1 - int(np.argmax(scores)) >= 3
+    # it stops after n_iter_no_change + 1 epochs without an improvement by tol
+    assert len(scores) - 1 - int(np.argmax(scores)) >= 4
+    with pytest.raises(ValueError, match="early_stopping"):
+        clf.partial_fit(xtr, ytr)
 
 
 @pytest.mark.parametrize("params,match", [
-    ({"solver": "lbfgs"}, "solver"), ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes"),
-    ({"learning_rate": "adaptive"}, "learning_rate"), ({"alpha": -1.0}, "alpha"),
+    ({"solver": "newton"}, "solver"), ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes"),
+    ({"learning_rate": "cyclic"}, "learning_rate"), ({"alpha": -1.0}, "alpha"),
     ({"max_iter": 0}, "max_iter"), ({"activation": "gelu"}, "activation"),
     ({"batch_size": 0}, "batch_size"), ({"validation_fraction": 1.0}, "validation_fraction"),
-    ({"learning_rate_init": float("nan")}, "learning_rate_init")])
+    ({"learning_rate_init": float("nan")}, "learning_rate_init"), ({"power_t": -1.0}, "power_t"),
+    ({"max_fun": 0}, "max_fun"), ({"momentum": 1.5}, "momentum"), ({"loss": "poisson"}, "loss"),
+    ({"shuffle": "no"}, "shuffle"), ({"solver": "lbfgs", "max_fun": 2.5}, "max_fun")], ids=str)
 def test_bad_hyperparameters_are_named(params, match):
     x, y = _regression(20)
     with pytest.raises(ValueError, match=match):
@@ -170,6 +195,16 @@ def test_works_without_scikit_learn():
         assert 0.0 <= clf.score(x, y) <= 1.0
         reg = MLPRegressor(max_iter=5).fit(x, x[:, 0])
         assert reg.predict(x).shape == (60,) and reg.score(x, x[:, 0]) <= 1.0
+        reg = MLPRegressor(solver="lbfgs", hidden_layer_sizes=(8,), max_iter=200,
+                           random_state=0).fit(x, x[:, 0])
+        assert reg.score(x, x[:, 0]) > 0.9
+        es = MLPClassifier(max_iter=5, early_stopping=True, random_state=0).fit(x, y)
+        assert len(es.validation_scores_) == es.n_iter_
+        from cydl.sklearn import Perceptron
+        per = Perceptron().fit(x, y)
+        assert per.coef_.shape == (1, 4) and per.score(x, y) > 0.8
+        per = Perceptron(class_weight="balanced", early_stopping=True).fit(x, y)
+        assert per.n_iter_ >= 1
         try:
             MLPRegressor().predict(x)
         except AttributeError as e:

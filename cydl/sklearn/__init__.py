@@ -1,15 +1,23 @@
-"""scikit-learn-compatible MLPs: MLPClassifier and MLPRegressor on cydl's kernels.
+"""scikit-learn estimators on cydl: MLPClassifier, MLPRegressor and Perceptron.
 
-Drop-in for sklearn.neural_network's estimators of the same names: the same
-hyper-parameters (the `sgd` and `adam` solvers, constant rate), the same fitted
-attributes (`classes_`, `coefs_`, `intercepts_`, `loss_`, `loss_curve_`, `n_iter_`,
-`best_loss_`, `validation_scores_`, `n_features_in_`, ...), `partial_fit`,
-`warm_start` and `early_stopping` (which keeps the best epoch's weights). They
-train in float32 through cydl's fused step, multi-threaded, and default to one
-thread inside joblib workers (GridSearchCV(n_jobs=...)). They clone, pickle and
-deep-copy. scikit-learn itself is optional: with it installed they derive from
-its BaseEstimator and mixins; without it they carry their own get_params,
-set_params and score.
+Drop-in for sklearn.neural_network's MLPs and sklearn.linear_model.Perceptron: the
+same hyper-parameters and defaults, the same fitted attributes (`classes_`,
+`coefs_`, `intercepts_`, `loss_`, `loss_curve_`, `n_iter_`, `t_`, `best_loss_`,
+`validation_scores_`, `n_features_in_`, `feature_names_in_`, ...), `partial_fit`,
+`warm_start` and `early_stopping`. They draw their random numbers where
+scikit-learn draws them, so a `random_state` gives scikit-learn's initial weights,
+batches and validation split:
+
+* The MLPs' "adam" and "sgd" solvers (learning_rate "constant", "invscaling",
+  "adaptive") train in float32 through cydl's compiled step, one call per batch,
+  multi-threaded; "lbfgs" runs scipy's L-BFGS-B on the compiled loss and gradient
+  in float64.
+* Perceptron runs scikit-learn's plain SGD update for update (one-vs-rest for
+  several classes): the same `coef_`.
+
+They clone, pickle and deep-copy. scikit-learn itself is optional: with it
+installed they derive from its BaseEstimator and mixins and use its validation;
+without it they carry their own get_params, set_params and score.
 
 Example:
 >>> from cydl.sklearn import MLPClassifier
@@ -17,5 +25,6 @@ Example:
 >>> clf.predict_proba(X[:3])
 """
 from cydl.sklearn._estimators import MLPClassifier, MLPRegressor
+from cydl.sklearn._perceptron import Perceptron
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["MLPClassifier", "MLPRegressor", "Perceptron"]

@@ -8,6 +8,7 @@ try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.utils import multiclass as _multiclass, validation as _validation
+    from sklearn.utils.metaestimators import available_if
     if not hasattr(_validation, "validate_data"):      # scikit-learn < 1.6
         _validation = None
 except ImportError:            # scikit-learn is optional
@@ -48,3 +49,16 @@ except ImportError:            # scikit-learn is optional
 
     class ConvergenceWarning(UserWarning):
         pass
+
+    def available_if(check):
+        """The method exists on an instance only when check(instance) passes (it
+        raises AttributeError otherwise), as sklearn's available_if."""
+        def wrap(fn):
+            class _Method:
+                def __get__(self, obj, owner=None):
+                    if obj is None:
+                        return fn
+                    check(obj)
+                    return fn.__get__(obj, owner)
+            return _Method()
+        return wrap

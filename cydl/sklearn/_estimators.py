@@ -1,62 +1,64 @@
 """MLPClassifier and MLPRegressor."""
 import numpy as np
 
-from cydl.sklearn._base import _BaseMLP
-from cydl.sklearn._compat import ClassifierMixin, RegressorMixin, _multiclass, _validation
+from cydl.sklearn import _validate as V
+from cydl.sklearn._base import _BaseMLP, partial_fit_if_stochastic
+from cydl.sklearn._compat import ClassifierMixin, RegressorMixin, _validation
+
+_FLOATS = [np.float64, np.float32]
+
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
-    """Multi-layer perceptron classifier with sklearn's interface (see the module).
+    """Multi-layer perceptron classifier, as sklearn.neural_network.MLPClassifier.
 
-    Args: as sklearn.neural_network.MLPClassifier; solver 'adam' or 'sgd',
-    learning_rate 'constant'.
+    Args: sklearn's, with the same defaults and meaning: solver "adam", "sgd"
+        (learning_rate "constant", "invscaling" or "adaptive") or "lbfgs".
 
     Example:
     >>> clf = MLPClassifier(hidden_layer_sizes=(100,), random_state=0).fit(X, y)
     >>> clf.score(X_test, y_test)
     """
 
-    _loss_weight = None
+    _is_classifier = True
+    _train_weight = None
+    _report_weight = 1.0
 
     def fit(self, X, y):
-        warm = self.warm_start and hasattr(self, "model_")
-        X, y = self._check_X(X, not warm, y)
-        y = self._encode(y, fitting=not warm)
+        """Train on (X, y) (labels of any type); returns self."""
+        X, y = self._validate(X, y, incremental=False)
         return self._fit(X, y, incremental=False)
 
+    @partial_fit_if_stochastic
     def partial_fit(self, X, y, classes=None):
-        """One pass over (X, y); the first call needs `classes`."""
+        """One epoch over (X, y); the first call needs `classes` (all the labels)."""
         if not hasattr(self, "classes_"):
             if classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit")
+                raise ValueError("classes must be passed on the first call to partial_fit.")
             self.classes_ = np.unique(np.asarray(classes))
-        X, y = self._check_X(X, not hasattr(self, "model_"), y)
-        y = self._encode(y, fitting=False)
+        elif classes is not None and not np.array_equal(self.classes_,
+                                                        np.unique(np.asarray(classes))):
+            raise ValueError(f"`classes={classes!r}` is not the same as on last call to "
+                             f"partial_fit, was: {self.classes_!r}")
+        X, y = self._validate(X, y, incremental=True)
         return self._fit(X, y, incremental=True)
 
-    def _encode(self, y, fitting):
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            if _validation is not None:
-                y = _validation.column_or_1d(y, warn=True)
-            y = y.ravel()
-        if _multiclass is not None:
-            _multiclass.check_classification_targets(y)
-        elif y.dtype.kind == "f" and not np.all(y == np.round(y)):
-            raise ValueError("Unknown label type: continuous. Classifiers need labels")
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D (class labels); got shape {y.shape}")
-        if fitting:
-            self.classes_ = np.unique(y)
-            if len(self.classes_) < 2:
+    def _validate(self, X, y, incremental):
+        first = not hasattr(self, "model_") or (not self.warm_start and not incremental)
+        X, y = V.check_data(self, X, y, reset=first, dtype=_FLOATS)
+        y = V.class_labels(y)
+        classes = np.unique(y)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self.classes_ = classes
+            if len(classes) < 2:
                 raise ValueError(f"The number of classes has to be greater than one; got "
-                                 f"{len(self.classes_)} class")
-        pos = np.searchsorted(self.classes_, y)
-        pos = np.clip(pos, 0, len(self.classes_) - 1)
-        if not np.array_equal(self.classes_[pos], y):
-            bad = y[self.classes_[pos] != y][:3]
-            raise ValueError(f"y holds labels not in classes_ {self.classes_.tolist()}: "
-                             f"{bad.tolist()}")
-        return pos.astype(np.float32)[:, None] if len(self.classes_) == 2 else pos
+                                 f"{len(classes)} class")
+        elif self.warm_start and set(classes.tolist()) != set(self.classes_.tolist()):
+            raise ValueError(f"warm_start can only be used where `y` has the same classes as "
+                             f"in the previous call to fit. Previously got {self.classes_}, "
+                             f"`y` has {classes}")
+        pos = V.positions(self.classes_, y)
+        y = pos.astype(np.float64)[:, None] if len(self.classes_) == 2 else pos
+        return X, y
 
     def _n_out(self, y):
         return 1 if len(self.classes_) == 2 else len(self.classes_)
@@ -80,7 +82,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return float(np.mean(pred == np.asarray(y).ravel().astype(int)))
 
     def predict_proba(self, X):
-        p = self._raw(X).astype(np.float64)
+        """Class probabilities (n, n_classes), in the order of classes_."""
+        p = self._raw(X)
         return np.hstack([1 - p, p]) if p.shape[1] == 1 else p
 
     def predict_log_proba(self, X):
@@ -88,55 +91,90 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return np.log(self.predict_proba(X))
 
     def predict(self, X):
+        """The most probable class of each row."""
         proba = self.predict_proba(X)          # first: it raises NotFittedError
         return self.classes_[proba.argmax(axis=1)]
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    """Multi-layer perceptron regressor with sklearn's interface (see the module).
+    """Multi-layer perceptron regressor, as sklearn.neural_network.MLPRegressor.
 
-    The loss is sklearn's: half the mean squared error, plus the L2 term.
+    The loss is sklearn's squared error: half the mean squared error, plus the L2
+    term alpha / 2 ||W||^2 / n_samples. Args: sklearn's (loss "squared_error").
 
     Example:
-    >>> reg = MLPRegressor(hidden_layer_sizes=(50, 50, 50), random_state=42).fit(X, y)
+    >>> reg = MLPRegressor(hidden_layer_sizes=[50, 50, 50], random_state=42).fit(X, y)
     """
 
+    _is_classifier = False
     _loss = "mse"
-    _loss_weight = 0.5           # sklearn's squared loss is MSE / 2
+    _report_weight = 0.5            # sklearn's squared loss is MSE / 2
     _out_activation = None
     out_activation_ = "identity"
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000):
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state,
+            tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun)
+        self.loss = loss
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
 
+    @property
+    def _train_weight(self):
+        # sklearn's gradient is that of half the squared error summed over the outputs
+        return 0.5 * self.n_outputs_
+
     def fit(self, X, y):
-        X, y = self._check_X(X, not (self.warm_start and hasattr(self, "model_")), y)
-        return self._fit(X, self._targets(y, len(X)), incremental=False)
+        """Train on (X, y), y of shape (n,) or (n, n_outputs); returns self."""
+        return self._fit(*self._validate(X, y, incremental=False), incremental=False)
 
+    @partial_fit_if_stochastic
     def partial_fit(self, X, y):
-        """One pass over (X, y)."""
-        X, y = self._check_X(X, not hasattr(self, "model_"), y)
-        return self._fit(X, self._targets(y, len(X)), incremental=True)
+        """One epoch over (X, y)."""
+        return self._fit(*self._validate(X, y, incremental=True), incremental=True)
 
-    def _targets(self, y, n):
+    def _validate(self, X, y, incremental):
+        if not (isinstance(self.loss, str) and self.loss == "squared_error"):
+            raise ValueError(f"cydl's MLPRegressor supports loss='squared_error' only. "
+                             f"Received: loss={self.loss!r}")
+        first = not hasattr(self, "model_") or (not self.warm_start and not incremental)
+        X, y = V.check_data(self, X, y, reset=first, dtype=_FLOATS)
         y = np.asarray(y, dtype=np.float64)
-        self._y_1d = y.ndim == 1
-        y = y.reshape(n, -1)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = _validation.column_or_1d(y, warn=True) if _validation is not None \
+                else y.ravel()
         if not np.isfinite(y).all():
             raise ValueError("y contains NaN or infinity")
-        return y.astype(np.float32)
+        return X, y.reshape(len(X), -1)
 
     def _n_out(self, y):
         return y.shape[1]
 
     def _score_on(self, X, y):
+        """R^2 averaged over the outputs, as sklearn's r2_score."""
         p = self.model_.predict(X, verbose=0).astype(np.float64)
         y = np.asarray(y, np.float64).reshape(p.shape)
-        ss_tot = ((y - y.mean(axis=0)) ** 2).sum()
-        return float(1 - ((y - p) ** 2).sum() / ss_tot) if ss_tot > 0 else 0.0
+        ss_res = ((y - p) ** 2).sum(axis=0)
+        ss_tot = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r2 = np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.where(ss_res > 0, 0.0, 1.0))
+        return float(r2.mean())
 
     def predict(self, X):
-        p = self._raw(X).astype(np.float64)
-        return p.ravel() if p.shape[1] == 1 and getattr(self, "_y_1d", True) else p
+        """The network's outputs: (n,) for one output, else (n, n_outputs)."""
+        p = self._raw(X)
+        return p.ravel() if p.shape[1] == 1 else p

@@ -1,7 +1,7 @@
-"""Float64 activations for prediction, the not-fitted error, and random_state."""
-import numpy as np
+"""Float64 activations for prediction, the not-fitted error, and BLAS threads."""
+import contextlib
 
-from cydl import _config
+import numpy as np
 
 
 def _softmax(z):
@@ -27,24 +27,15 @@ def _not_fitted(est):
                           f"'fit' with appropriate arguments before using this estimator.")
 
 
-class _seeded:
-    """Run with cydl's global generator seeded from random_state, then put the old
-    generator back: fitting an estimator must not move the caller's random state."""
 
-    def __init__(self, random_state):
-        self.random_state = random_state
-
-    def __enter__(self):
-        self.old = _config._RNG
-        rs = self.random_state
-        if rs is None:
-            return self
-        if isinstance(rs, np.random.RandomState):
-            rs = int(rs.randint(0, 2 ** 31 - 1))
-        _config._RNG = np.random.default_rng(rs)
-        return self
-
-    def __exit__(self, *exc):
-        if self.random_state is not None:
-            _config._RNG = self.old
-        return False
+def one_blas_thread():
+    """A context in which BLAS runs single-threaded (through threadpoolctl, which
+    comes with scikit-learn; a no-op without it). For loops of small BLAS calls
+    (L-BFGS-B's vector updates, the perceptron's blocks of margins): BLAS threads
+    only fight over the cores there, several times slower on a busy machine, and
+    cydl's kernels keep BLAS single-threaded inside their own threads anyway."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
