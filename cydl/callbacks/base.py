@@ -31,6 +31,12 @@ class Callback:
         self.model = None
         self.params = {}
 
+    def __getstate__(self):
+        # the link to the running fit's other callbacks is not part of a copy
+        state = self.__dict__.copy()
+        state.pop("_siblings", None)
+        return state
+
     def set_model(self, model):
         self.model = model
 
