@@ -102,7 +102,8 @@ def test_book_mlp_file_names_and_metadata(tmp_path):
     assert sess.get_outputs()[0].shape == ["batch", 10]
     # the weights travel as initializers named by their paths, at full precision
     inits = {i.name: onnx.numpy_helper.to_array(i) for i in proto.graph.initializer}
-    np.testing.assert_array_equal(inits["dense/kernel"], model.layers[1].kernel.numpy())
+    kernel = model.layers[1].kernel
+    np.testing.assert_array_equal(inits[kernel.path], kernel.numpy())
     check(model, sess, rows((28, 28), 5), budget("float32", 784, 300, 100))
 
 
