@@ -29,7 +29,24 @@ def config_dict():
         "blas": blas["config"],
         "blas_thread_control": blas["bound"],
         "floatx": _config.floatx(),
+        "distribution": _distribution(),
     }
+
+
+def _distribution():
+    """The processes of an MPI run, as far as known without importing mpi4py."""
+    from cydl.distribution import _init, _state, _world
+    w = _init._WORLD
+    launched = _world.launched()
+    if w is None:
+        return {"launched": launched is not None,
+                "rank": launched[0] if launched else 0,
+                "size": (launched[1] or None) if launched else 1, "initialized": False}
+    threads = _init._THREADS
+    return {"launched": launched is not None, "initialized": True, "rank": w.rank,
+            "size": w.size, "local_rank": w.local_rank, "local_size": w.local_size,
+            "threads_from": threads[1] if threads else None,
+            "data_parallel": _state.current() is not None}
 
 
 def show_config():
@@ -54,3 +71,16 @@ def show_config():
     print(f"  BLAS:      {c['blas']} (via scipy.linalg.cython_blas; "
           f"{'pinned to 1 thread inside kernels' if c['blas_thread_control'] else 'threads not controlled'})")
     print(f"  floatx:    {c['floatx']}")
+    d = c["distribution"]
+    if not d["launched"]:
+        print("  processes: 1 (not launched by mpiexec)")
+    elif not d["initialized"]:
+        print(f"  processes: rank {d['rank']} of {d['size'] or '?'} under an MPI launcher "
+              f"(cydl.distribution not initialized)")
+    else:
+        share = {"share": "its share of this machine's CPUs", "user": "set by the user"}.get(
+            d["threads_from"], "the default")
+        threads = f"{c['threads']} thread" + ("s" if c["threads"] != 1 else "")
+        print(f"  processes: rank {d['rank']} of {d['size']}, {d['local_size']} on this "
+              f"machine (local rank {d['local_rank']}); {threads} each ({share}); "
+              f"DataParallel {'on' if d['data_parallel'] else 'off'}")

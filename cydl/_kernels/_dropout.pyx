@@ -76,10 +76,10 @@ cdef void apply_span(bint by_cols, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t rows
 
 
 cdef void mask_span(Py_ssize_t lo, Py_ssize_t hi, unsigned char* M, uint64_t key,
-                    uint64_t thr) noexcept nogil:
+                    uint64_t thr, uint64_t first) noexcept nogil:
     cdef Py_ssize_t i
     for i in range(lo, hi):
-        M[i] = kept(key, <uint64_t>i, thr)
+        M[i] = kept(key, first + <uint64_t>i, thr)
 
 
 cdef inline Py_ssize_t _el(Py_ssize_t nbytes, Py_ssize_t item) noexcept nogil:
@@ -136,8 +136,11 @@ def dropout_apply(const floating[:, :] X, const unsigned char[:, :] M, floating[
             cydl_ftz_end(csr)
 
 
-def dropout_mask(unsigned char[::1] M, uint64_t key, uint64_t thr, int n_threads):
-    """M[i] = whether element i is kept (for a noise_shape mask, broadcast later)."""
+def dropout_mask(unsigned char[::1] M, uint64_t key, uint64_t thr, int n_threads,
+                 uint64_t first=0):
+    """M[i] = whether element first + i of the call's stream is kept (for a
+    noise_shape mask, broadcast later; `first` > 0 for a slice of a larger batch, as a
+    process of a data-parallel step holds)."""
     cdef Py_ssize_t n = M.shape[0]
     cdef int t, parts
     cdef unsigned int csr
@@ -148,4 +151,4 @@ def dropout_mask(unsigned char[::1] M, uint64_t key, uint64_t thr, int n_threads
     with nogil:
         for t in prange(parts, num_threads=run_threads(parts), schedule='static'):
             sp = split_range(n, parts, t, 1)
-            mask_span(sp.lo, sp.hi, &M[0], key, thr)
+            mask_span(sp.lo, sp.hi, &M[0], key, thr, first)

@@ -61,6 +61,7 @@ cdef class Plan:
     cdef object _counters          # the dropout layers' call counters (uint64[1] each)
     cdef long prof_steps
     cdef bint _busy      # a step runs without the GIL; see _idle
+    cdef int _nrun       # the threads that ran the latest step (update_step reuses it)
     cdef list _choosers          # ThreadChooser per (mode, batch-size class), made on use
 
     def __cinit__(self):
@@ -70,7 +71,11 @@ cdef class Plan:
         self.st.profiling = False
         self.st.n_layers = 0
         self.st.n_ar = 0
+        self.st.row0 = 0
+        self.st.split = 0
+        self.st.loss_rows = 1
         self._busy = False
+        self._nrun = 1
 
     def __dealloc__(self):
         free(self.st.L)
@@ -344,6 +349,52 @@ cdef class Plan:
         self._check_step(start, stop, True)
         self._run(start, stop - start, n_threads, 2)
 
+    def grad_step(self, Py_ssize_t start, Py_ssize_t stop, int n_threads,
+                  Py_ssize_t row0=0, double rows=0):
+        """The first half of a data-parallel training step: forward, loss and backward
+        on rows [start, stop) of the bound order, leaving the final gradients in the
+        flat buffer and the parameters untouched (see update_step).
+
+        Args:
+            row0: the index of row `start` in the global batch, which the dropout
+                masks are keyed by (rank r's rows get the masks one process would
+                draw for them).
+            rows: the global batch size the loss mean divides by (default: this
+                call's rows), so that summing every process's gradient gives the
+                gradient of the global batch's mean loss.
+        """
+        self._check_step(start, stop, True)
+        if row0 < 0 or rows < 0 or (rows > 0 and rows < stop - start):
+            raise ValueError(f"grad_step: need row0 >= 0 and rows >= stop - start. "
+                             f"Received row0={row0}, rows={rows}")
+        self._run(start, stop - start, n_threads, 2, 1, row0, rows)
+
+    def update_step(self, int n_threads):
+        """The second half: the optimizer's update (clipping, penalties and
+        constraints included) of the gradients in the flat buffer, e.g. after they
+        were summed across processes."""
+        cdef int nt = max(1, min(n_threads, MAX_THREADS))
+        cdef int nrun = max(1, min(self._nrun, nt))
+        self._idle()
+        self._check_rule()
+        self.st.split = 2
+        self._busy = True
+        with nogil:
+            run_step(&self.st, 0, 0, nt, nrun, 2)
+        self._busy = False
+        self.st.split = 0
+
+    def empty_step(self):
+        """grad_step for a process with no rows in this global batch (a short last
+        batch): zero gradients and statistics, and the dropout layers' call
+        counters advance as a step's would, so they stay in step with the others."""
+        self._idle()
+        self._grads[:self.st.n_trainable] = 0
+        self.stats[...] = 0
+        self.activity[...] = 0
+        for counter in self._counters:
+            counter[0] += 1
+
     def test_step(self, Py_ssize_t start, Py_ssize_t stop, int n_threads):
         """Forward and loss statistics only (no gradients, no update)."""
         self._check_step(start, stop, False)
@@ -351,8 +402,6 @@ cdef class Plan:
 
     cdef int _check_step(self, Py_ssize_t start, Py_ssize_t stop, bint train) except -1:
         # O(1): this runs every step. Everything per row was checked at binding.
-        cdef int k
-        cdef char* slot[3]
         self._idle()
         if self.st.X == NULL:
             raise ValueError("bind data first (bind_data)")
@@ -366,6 +415,11 @@ cdef class Plan:
                              f"start={start}, stop={stop}")
         if not train:
             return 0
+        return self._check_rule()
+
+    cdef int _check_rule(self) except -1:
+        cdef int k
+        cdef char* slot[3]
         if self.st.rule == NULL or not (<UpdateRule>self._rule).configured:
             raise ValueError("bind a configured optimizer first (bind_optimizer)")
         slot[0] = self.st.S1
@@ -484,7 +538,8 @@ cdef class Plan:
                 out.append(d)
         return out
 
-    cdef void _run(self, Py_ssize_t start, Py_ssize_t B, int n_threads, int mode):
+    cdef void _run(self, Py_ssize_t start, Py_ssize_t B, int n_threads, int mode,
+                   int split=0, Py_ssize_t row0=0, double rows=0):
         cdef int nt = n_threads if n_threads < MAX_THREADS else MAX_THREADS
         cdef int t, k, o, nrun
         cdef double t0 = 0
@@ -498,10 +553,16 @@ cdef class Plan:
             ch = self._chooser(mode, B)
             nrun = ch.choose(nt)
             t0 = omp_get_wtime()
+        self.st.split = split
+        self.st.row0 = row0
+        self.st.loss_rows = rows if rows > 0 else <double>B
+        self._nrun = nrun
         self._busy = True
         with nogil:
             run_step(&self.st, start, B, nt, nrun, mode)
         self._busy = False
+        self.st.split = 0
+        self.st.row0 = 0
         if ch is not None:
             ch.record(nrun, omp_get_wtime() - t0, <double>B)
         if self.st.profiling:

@@ -98,7 +98,7 @@ cdef void node_forward_part(StepState* p, floating* P, const floating* X, int l,
             for r in range(B):
                 if mode != 2:
                     Z[r + c * B] = x[r * sr + c * sc]
-                elif kept(L.key, <unsigned long long>(r * n + c), L.thr):
+                elif kept(L.key, <unsigned long long>((p.row0 + r) * n + c), L.thr):
                     Z[r + c * B] = <floating>(L.ka * x[r * sr + c * sc] + L.kb)
                 else:
                     Z[r + c * B] = <floating>L.kc
@@ -160,7 +160,7 @@ cdef void node_backward_part(StepState* p, floating* P, floating* G, const float
             for c in range(sp.lo, sp.hi):
                 for r in range(B):
                     dX[r + c * B] = <floating>(L.ka * D[r + c * B]) if kept(
-                        L.key, <unsigned long long>(r * n + c), L.thr) else 0
+                        L.key, <unsigned long long>((p.row0 + r) * n + c), L.thr) else 0
     elif L.kind == NODE_PRELU:
         prelu_bwd_cols(B, sp.lo, sp.hi, D, 1, B, x, sr, sc, P + L.w, dX, 1, B,
                        G + L.w if grads else NULL)

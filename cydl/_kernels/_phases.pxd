@@ -126,6 +126,11 @@ cdef struct StepState:
     # optional per-phase timing
     bint profiling
     double* prof
+    # data parallel (cydl.distribution): this process runs a slice of a global batch
+    Py_ssize_t row0       # its first row's index in the global batch (dropout masks)
+    double loss_rows      # the rows the loss mean divides by (the global batch size)
+    int split             # 0: the whole step; 1: up to final gradients, no update;
+                          # 2: the update alone (after the gradients were summed)
 
 
 cdef void run_step(StepState* p, Py_ssize_t start, Py_ssize_t B, int nt, int nrun,

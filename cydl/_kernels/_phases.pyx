@@ -49,15 +49,19 @@ cdef void run_step(StepState* p, Py_ssize_t start, Py_ssize_t B, int nt, int nru
 cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int nt,
                 int nrun, int mode) noexcept nogil:
     """mode 0: predict (forward with output activation); 1: forward + loss;
-    2: forward + loss + backward + update. nt parts, nrun threads (see run_step)."""
+    2: forward + loss + backward + update. nt parts, nrun threads (see run_step).
+    p.split cuts a training step in two for data parallelism: 1 runs it up to the
+    final gradients (which the caller then sums across processes), 2 the update."""
     cdef int t, l = 0, k, v
     cdef bint train = mode == 2
+    cdef bint compute = p.split != 2
+    cdef bint update = train and p.split != 1
     cdef bint x_direct
     cdef double t0 = 0
     cdef unsigned int csr = 0
     # Update each layer while its gradient is still in cache, unless clipping by
     # norm needs every gradient first.
-    cdef bint eager = train and not needs_norms(p.rule)
+    cdef bint eager = train and p.split == 0 and not needs_norms(p.rule)
     # Plain SGD on the lowest trained layer: W -= lr X^T dZ is itself a GEMM (alpha
     # -lr, beta 1), so that layer's gradient is never stored and never re-read.
     cdef bint fold = eager and p.rule.s.kind == OPT_SGD and p.rule.s.momentum == 0 and \
@@ -78,34 +82,35 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
         X = <const floating*>p.X + start * F
     else:
         X = <const floating*>p.XB
-    if train:
+    if train and compute:
         node_keys(p)
+    if update:
         reset_penalty(p.rule, nt)     # each part sums the penalty of what it updates
     with parallel(num_threads=nrun):
         csr = cydl_ftz_begin()      # denormals flushed on every thread (see _cpu.h)
         t0 = _tick(p, -1, 0)
-        if not (x_direct and mode == 0):
+        if compute and not (x_direct and mode == 0):
             for t in prange(nrun, schedule='static', chunksize=1):
                 v = t
                 while v < nt:
                     _gather_part(p, P, v, nt, start, B, x_direct, mode)
                     v = v + nrun
             t0 = _tick(p, P_GATHER, t0)
-        for l in range(p.n_layers):
+        for l in range(p.n_layers if compute else 0):
             for t in prange(nrun, schedule='static', chunksize=1):
                 v = t
                 while v < nt:
                     _forward_part(p, P, X, l, v, nt, B, mode)
                     v = v + nrun
             t0 = _tick(p, P_LAYERS + 2 * l, t0)
-        if softmax:
+        if softmax and compute:
             for t in prange(nrun, schedule='static', chunksize=1):
                 v = t
                 while v < nt:
                     _softmax_part(p, WS, v, nt, B, mode)
                     v = v + nrun
             t0 = _tick(p, P_SOFTMAX, t0)
-        if mode > 0 and p.n_ar > 0:
+        if compute and mode > 0 and p.n_ar > 0:
             # activity regularizers: their penalty, and (training) their gradient into
             # the hidden nodes' d, which their readers then add to; after the softmax
             # phase, as the penalty is of the activated output
@@ -114,7 +119,7 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
                 while v < nt:
                     _activity_part(p, WS, v, nt, B, train)
                     v = v + nrun
-        if mode > 0:
+        if compute and mode > 0:
             for t in prange(nrun, schedule='static', chunksize=1):
                 v = t
                 while v < nt:
@@ -122,7 +127,7 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
                     v = v + nrun
             t0 = _tick(p, P_LOSS, t0)
         if train:
-            for l in range(p.n_layers - 1, p.first_bwd - 1, -1):
+            for l in range(p.n_layers - 1 if compute else -1, p.first_bwd - 1, -1):
                 if not p.L[l].needs_bwd:
                     continue
                 if p.L[l].accum and p.L[l].act != ACT_LINEAR:
@@ -150,23 +155,24 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
                         v = v + nrun
                 upd = l
                 t0 = _tick(p, P_LAYERS + 2 * l + 1, t0)
-            if not eager:
-                for k in prange(p.rule.n_segments, schedule='dynamic'):
-                    p.rule.seg_scale[k] = seg_sumsq(p.rule, k, G, P)
-                for t in prange(nrun, schedule='static', chunksize=1):
-                    v = t
-                    while v < nt:
-                        if v == 0:
-                            finish_scales(p.rule)
-                        v = v + nrun
-                t0 = _tick(p, P_NORMS, t0)
+            if update and not eager:
+                if needs_norms(p.rule):
+                    for k in prange(p.rule.n_segments, schedule='dynamic'):
+                        p.rule.seg_scale[k] = seg_sumsq(p.rule, k, G, P)
+                    for t in prange(nrun, schedule='static', chunksize=1):
+                        v = t
+                        while v < nt:
+                            if v == 0:
+                                finish_scales(p.rule)
+                            v = v + nrun
+                    t0 = _tick(p, P_NORMS, t0)
                 for t in prange(nrun, schedule='static', chunksize=1):
                     v = t
                     while v < nt:
                         _update_part(p, P, G, v, nt)
                         v = v + nrun
                 t0 = _tick(p, P_UPDATE, t0)
-            if p.rule.has_con:      # every update is done: project the weights
+            if update and p.rule.has_con:      # every update is done: project the weights
                 for t in prange(nrun, schedule='static', chunksize=1):
                     v = t
                     while v < nt:
@@ -351,12 +357,12 @@ cdef void _loss_part(StepState* p, floating* WS, int t, int nt, Py_ssize_t B, bi
                   A, 1, B, p.LB + o.col * p.bmax if o.sparse else NULL,
                   <floating*>p.YB + o.col if not o.sparse else NULL, p.y_cols, 1,
                   <floating*>p.SWB if p.SW != NULL else NULL,
-                  D if grad else NULL, 1, B, <floating>(o.weight / B),
+                  D if grad else NULL, 1, B, <floating>(o.weight / p.loss_rows),
                   p.part_stats + t * p.stat_stride + k * N_STATS)
         if grad and L.ar_slot >= 0:
             # the output's own activity penalty (not scaled by the loss weight, as in
             # Keras); the plan never folds an activation into the loss of such a node
-            _activity_grad(L, A, D, B, 0, C, sp.lo, sp.hi, True)
+            _activity_grad(L, A, D, B, p.loss_rows, 0, C, sp.lo, sp.hi, True)
         if not grad or o.on_logits or L.act == ACT_LINEAR:
             continue
         # the loss saw the activated output: chain through the output activation
@@ -368,14 +374,16 @@ cdef void _loss_part(StepState* p, floating* WS, int t, int nt, Py_ssize_t B, bi
 
 
 cdef inline void _activity_grad(LayerDesc* L, const floating* A, floating* D, Py_ssize_t B,
+                                double rows,
                                 Py_ssize_t c0, Py_ssize_t c1, Py_ssize_t r0, Py_ssize_t r1,
                                 bint add) noexcept nogil:
     """D (=, or += with add) the gradient of the node's activity penalty over the
-    batch size, (l1 sign(a) + 2 l2 a) / B, on columns [c0, c1) and rows [r0, r1); the
-    same expression, in the same order, as L1L2.gradient times 1/B on the graph runner."""
+    batch size, (l1 sign(a) + 2 l2 a) / rows, on columns [c0, c1) and rows [r0, r1)
+    (`rows` is B, or the global batch under data parallelism); the same expression,
+    in the same order, as L1L2.gradient times 1/B on the graph runner."""
     cdef Py_ssize_t r, c
     cdef floating a, sg, l1 = <floating>L.ar_l1, l2x2 = <floating>(2.0 * L.ar_l2)
-    cdef floating inv = <floating>(1.0 / B)
+    cdef floating inv = <floating>(1.0 / rows)
     for c in range(c0, c1):
         for r in range(r0, r1):
             a = A[r + c * B]
@@ -419,7 +427,7 @@ cdef void _activity_part(StepState* p, floating* WS, int t, int nt, Py_ssize_t B
         p.part_stats[t * p.stat_stride + p.n_outputs * N_STATS + L.ar_slot] += \
             L.ar_l1 * s1 + L.ar_l2 * s2
         if grad and L.out < 0 and L.needs_bwd:
-            _activity_grad(L, A, WS + L.d, B, sp.lo, sp.hi, 0, B, False)
+            _activity_grad(L, A, WS + L.d, B, p.loss_rows, sp.lo, sp.hi, 0, B, False)
 
 
 cdef void _accum_act_part(StepState* p, int l, int t, int nt, Py_ssize_t B) noexcept nogil:

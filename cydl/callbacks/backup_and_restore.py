@@ -11,6 +11,7 @@ import numpy as np
 
 from cydl import _config
 from cydl.callbacks.base import Callback
+from cydl.distribution._state import current, is_chief
 
 _POINTER = "checkpoint.json"
 _WEIGHTS = "latest.weights.h5"
@@ -52,7 +53,9 @@ class BackupAndRestore(Callback):
     Things the backup does not hold, as in Keras: other callbacks' own state
     (EarlyStopping's patience count, ReduceLROnPlateau's) and changes that
     callbacks after this one in the list make in `on_epoch_end` (put this
-    callback last when such a callback changes the optimizer). If `fit` is called
+    callback last when such a callback changes the optimizer). In a data-parallel
+    run (cydl.distribution) process 0 writes the backup and every process reads
+    it, so `backup_dir` must be on a file system they all share. If `fit` is called
     with other data, batch size or shuffling than the backed-up run, the backup's
     weights and epoch are restored and the epoch starts over, with a warning.
 
@@ -98,6 +101,12 @@ class BackupAndRestore(Callback):
     # ------------------------------------------------------------ hooks
     def on_train_begin(self, logs=None):
         self._batches_since_save = 0
+        try:
+            self._restore()
+        finally:
+            _barrier()     # every process has read the backup before 0 writes anew
+
+    def _restore(self):
         state = self._fit_state()
         pointer = self._read_pointer()
         if pointer is None:
@@ -128,7 +137,9 @@ class BackupAndRestore(Callback):
 
     def on_train_end(self, logs=None):
         if self.delete_checkpoint:
-            self._delete_all()
+            _barrier()
+            if is_chief():
+                self._delete_all()
 
     # ------------------------------------------------------------ saving
     def _fit_state(self):
@@ -138,6 +149,11 @@ class BackupAndRestore(Callback):
         return state
 
     def _save(self, epoch, step, state):
+        # mid-epoch: the epoch's running sums, for its logs (in a data-parallel run,
+        # sums over every process: each takes part, process 0 writes)
+        totals = state.totals.state() if step else None
+        if not is_chief():
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         old = self._read_pointer(quiet=True)
         folder = tempfile.mkdtemp(prefix=_PREFIX, dir=self.backup_dir)
@@ -147,8 +163,7 @@ class BackupAndRestore(Callback):
                 "format": _FORMAT, "version": _VERSION, "epoch": int(epoch),
                 "step": int(step), "n": state.n, "steps": state.steps,
                 "batch_size": state.batch_size, "shuffle": state.shuffle,
-                # mid-epoch: the epoch's running sums, for its logs
-                "totals": state.totals.state() if step else None,
+                "totals": totals,
                 "rng": _to_json(_config.rng().bit_generator.state),
                 "numpy_rng": _to_json(np.random.get_state(legacy=False)),
                 "python_rng": _to_json(random.getstate()),
@@ -262,6 +277,12 @@ class BackupAndRestore(Callback):
 
 
 # ---------------------------------------------------------------- helpers
+def _barrier():
+    dist = current()
+    if dist is not None:
+        dist._world.barrier()
+
+
 def _check_state(saved, folder):
     def bad(what):
         return ValueError(f"BackupAndRestore: {folder!r}: {_STATE} {what}")

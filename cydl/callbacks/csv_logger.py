@@ -3,10 +3,14 @@ import csv
 import os
 
 from cydl.callbacks.base import Callback
+from cydl.distribution._state import is_chief
 
 
 class CSVLogger(Callback):
     """Write one CSV row per epoch: the epoch number and every log value.
+
+    In a data-parallel run (cydl.distribution) process 0 writes the file; the
+    others do nothing (their logs are the same).
 
     Args:
         filename: the CSV file.
@@ -26,6 +30,9 @@ class CSVLogger(Callback):
         self._file = self._writer = self._keys = None
 
     def on_train_begin(self, logs=None):
+        self._file = self._writer = self._keys = None
+        if not is_chief():
+            return
         resume = self.append and os.path.exists(self.filename) and \
             os.path.getsize(self.filename) > 0
         self._keys = None
@@ -36,6 +43,8 @@ class CSVLogger(Callback):
         self._file = open(self.filename, "a" if self.append else "w", newline="")
 
     def on_epoch_end(self, epoch, logs=None):
+        if self._file is None:       # not process 0 of a data-parallel run
+            return
         logs = logs or {}
         if self._keys is None:
             self._keys = sorted(logs)

@@ -4,12 +4,15 @@ import os
 import numpy as np
 
 from cydl.callbacks.base import Callback
+from cydl.distribution._state import is_chief
 
 
 class ModelCheckpoint(Callback):
     """Save the model (or its weights) at the end of every epoch, or only when the
     monitored value improves. Every write goes to a temporary file first, so a
-    crash mid-save leaves the previous checkpoint whole.
+    crash mid-save leaves the previous checkpoint whole. In a data-parallel run
+    (cydl.distribution) process 0 writes; the others, which hold the same weights
+    and logs, write nothing.
 
     Args:
         filepath: where to save; may hold `{epoch}` (1-based) and log keys, e.g.
@@ -69,6 +72,8 @@ class ModelCheckpoint(Callback):
         except (KeyError, IndexError) as e:
             raise ValueError(f"ModelCheckpoint: filepath {self.filepath!r} names {e}, which "
                              f"is not in the logs. Available keys: {sorted(logs)}") from None
+        if not is_chief():
+            return
         if self.verbose:
             print(f"Epoch {epoch + 1}: saving model to {path}")
         if self.save_weights_only:

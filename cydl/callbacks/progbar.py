@@ -4,6 +4,7 @@ import sys
 import time
 
 from cydl.callbacks.base import Callback
+from cydl.distribution._state import current, is_chief
 
 _logger = logging.getLogger("cydl")
 
@@ -50,6 +51,16 @@ class ProgbarLogger(Callback):
         self.use_logging = use_logging
         self._last_draw = 0.0
 
+    def set_params(self, params):
+        super().set_params(params)
+        # In a data-parallel run the batch logs are sums over the processes, made at
+        # each step for a callback that wants them: a bar that is never redrawn (not
+        # a terminal, or not process 0) does not ask for them.
+        if current() is not None and not (self._live() and is_chief()):
+            self.on_train_batch_end = Callback.on_train_batch_end.__get__(self)
+        else:
+            self.__dict__.pop("on_train_batch_end", None)
+
     def _out(self):
         return self.stream if self.stream is not None else sys.stdout
 
@@ -58,6 +69,8 @@ class ProgbarLogger(Callback):
                 and getattr(self._out(), "isatty", lambda: False)())
 
     def _write_line(self, text):
+        if not is_chief():       # a data-parallel run prints from process 0 only
+            return
         if self.use_logging:
             _logger.info(text)
         else:
@@ -85,7 +98,7 @@ class ProgbarLogger(Callback):
         return text
 
     def on_train_batch_end(self, batch, logs=None):
-        if not self._live():
+        if not self._live() or not is_chief():
             return
         now = time.perf_counter()
         if now - self._last_draw < 0.1:
@@ -103,7 +116,7 @@ class ProgbarLogger(Callback):
             if logs:
                 text += " - " + format_logs(logs)
             self._write_line(text)
-        else:
+        elif is_chief():
             out = self._out()
             out.write("\r" + self._bar(steps, logs, True) + "\x1b[K\n")
             out.flush()
@@ -117,7 +130,7 @@ class EvalProgbar:
         self.start = time.perf_counter()
 
     def done(self, steps, logs=None):
-        if not self.verbose:
+        if not self.verbose or not is_chief():
             return
         elapsed = time.perf_counter() - self.start
         text = f"{steps}/{steps} - {_fmt_time(elapsed)} - {_fmt_step(elapsed / max(steps, 1))}"

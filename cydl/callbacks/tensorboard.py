@@ -9,6 +9,7 @@ import numpy as np
 
 from cydl._checks import integer
 from cydl.callbacks.base import Callback
+from cydl.distribution._state import is_chief
 
 _EXTRA = 'pip install "cydl[tensorboard]"'
 # several writers may open in one directory within the same second (two fits in a
@@ -106,7 +107,8 @@ class TensorBoard(Callback):
 
     The event files are written by tensorboardX, an optional extra:
     `pip install "cydl[tensorboard]"`. View them with `tensorboard --logdir logs`
-    (the `tensorboard` package).
+    (the `tensorboard` package). In a data-parallel run (cydl.distribution)
+    process 0 writes them; the others, whose logs are the same, write nothing.
 
     Args:
         log_dir: the folder to write to (a str or a `pathlib.Path`); the
@@ -209,7 +211,7 @@ class TensorBoard(Callback):
 
     def _scalars(self, which, values, step):
         """One event holding all of `values` ({tag: number}): one write, not one per tag."""
-        if not values:
+        if not values or not is_chief():
             return
         summary_pb2 = self._tb[2]
         summary = summary_pb2.Summary(value=[
@@ -273,7 +275,7 @@ class TensorBoard(Callback):
 
     def on_test_end(self, logs=None):
         step = self._iterations()
-        if step is None or not logs:
+        if step is None or not logs or not is_chief():
             return
         self._scalars("validation", {f"evaluation_{k}_vs_iterations": v
                                      for k, v in logs.items() if _is_scalar(v)}, step)
@@ -300,6 +302,8 @@ class TensorBoard(Callback):
 
     def _write_model_config(self):
         import warnings
+        if not is_chief():
+            return
         if not getattr(self.model, "_is_graph", True):
             return      # as Keras: a subclassed model has no layer graph to draw
         try:
@@ -329,6 +333,8 @@ class TensorBoard(Callback):
             tag="keras", metadata=metadata, tensor=tensor)]), global_step=0)
 
     def _log_weights(self, epoch):
+        if not is_chief():
+            return
         summary = self._tb[1]
         writer = self._writer("train")
         seen = set()

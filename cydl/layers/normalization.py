@@ -4,7 +4,9 @@ import numpy as np
 from cydl import _ops, constraints, initializers, regularizers
 from cydl._registry import serialize
 from cydl.autodiff import apply, grad_buffer
+from cydl.distribution import _state as _dist
 from cydl.layers.base import Layer
+from cydl.layers._sync_batchnorm import sync_batch_norm
 
 
 def _ser(obj):
@@ -35,6 +37,9 @@ class _BatchNorm:
             beta = values[i]
         last = self.axis in (-1, x.ndim - 1)
         xt = x if last else np.moveaxis(x, self.axis, -1)
+        step = _dist.step() if self.training else None
+        if step is not None:      # a data-parallel step: the global batch's statistics
+            return sync_batch_norm(self, step, x, xt, gamma, beta, last, need, len(values))
         yt, mean, variance = _ops.batchnorm_forward(
             xt, gamma, beta, self.mean, self.variance, self.epsilon, training=self.training)
         if self.training:
@@ -101,8 +106,6 @@ class BatchNormalization(Layer):
             axis = axis[0]
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
             raise TypeError(f"axis must be an int. Received: axis={axis!r}")
-        if synchronized:
-            raise ValueError("synchronized=True needs several devices; cydl runs on one")
         self.axis = int(axis)
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
@@ -110,7 +113,9 @@ class BatchNormalization(Layer):
             raise ValueError(f"epsilon must be positive. Received: epsilon={epsilon}")
         self.center = bool(center)
         self.scale = bool(scale)
-        self.synchronized = False
+        # Keras' flag; under a cydl.distribution.DataParallel every BatchNormalization
+        # uses the global batch's statistics, whatever it says
+        self.synchronized = bool(synchronized)
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)

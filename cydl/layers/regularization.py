@@ -8,6 +8,7 @@ import numpy as np
 
 from cydl import _config, _ops
 from cydl.autodiff import apply
+from cydl.distribution import _state as _dist
 from cydl.layers.base import Layer
 
 
@@ -104,8 +105,28 @@ class Dropout(Layer):
             return inputs
         step = int(self._counter[0])
         self._counter[0] += 1
+        mask = None
+        parallel = _dist.step()
+        if parallel is not None and parallel.row0:
+            mask = self._global_mask(inputs.shape, step, parallel.row0)
         return apply(_dropout, (inputs,), rate=self.rate, seed=self._seed, step=step,
-                     noise_shape=self.noise_shape, alpha=self._ALPHA, mask=None)
+                     noise_shape=self.noise_shape, alpha=self._ALPHA, mask=mask)
+
+    def _global_mask(self, shape, step, row0):
+        """The mask of these rows as rows row0.. of the global batch of a data-parallel
+        step (cydl.distribution): a mask element is keyed by its index in the call, so
+        the index starts row0 rows further on. A mask shared by the batch's rows
+        (noise_shape[0] == 1) is the same on every process."""
+        from cydl._kernels import _dropout as kernel
+        from cydl._ops._nodes import _noise_shape, dropout_call_key
+        ns = _noise_shape(self.noise_shape, shape)
+        per_row = int(np.prod(ns[1:], dtype=np.int64))
+        shared = self.noise_shape is not None and self.noise_shape[0] == 1
+        small = np.empty(int(np.prod(ns, dtype=np.int64)), np.uint8)
+        kernel.dropout_mask(small, dropout_call_key(self._seed, step),
+                            int(kernel.keep_threshold(1.0 - self.rate)),
+                            _ops.resolve_threads(), 0 if shared else row0 * per_row)
+        return np.broadcast_to(small.reshape(ns), shape)
 
     @property
     def steps(self):

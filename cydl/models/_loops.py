@@ -12,80 +12,9 @@ from cydl import _config
 from cydl._registry import positive_int
 from cydl.callbacks import CallbackList, History, ProgbarLogger
 from cydl.callbacks.progbar import EvalProgbar
-from cydl.metrics import Metric as _BaseMetric
-from cydl.models import _batches, _validate
+from cydl.models import _batches, _shards, _validate
 from cydl.models._runners import row_blocks
-
-
-class _Totals:
-    """Running loss and metric values over the batches of one pass, per output."""
-
-    def __init__(self, heads):
-        self.heads = heads
-        for head in heads:
-            head.reset()
-        self.loss = 0.0
-        self.parts = [0.0] * len(heads)
-        self.seen = 0
-        # per step this is all Python does besides the kernel call: flat, prepared lists
-        self._each = [(k, head.weight, head.fast) for k, head in enumerate(heads)]
-        self._generic = any(head.generic for head in heads)
-
-    def add(self, runner, stats, start, stop):
-        """stats: (outputs, 4) sums of the batch (loss, hits, |err|, err^2)."""
-        B = stop - start
-        self.seen += B
-        total = runner.reg_loss * B
-        parts = self.parts
-        for k, weight, fast in self._each:
-            value = stats.item(k, 0)
-            parts[k] += value
-            total += weight * value
-            for m, i in fast:
-                m.add_stat(stats.item(k, i), B)
-        self.loss += total
-        if self._generic:
-            outs = runner.outputs(start, stop)
-            for k, head in enumerate(self.heads):
-                if head.generic:
-                    y_true, sw = runner.batch_targets(k, start, stop)
-                    for m in head.generic:     # weighted_metrics take the sample weights
-                        m.update_state(y_true, outs[k], sw if id(m) in head.weighted else None)
-
-    def state(self):
-        """The running sums as JSON values (BackupAndRestore saves them mid-epoch)."""
-        return {"loss": self.loss, "parts": list(self.parts), "seen": self.seen,
-                "metrics": [_metric_state(m) for head in self.heads for m in head.metrics]}
-
-    def load(self, state):
-        """Continue from state(): the epoch's logs come out as if never interrupted."""
-        self.loss, self.parts, self.seen = float(state["loss"]), \
-            [float(p) for p in state["parts"]], int(state["seen"])
-        for m, saved in zip([m for head in self.heads for m in head.metrics],
-                            state["metrics"]):
-            if saved is not None and _metric_state(m) is not None:
-                m.total, m.count = saved
-
-    def logs(self, prefix=""):
-        n = max(self.seen, 1)
-        out = {prefix + "loss": float(self.loss / n)}
-        if len(self.heads) > 1:
-            for head, part in zip(self.heads, self.parts):
-                out[prefix + head.prefix + "loss"] = float(part / n)
-        for head in self.heads:
-            for m in head.metrics:
-                out[prefix + head.prefix + m.name] = float(m.result())
-        return out
-
-
-def _metric_state(m):
-    """A metric's running (total, count) when that is all its state (cydl's
-    metrics); None for a metric with state of its own."""
-    if type(m).reset_state is not _BaseMetric.reset_state or \
-            not isinstance(getattr(m, "total", None), (int, float)) or \
-            not isinstance(getattr(m, "count", None), (int, float)):
-        return None
-    return [m.total, m.count]
+from cydl.models._totals import Totals as _Totals
 
 
 class FitState:
@@ -135,28 +64,14 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
      steps_per_epoch, validation_batch_size, validation_freq) = _validate.check_fit_args(
         model, batch_size, epochs, callbacks, validation_split, validation_data, shuffle,
         class_weight, initial_epoch, steps_per_epoch, validation_batch_size, validation_freq)
-    data = prepare_xy(model, x, y, sample_weight, class_weight)
-    _validate.check_model(model, "fit")       # again, now that the data built it
-    val = None
-    if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ValueError("`validation_data` must be a tuple (x_val, y_val) or "
-                             "(x_val, y_val, sample_weight_val)")
-        val = prepare_xy(model, *validation_data)
-    elif validation_split:
-        # Keras: the last fraction of the data, taken before any shuffling
-        n = data.n
-        split = int(math.floor(n * (1.0 - validation_split)))
-        if split == 0 or split == n:
-            raise ValueError(f"validation_split={validation_split} leaves an empty part of "
-                             f"the {n} samples")
-        data, val = data.take(slice(0, split)), data.take(slice(split, n))
-        labels = data.targets[0][0]
-        if labels is not None and np.setdiff1d(np.unique(val.targets[0][0]),
-                                               np.unique(labels)).size:
-            import warnings
-            warnings.warn("validation_split: the validation part has classes the training "
-                          "part lacks (the split takes the last samples, unshuffled)")
+    data, val = _fit_data(model, x, y, sample_weight, class_weight, validation_split,
+                          validation_data)
+    dist = _shards.current()
+    if dist is not None:       # data parallel over MPI processes (cydl.distribution)
+        from cydl.models import _dist_fit
+        return _dist_fit.run_fit(model, dist, data, val, batch_size, epochs, verbose,
+                                 callbacks, shuffle, initial_epoch, steps_per_epoch,
+                                 validation_batch_size, validation_freq)
     n = data.n
     steps = math.ceil(n / min(batch_size, n))
     if steps_per_epoch is not None:
@@ -202,6 +117,33 @@ def run_fit(model, x, y, batch_size, epochs, verbose, callbacks, validation_spli
         model._fit_state = outer
     cb.on_train_end(logs)
     return history
+
+
+def _fit_data(model, x, y, sample_weight, class_weight, validation_split, validation_data):
+    """The training data and the validation data (None, given, or split off)."""
+    data = prepare_xy(model, x, y, sample_weight, class_weight)
+    _validate.check_model(model, "fit")       # again, now that the data built it
+    val = None
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError("`validation_data` must be a tuple (x_val, y_val) or "
+                             "(x_val, y_val, sample_weight_val)")
+        val = prepare_xy(model, *validation_data)
+    elif validation_split:
+        # Keras: the last fraction of the data, taken before any shuffling
+        n = data.n
+        split = int(math.floor(n * (1.0 - validation_split)))
+        if split == 0 or split == n:
+            raise ValueError(f"validation_split={validation_split} leaves an empty part of "
+                             f"the {n} samples")
+        data, val = data.take(slice(0, split)), data.take(slice(split, n))
+        labels = data.targets[0][0]
+        if labels is not None and np.setdiff1d(np.unique(val.targets[0][0]),
+                                               np.unique(labels)).size:
+            import warnings
+            warnings.warn("validation_split: the validation part has classes the training "
+                          "part lacks (the split takes the last samples, unshuffled)")
+    return data, val
 
 
 def _resume_point(state, idx):
@@ -280,6 +222,10 @@ def _callback_list(model, callbacks, verbose, steps):
 def evaluate_bound(model, runner, data, batch, cb=None):
     """The loss and metrics over `data`, bound to `runner` in batches of `batch`; with
     a CallbackList, the test hooks fire as in Keras' evaluate."""
+    dist = _shards.current()
+    if dist is not None:      # each process evaluates its share; the sums are combined
+        from cydl.models import _dist_eval
+        return _dist_eval.evaluate_bound(model, runner, data, batch, cb, dist)
     n = data.n
     totals = _Totals(model._heads)
     runner.reg_loss = runner.penalty()     # the weights do not change during the pass
@@ -351,9 +297,15 @@ def _watches(callbacks, *hooks):
 def run_predict(model, x, batch_size, verbose, callbacks=None):
     callbacks = _validate.check_callbacks(callbacks)
     batch = _validate.check_predict_args(model, batch_size)
-    data = _batches.prepare_inputs(model, x)
+    outs = predict_data(model, _batches.prepare_inputs(model, x), batch, batch_size is None,
+                        verbose, callbacks)
+    return outs[0] if len(outs) == 1 else outs
+
+
+def predict_data(model, data, batch, default_batch, verbose, callbacks):
+    """The outputs (a list, one array per output) for checked inputs `data`."""
     watched = _watches(callbacks, "on_predict_batch_begin", "on_predict_batch_end")
-    if batch_size is None and watched:
+    if default_batch and watched:
         batch = 32      # Keras' default: a callback sees the batches Keras would make
     batch = min(batch, data.n)
     cb = _callback_list(model, callbacks, verbose, math.ceil(data.n / batch))
@@ -377,7 +329,7 @@ def run_predict(model, x, batch_size, verbose, callbacks=None):
     bar.done(math.ceil(data.n / batch))
     if cb is not None:
         cb.on_predict_end()
-    return outs[0] if len(outs) == 1 else outs
+    return outs
 
 
 def _predict_batches(model, runner, data, batch, cb, shaped):
@@ -399,6 +351,10 @@ def _predict_batches(model, runner, data, batch, cb, shaped):
 
 def run_train_batch(model, x, y, sample_weight):
     data = prepare_xy(model, x, y, sample_weight)
+    dist = _shards.current()
+    if dist is not None:
+        from cydl.models import _dist_fit
+        return _dist_fit.train_batch(model, data, dist)
     runner = model._runner(train=True)
     runner.bind(data, batch=data.n)
     runner.set_order(None)

@@ -6,7 +6,7 @@ import numpy as np
 from cydl import _ops, graph
 from cydl.autodiff import Tensor, active_tape
 from cydl.layers.base import Layer
-from cydl.models import _loops, _validate
+from cydl.models import _loops, _shards, _validate
 from cydl.models._compile import CompileConfig
 from cydl.models._store import ParamStore
 
@@ -49,12 +49,18 @@ class Trainer:
             var.assign(w)
 
     def save(self, filepath, overwrite=True, include_optimizer=True):
-        """Save the model to a `.keras` file: see cydl.saving.save_model."""
+        """Save the model to a `.keras` file: see cydl.saving.save_model. In a
+        data-parallel run (cydl.distribution) only process 0 writes."""
+        if not _shards.is_chief():
+            return
         from cydl import saving
         saving.save_model(self, filepath, overwrite, include_optimizer)
 
     def save_weights(self, filepath, overwrite=True):
-        """Save the weights to `.weights.npz` or `.weights.h5`: see cydl.saving."""
+        """Save the weights to `.weights.npz` or `.weights.h5`: see cydl.saving. In a
+        data-parallel run (cydl.distribution) only process 0 writes."""
+        if not _shards.is_chief():
+            return
         from cydl import saving
         saving.save_weights(self, filepath, overwrite)
 
@@ -96,12 +102,15 @@ class Trainer:
             if train:
                 self.optimizer.build(store)
             mode = "train" if train else "eval" if heads else "predict"
+            # data parallel: BatchNormalization needs the global batch's statistics
+            # mid-step, which the graph runner's layer takes (see make_runner)
+            parallel = train and _shards.current() is not None
             key = (mode, tuple(h._key for h in heads) if heads else None,
-                   id(self.optimizer) if train else None, self._layout_key())
+                   id(self.optimizer) if train else None, self._layout_key(), parallel)
             runner = self._runners.get(mode)
             if runner is None or runner._key != key:
                 runner = make_runner(self, store, heads, self.optimizer if train else None,
-                                     _ops.resolve_threads(), self._force_general)
+                                     _ops.resolve_threads(), self._force_general, parallel)
                 runner._key = key
                 self._runners[mode] = runner
             runner.n_threads = _ops.resolve_threads()
@@ -223,6 +232,11 @@ class Trainer:
                 (`on_predict_batch_end` gets `{"outputs": batch_outputs}`).
         """
         verbose = _validate.check_predict_call(batch_size, verbose)
+        dist = _shards.current() if _shards.distribution_set() else None
+        if dist is not None:     # every process predicts a share and gets every row
+            from cydl.models import _dist_eval
+            return _dist_eval.predict(self, x, batch_size, 0 if verbose == "auto" else verbose,
+                                      callbacks, dist)
         fast = self._fast
         no_hooks = callbacks is None or (isinstance(callbacks, (list, tuple)) and not callbacks)
         if fast is not None and (verbose == "auto" or not verbose) and no_hooks and \
