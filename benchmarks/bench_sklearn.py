@@ -11,7 +11,9 @@ median fit seconds of --reps fresh fits, the ratio, and both test scores:
 * California housing, the book's split (train_test_split(random_state=42), twice)
   and StandardScaler: MLPRegressor([50, 50, 50]), adam, 50 epochs; validation R^2.
 * Digits (ships with cydl): MLPClassifier (100,) for 100 epochs, and with lbfgs
-  (100 iterations); Perceptron.
+  (100 iterations); Perceptron, without and with an elastic-net penalty.
+* Synthetic float64 data, 20,000 x 100, 10 classes: Perceptron (one-vs-rest), without
+  and with an l2 penalty (its default tol stopping rule, as scikit-learn's).
 
 Epoch counts are fixed (n_iter_no_change = max_iter) so both run the same work.
 --tiny runs small subsets for one rep, to check the script works. Rows whose data
@@ -56,6 +58,16 @@ def _digits(tiny):
     return x.reshape(len(x), -1) / 16.0, y, xt.reshape(len(xt), -1) / 16.0, yt
 
 
+def _synthetic(tiny):
+    """20,000 (--tiny: 2,000) rows of 100 standard-normal features, 10 classes from a
+    noisy random linear map, and 5,000 (500) test rows."""
+    rng = np.random.default_rng(0)
+    n, m = (2000, 500) if tiny else (20000, 5000)
+    X = rng.standard_normal((n + m, 100))
+    y = (X @ rng.standard_normal((100, 10)) + rng.standard_normal((n + m, 10))).argmax(1)
+    return X[:n], y[:n], X[n:], y[n:]
+
+
 def _tasks(tiny):
     e = (lambda k: 2) if tiny else (lambda k: k)
     return [
@@ -70,6 +82,12 @@ def _tasks(tiny):
         ("digits, (100,), lbfgs, 100 iterations", _digits, "neural_network", "MLPClassifier",
          dict(hidden_layer_sizes=(100,), solver="lbfgs", max_iter=e(100))),
         ("digits, Perceptron", _digits, "linear_model", "Perceptron", {}),
+        ("digits, Perceptron, elasticnet", _digits, "linear_model", "Perceptron",
+         dict(penalty="elasticnet")),
+        ("synthetic 20k x 100, 10 classes, Perceptron", _synthetic, "linear_model",
+         "Perceptron", {}),
+        ("synthetic 20k x 100, 10 classes, Perceptron, l2", _synthetic, "linear_model",
+         "Perceptron", dict(penalty="l2")),
     ]
 
 

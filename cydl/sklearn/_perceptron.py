@@ -1,4 +1,5 @@
 """Perceptron: scikit-learn's linear perceptron, draw for draw and update for update."""
+import contextlib
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -16,8 +17,9 @@ class Perceptron(ClassifierMixin, BaseEstimator):
 
     Plain SGD on the perceptron loss max(0, -y (w.x + b)) at the constant rate
     `eta0`, one-vs-rest for more than two classes. It draws its random numbers and
-    visits the rows as scikit-learn does, so the same `random_state` gives the same
-    `coef_` (up to rounding for more than 16 features).
+    visits the rows and sums each margin as scikit-learn does, so the same
+    `random_state` gives the same `coef_` (for float64 inputs: scikit-learn fits
+    float32 ones in float32, cydl in float64).
 
     Args: as sklearn's: penalty (None, "l2", "l1", "elasticnet"), alpha, l1_ratio,
         fit_intercept, max_iter, tol (None: run max_iter epochs), shuffle, verbose,
@@ -138,25 +140,28 @@ class Perceptron(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"intercept_init has shape {i0.shape}; expected "
                                  f"({n_rows},)")
             icpt[...] = i0.reshape(n_rows)
-        X64 = np.ascontiguousarray(X, dtype=np.float64)
-        with one_blas_thread():
-            n_iter = self._solve(X64, pos, y, k, coef, icpt, cw, sw, cfg)
+        # float32 rows stay float32: the kernel widens each value as it reads it
+        Xc = np.ascontiguousarray(X)
+        # BLAS only scores early stopping's validation rows, a small product per
+        # epoch on each of the one-vs-rest threads
+        with one_blas_thread() if cfg["early_stopping"] else contextlib.nullcontext():
+            n_iter = self._solve(Xc, pos, y, k, coef, icpt, cw, sw, cfg)
         self.t_ += n_iter * len(X)
         self.n_iter_ = n_iter
         self.coef_ = coef.astype(X.dtype, copy=False)
         self.intercept_ = icpt.astype(X.dtype, copy=False)
 
-    def _solve(self, X64, pos, y, k, coef, icpt, cw, sw, cfg):
+    def _solve(self, X, pos, y, k, coef, icpt, cw, sw, cfg):
         """One binary problem, or one per class (one-vs-rest); returns n_iter_."""
         if k == 2:
-            n_iter = self._binary(X64, pos, 1, coef[0], icpt, cw[1], cw[0], sw, None,
+            n_iter = self._binary(X, pos, 1, coef[0], icpt, cw[1], cw[0], sw, None,
                                   self.random_state, cfg)
         else:
-            mask = _random.validation_mask(len(X64), cfg["fraction"], self.random_state,
+            mask = _random.validation_mask(len(X), cfg["fraction"], self.random_state,
                                            y, True) if cfg["early_stopping"] else None
             seeds = _random.check_random_state(self.random_state).randint(
                 _random.MAX_INT, size=k)
-            jobs = [(X64, pos, i, coef[i], icpt[i:i + 1], cw[i], 1.0, sw, mask, int(s), cfg)
+            jobs = [(X, pos, i, coef[i], icpt[i:i + 1], cw[i], 1.0, sw, mask, int(s), cfg)
                     for i, s in enumerate(seeds)]
             nj = 1 if self.n_jobs is None else int(self.n_jobs)
             workers = nj if nj > 0 else (os.cpu_count() or 1) + 1 + nj  # joblib's count
@@ -175,7 +180,7 @@ class Perceptron(ClassifierMixin, BaseEstimator):
                                            True) if cfg["early_stopping"] else \
                 np.zeros(len(X), bool)
         seed = rs.randint(_random.MAX_INT)
-        c = np.where(y > 0, w_pos, w_neg) * sw
+        c = np.ascontiguousarray(np.where(y > 0, w_pos, w_neg) * sw, dtype=np.float64)
         score = _validation_score(X[mask], y[mask], sw[mask]) if cfg["early_stopping"] \
             else None
         b, n_iter = plain_sgd(w, float(b_out[0]), X, y, c, ~mask, cfg, seed, score)
@@ -199,6 +204,8 @@ class Perceptron(ClassifierMixin, BaseEstimator):
 
 def _validation_score(Xv, yv, swv):
     """sklearn's _ValidationScoreCallback: the weighted accuracy of sign(X w + b)."""
+    Xv = Xv.astype(np.float64, copy=False)
+
     def score(w, b):
         pred = np.where(Xv @ w + b > 0, 1.0, -1.0)
         return float(np.average(pred == yv, weights=swv))
