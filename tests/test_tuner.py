@@ -91,12 +91,13 @@ def test_book_hyperband_with_callbacks(tmp_path):
     assert len(study.trials) == n
     states = {t.state for t in study.trials}
     assert states <= {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED}
-    assert isinstance(study.pruner, optuna.pruners.HyperbandPruner)
+    assert isinstance(tuner.oracle.study.pruner, optuna.pruners.HyperbandPruner)
     for t in study.trials:          # epochs are the steps, max_epochs overrides fit's epochs
         steps = sorted(t.intermediate_values)
         assert steps == list(range(1, len(steps) + 1))
         # EarlyStopping(patience=2) cannot stop before the third epoch: only pruning can
-        assert (t.state.name, len(steps)) in (("COMPLETE", 3), ("PRUNED", 1), ("PRUNED", 2)), \
+        # (Optuna's rungs for max_epochs=3, factor=3: after 1 epoch)
+        assert (t.state.name, len(steps)) in [("COMPLETE", 3), ("PRUNED", 1)], \
             (t.number, t.state.name, t.intermediate_values)
     assert early_stopping_cb.model is None       # the user's callback was deep-copied
     values = [t.hyperparameters.values for t in tuner.oracle.get_best_trials(n)]

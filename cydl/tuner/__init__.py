@@ -7,9 +7,10 @@
 `RandomSearch` samples with Optuna's RandomSampler, `BayesianOptimization` with its
 TPESampler (keras_tuner's `alpha`/`beta` are accepted but do not apply to TPE; pass
 `sampler=optuna.samplers.GPSampler(...)` for Optuna's Gaussian process), `Hyperband`
-prunes with its HyperbandPruner (epochs are the steps). A `seed` fixes each trial's
-values, whatever the number of processes. `OptunaPruningCallback` brings Optuna's
-pruning to any `model.fit` in a plain Optuna study.
+runs keras_tuner's brackets, their rounds' ends as an Optuna pruner (epochs are the
+steps). A `seed` fixes each trial's values, whatever the number of processes.
+`OptunaPruningCallback` brings Optuna's pruning to any `model.fit` in a plain Optuna
+study.
 
 The study lives in an Optuna storage, by default the SQLite file
 directory/project_name/optuna.db (`storage=` takes any Optuna storage or database URL,

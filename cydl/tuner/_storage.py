@@ -3,6 +3,7 @@ an SQLite file in the project folder; and the project's lock file."""
 import contextlib
 import functools
 import os
+import shutil
 import sqlite3
 import warnings
 
@@ -11,6 +12,19 @@ import optuna
 from cydl.tuner._study import requeue
 
 HEARTBEAT_S = 60        # heartbeat interval; a trial silent for 3 intervals is stale
+
+
+def prepare_project(directory, project_name, storage=None, overwrite=False):
+    """The project folder, made; emptied first (and the study deleted) on overwrite."""
+    project_dir = os.path.join(directory, project_name)
+    if overwrite:
+        if storage is not None:
+            with contextlib.suppress(KeyError):
+                optuna.delete_study(study_name=project_name,
+                                    storage=make_storage(storage, project_dir))
+        shutil.rmtree(project_dir, ignore_errors=True)
+    os.makedirs(project_dir, exist_ok=True)
+    return project_dir
 
 
 def make_storage(storage, project_dir):

@@ -56,6 +56,19 @@ def open_study(storage, name, direction, sampler, pruner, n_trials, config):
     return study, stored
 
 
+def check_resumed(stored, config, name, project_dir):
+    """ValueError when a loaded study was created for another objective, or more trials."""
+    for key in ("objective", "direction"):
+        if stored[key] != config[key]:
+            raise ValueError(f"The study {name!r} in {project_dir} was created with {key} "
+                             f"{stored[key]}, not {config[key]}: pass overwrite=True to start "
+                             f"over, or another project_name")
+    if config["n_trials"] < stored["n_trials"]:
+        raise ValueError(f"The study {name!r} was created for {stored['n_trials']} trials; it "
+                         f"cannot shrink to {config['n_trials']}: pass overwrite=True to start "
+                         f"over")
+
+
 def requeue(study, frozen):
     """Queue a copy of an interrupted trial with the same parameters (Optuna's
     heartbeat_stale_trial_callback signature)."""
@@ -83,6 +96,15 @@ def recover_dead_trials(study, storage):
             won = False              # another worker got there first, and re-queued it
         if won:
             requeue(study, frozen)
+
+
+def claim_or_recover(study, storage, cursor):
+    """claim_trial; when the queue is empty, re-queue the trials of dead workers first."""
+    trial_id, cursor = claim_trial(study, storage, cursor)
+    if trial_id is None:
+        recover_dead_trials(study, storage)
+        trial_id, cursor = claim_trial(study, storage, cursor)
+    return trial_id, cursor
 
 
 def claim_trial(study, storage, cursor=0):

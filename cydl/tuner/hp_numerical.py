@@ -81,12 +81,23 @@ class _Numerical(HyperParameter):
 
     @property
     def values(self):
-        """Every value when `step` is set, else ten evenly spread ones (keras_tuner's)."""
+        """Every value when `step` is set, else those at the centres of ten equal
+        slices of the sampling's scale (keras_tuner's), without repeats."""
         if self.step is not None:
             return tuple(self._value(i) for i in range(self._n_values()))
-        span = self.max_value - self.min_value
-        return tuple(sorted({self._cast(self.min_value + (i * 0.1 + 0.05) * span)
-                             for i in range(10)}))
+        return tuple(sorted({self._from_prob(i * 0.1 + 0.05) for i in range(10)}))
+
+    def _from_prob(self, prob):
+        """keras_tuner's map from [0, 1) onto the range; an Int's top is max_value + 1
+        (then floored), so that max_value gets a slice of its own."""
+        lo, hi = self.min_value, self.max_value + 1 if self._integral else self.max_value
+        if self.sampling == "linear":
+            v = prob * (hi - lo) + lo
+        elif self.sampling == "log":
+            v = lo * math.pow(hi / lo, prob)
+        else:
+            v = hi + lo - lo * math.pow(hi / lo, 1 - prob)
+        return self._cast(v)
 
     def _cast(self, v):
         return int(v) if self._integral else float(v)
@@ -125,6 +136,10 @@ class Int(_Numerical):
         default: the value used outside a search.
     """
     _integral = True
+
+    def get_config(self):
+        # keras_tuner writes the `default` given (None: min_value), for Int only
+        return {**super().get_config(), "default": self._default}
 
 
 class Float(_Numerical):

@@ -1,50 +1,9 @@
-"""The hyper-parameter kinds (Int, Float, Choice, Boolean, Fixed) and the Parent
-condition, with keras_tuner's arguments, defaults and configs. Each kind knows how to
+"""The hyper-parameter kinds (Int, Float in hp_numerical.py; Choice, Boolean, Fixed
+here), with keras_tuner's arguments, defaults and configs. Each kind knows how to
 ask an Optuna trial for its value (`_suggest`): Optuna's distributions do the sampling."""
-import numbers
+from cydl.tuner.conditions import deserialize_condition, plain_value, serialize_condition
 
 _SAMPLINGS = ("linear", "log", "reverse_log")
-_SCALARS = (bool, int, float, str)
-
-
-def _plain(value, what):
-    """value as a plain Python bool/int/float/str (what Optuna stores), else TypeError."""
-    if isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    raise TypeError(f"{what} must be an int, float, str or bool. Received: {value!r} "
-                    f"of type {type(value).__name__}")
-
-
-class Parent:
-    """Condition: active when the hyper-parameter `name` takes one of `values`.
-
-    Args:
-        name: the parent hyper-parameter's name.
-        values: the parent values (a list, or one value) that activate the condition.
-    """
-
-    def __init__(self, name, values):
-        values = list(values) if isinstance(values, (list, tuple)) else [values]
-        if not values:
-            raise ValueError(f"Parent condition on {name!r}: `values` must not be empty")
-        self.name, self.values = name, [_plain(v, "Condition values") for v in values]
-
-    def is_active(self, values):
-        return self.name in values and values[self.name] in self.values
-
-    def __eq__(self, other):
-        return isinstance(other, Parent) and (other.name, other.values) == (self.name, self.values)
-
-    def get_config(self):
-        return {"class_name": "Parent", "config": {"name": self.name, "values": self.values}}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config["config"])
 
 
 class HyperParameter:
@@ -65,12 +24,12 @@ class HyperParameter:
 
     def get_config(self):
         return {"name": self.name, "default": self.default,
-                "conditions": [c.get_config() for c in self.conditions]}
+                "conditions": [serialize_condition(c) for c in self.conditions]}
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config["conditions"] = [Parent.from_config(c) for c in config.get("conditions", [])]
+        config["conditions"] = [deserialize_condition(c) for c in config.get("conditions", [])]
         return cls(**config)
 
     def _suggest(self, trial):
@@ -86,7 +45,7 @@ class Choice(HyperParameter):
         if isinstance(values, (str, bytes)) or not hasattr(values, "__len__") or not values:
             raise ValueError(f"{self._where()}: `values` must be a non-empty list. "
                              f"Received: values={values!r}")
-        values = [_plain(v, f"{self._where()}: values") for v in values]
+        values = [plain_value(v, f"{self._where()}: values") for v in values]
         kinds = {type(v) for v in values}
         if len(kinds) > 1:
             raise TypeError(f"{self._where()}: all `values` must have one type. Received: "
@@ -137,8 +96,11 @@ class Fixed(HyperParameter):
     """A constant recorded in the trial's values; never sampled."""
 
     def __init__(self, name, value, **kwargs):
-        kwargs.pop("default", None)       # configs carry `default` (== value)
-        value = _plain(value, f"HyperParameters.Fixed(name={name!r}): `value`")
+        kwargs.pop("default", None)       # (earlier cydl configs carried one)
+        try:
+            value = plain_value(value, f"HyperParameters.Fixed(name={name!r}): `value`")
+        except TypeError as e:            # keras_tuner raises a ValueError here
+            raise ValueError(str(e)) from None
         super().__init__(name, default=value, **kwargs)
         self.value = value
 
@@ -147,7 +109,9 @@ class Fixed(HyperParameter):
         return (self.value,)
 
     def get_config(self):
-        return {**super().get_config(), "value": self.value}
+        config = super().get_config()
+        del config["default"]                   # it is the value
+        return {**config, "value": self.value}
 
     def _suggest(self, trial):
         return self.value

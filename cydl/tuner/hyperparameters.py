@@ -1,13 +1,14 @@
 """HyperParameters: the search space and one trial's values (keras_tuner's API).
 
-Inside a search the container is bound to an Optuna trial: a hyper-parameter met for
-the first time in that trial is registered and, when active, sampled by Optuna
-(`trial.suggest_*`, define-by-run). Outside a search each takes its default, or the
-value recorded for a finished trial."""
+Inside a search the container is bound to an Optuna trial: the space known when the
+trial starts is sampled then (as keras_tuner does), and a hyper-parameter met for the
+first time is registered and, when active, sampled by Optuna (`trial.suggest_*`,
+define-by-run). Outside a search each takes its default, or the value recorded for a
+finished trial."""
 import collections
 import contextlib
 
-from cydl.tuner import errors, hp_numerical, hp_types
+from cydl.tuner import conditions, errors, hp_numerical, hp_types
 from cydl.tuner._hp_kinds import HyperParameterKinds
 
 _KINDS = {c.__name__: c for c in (hp_types.Choice, hp_types.Boolean, hp_types.Fixed,
@@ -61,7 +62,7 @@ class HyperParameters(HyperParameterKinds):
         parent_name = self._get_name(parent_name)
         if not self._exists(parent_name):
             raise ValueError(f"`HyperParameter` named: {parent_name} not defined.")
-        condition = hp_types.Parent(parent_name, parent_values)
+        condition = conditions.Parent(parent_name, parent_values)
         self._conditions.append(condition)
         scopes = self.active_scopes if condition.is_active(self.values) else self.inactive_scopes
         scopes.append(list(self._conditions))

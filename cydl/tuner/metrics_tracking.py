@@ -5,38 +5,78 @@ import numpy as np
 from cydl.tuner.objective import infer_metric_direction
 
 
+class MetricObservation:
+    """A metric's values at one step (e.g. an epoch), one per execution of the trial.
+
+    Args:
+        value: a float, or a list of them.
+        step: the step (an int).
+    """
+
+    def __init__(self, value, step):
+        self.value = list(value) if isinstance(value, list) else [value]
+        self.step = step
+
+    def append(self, value):
+        self.value += list(value) if isinstance(value, list) else [value]
+
+    def mean(self):
+        return np.mean(self.value)
+
+    def get_config(self):
+        return {"value": self.value, "step": self.step}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __eq__(self, other):
+        return isinstance(other, MetricObservation) and \
+            (other.value, other.step) == (self.value, self.step)
+
+    def __repr__(self):
+        return f"MetricObservation(value={self.value}, step={self.step})"
+
+
 class MetricHistory:
-    """The values of one metric, by step (e.g. the epoch); `direction` "min" or "max"."""
+    """The observations of one metric, by step; `direction` "min" or "max"."""
 
     def __init__(self, direction="min"):
         if direction not in ("min", "max"):
             raise ValueError(f'`direction` should be one of {{"min", "max"}}, but got: '
                              f"{direction!r}")
         self.direction = direction
-        self._observations = {}          # step -> list of values (one per execution)
+        self._observations = {}          # step -> MetricObservation
 
     def update(self, value, step):
-        self._observations.setdefault(step, []).append(float(value))
+        if step in self._observations:
+            self._observations[step].append(value)
+        else:
+            self._observations[step] = MetricObservation(value, step=step)
 
     def get_history(self):
-        return [(step, float(np.mean(v))) for step, v in sorted(self._observations.items())]
+        """The MetricObservations, by step."""
+        return sorted(self._observations.values(), key=lambda obs: obs.step)
+
+    def _means(self):
+        return [obs.mean() for obs in self.get_history()]
 
     def get_best_value(self):
-        values = [v for _, v in self.get_history()]
+        values = self._means()
         if not values:
             return None
-        return float(np.nanmin(values) if self.direction == "min" else np.nanmax(values))
+        return np.nanmin(values) if self.direction == "min" else np.nanmax(values)
 
     def get_best_step(self):
         best = self.get_best_value()
-        return next((step for step, v in self.get_history() if v == best), None)
+        return next((obs.step for obs in self.get_history() if obs.mean() == best), None)
 
     def get_last_value(self):
         history = self.get_history()
-        return history[-1][1] if history else None
+        return history[-1].mean() if history else None
 
     def get_statistics(self):
-        values = [v for _, v in self.get_history()]
+        values = self._means()
         if not values:
             return {}
         return {"min": float(np.nanmin(values)), "max": float(np.nanmax(values)),
@@ -59,9 +99,13 @@ class MetricsTracker:
         self.metrics[name] = MetricHistory(direction or infer_metric_direction(name) or "min")
 
     def update(self, name, value, step=0):
+        """Record `value` at `step`; returns whether the best value changed."""
+        value = float(value)
         if not self.exists(name):
             self.register(name)
+        previous = self.metrics[name].get_best_value()
         self.metrics[name].update(value, step)
+        return bool(self.metrics[name].get_best_value() != previous)
 
     def _get(self, name):
         if name not in self.metrics:

@@ -2,18 +2,33 @@
 import math
 
 # keras_tuner's maximized metrics (its _MAX_METRICS and _MAX_METRIC_FNS, in Keras'
-# snake_case log names), plus F1/F-beta/R2, which keras_tuner would minimize by mistake
+# snake_case log names), plus the metrics where higher is better that keras_tuner
+# minimizes (Keras knows them, and they are not on its list) or fails to read (those
+# whose constructor needs an argument): F-scores, R2, correlations, IoUs
 _MAX = {"accuracy", "acc", "binary_accuracy", "categorical_accuracy",
         "sparse_categorical_accuracy", "top_k_categorical_accuracy",
         "sparse_top_k_categorical_accuracy", "true_positives", "true_negatives",
         "precision", "recall", "auc", "sensitivity_at_specificity",
-        "specificity_at_sensitivity", "f1_score", "fbeta_score", "r2_score"}
-_MIN = {"loss", "crossentropy", "ce"}
+        "specificity_at_sensitivity", "precision_at_recall", "recall_at_precision",
+        "f1_score", "fbeta_score", "f_beta_score", "r2_score", "cosine_similarity",
+        "pearson_correlation", "concordance_correlation", "io_u", "binary_io_u",
+        "one_hot_io_u", "mean_io_u", "one_hot_mean_io_u"}
+# minimized: Keras 3's other metric and loss names (keras_tuner's rule: any name Keras
+# knows), whether or not cydl has them, for a custom metric logged under such a name
+_MIN = {"loss", "crossentropy", "ce", "binary_crossentropy", "categorical_crossentropy",
+        "sparse_categorical_crossentropy", "binary_focal_crossentropy",
+        "categorical_focal_crossentropy", "categorical_generalized_cross_entropy",
+        "hinge", "squared_hinge", "categorical_hinge", "huber", "log_cosh", "log_cosh_error",
+        "kl_divergence", "poisson", "ctc", "dice", "tversky", "circle", "false_negatives",
+        "false_positives", "mean_absolute_error", "mean_absolute_percentage_error",
+        "mean_squared_error", "mean_squared_logarithmic_error", "root_mean_squared_error",
+        "mae", "mape", "mse", "msle"}
 
 
 def infer_metric_direction(metric):
     """"max", "min" or None (unknown) for a metric name as it appears in the logs
-    ("val_accuracy", "loss", "val_mae", ...): keras_tuner's rule."""
+    ("val_accuracy", "loss", "val_mae", ...): keras_tuner's rule, and "min" for the
+    other names of cydl's metrics and losses."""
     name = metric
     if name.startswith("val_"):
         name = name[4:]
@@ -104,8 +119,12 @@ class MultiObjective(Objective):
     def get_value(self, logs):
         return sum(logs[n] if d == "min" else -logs[n] for n, d in self.name_to_direction.items())
 
+    def __eq__(self, other):
+        return isinstance(other, MultiObjective) and \
+            sorted(map(str, self.objectives)) == sorted(map(str, other.objectives))
+
     def __str__(self):
-        return f"MultiObjective: [{', '.join(map(str, self.objectives))}]"
+        return f"Multi{super().__str__()}: [{', '.join(map(str, self.objectives))}]"
 
 
 def create_objective(objective):

@@ -1,14 +1,13 @@
 """Oracle: hands out trials and records their results, in an Optuna study.
 
 Optuna does the searching: the oracle's sampler (RandomSampler, TPESampler, ...)
-picks each trial's values as `build(hp)` asks for them, and its pruner (Hyperband)
-stops trials early. The study lives in an Optuna storage (by default an SQLite file
+picks each trial's values (those of the space known so far when the trial starts, as
+keras_tuner; new ones as `build(hp)` asks for them), and its pruner (Hyperband) stops
+trials early. The study lives in an Optuna storage (by default an SQLite file
 in directory/project_name), so a search survives its process and several processes
 can share it (see _study.py)."""
 import contextlib
-import os
 import random
-import shutil
 
 import optuna
 
@@ -17,7 +16,7 @@ from cydl.tuner import _ending, _study
 from cydl.tuner._display import Display
 from cydl.tuner._liveness import heartbeat
 from cydl.tuner._oracle_results import OracleResults
-from cydl.tuner._storage import is_local_sqlite, make_storage, project_lock
+from cydl.tuner._storage import is_local_sqlite, make_storage, prepare_project, project_lock
 from cydl.tuner.hyperparameters import HyperParameters
 from cydl.tuner.objective import create_objective
 from cydl.tuner.samplers import PerTrialSampler
@@ -56,10 +55,10 @@ class Oracle(OracleResults):
             raise ValueError("If you set `tune_new_entries=False` or `allow_new_entries=False`"
                              ", you must specify the search space via the `hyperparameters` "
                              "argument.")
-        # given in advance: these are sampled at the start of every trial, the rest as
-        # `build` asks for them (define-by-run, as Optuna works)
+        # given in advance: sampled at the start of every trial, with the rest of the
+        # space seen so far (`_known`) unless tune_new_entries=False
         self.hyperparameters = (hyperparameters or HyperParameters()).copy()
-        self._known = self.hyperparameters.copy()    # the space seen so far, for summaries
+        self._known = self.hyperparameters.copy()
         self.allow_new_entries, self.tune_new_entries = allow_new_entries, tune_new_entries
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError(f"`seed` must be an int or None. Received: seed={seed!r}")
@@ -90,15 +89,8 @@ class Oracle(OracleResults):
 
     # ----------------------------------------------------------- the study
     def _set_project_dir(self, directory, project_name, storage=None, overwrite=False):
-        self._project_dir = os.path.join(directory, project_name)
+        self._project_dir = prepare_project(directory, project_name, storage, overwrite)
         self._study_name, self._storage_arg = project_name, storage
-        if overwrite:
-            if storage is not None:
-                with contextlib.suppress(KeyError):
-                    optuna.delete_study(study_name=project_name,
-                                        storage=make_storage(storage, self._project_dir))
-            shutil.rmtree(self._project_dir, ignore_errors=True)
-        os.makedirs(self._project_dir, exist_ok=True)
 
     def _open(self):
         """Create or load the study; True when it was loaded (a resumed search)."""
@@ -113,18 +105,11 @@ class Oracle(OracleResults):
             study, stored = _study.open_study(self.storage, self._study_name, direction,
                                               self._make_sampler(seed), self._pruner(), n, config)
         if stored is not None:
-            for key in ("objective", "direction"):
-                if stored[key] != config[key]:
-                    raise ValueError(f"The study {self._study_name!r} in {self._project_dir} was "
-                                     f"created with {key} {stored[key]}, not {config[key]}: pass "
-                                     f"overwrite=True to start over, or another project_name")
-            if n < stored["n_trials"]:
-                raise ValueError(f"The study {self._study_name!r} was created for "
-                                 f"{stored['n_trials']} trials; it cannot shrink to {n}: pass "
-                                 f"overwrite=True to start over")
+            _study.check_resumed(stored, config, self._study_name, self._project_dir)
             if self.seed is None:        # a worker joining without a seed uses the study's
                 study.sampler = self._make_sampler(stored["seed"])
-        self.study, self._width = study, len(str(n))
+        # keras_tuner pads trial ids to the width of max_trials (of "None": Hyperband)
+        self.study, self._width = study, len(str(self.max_trials))
         self._cursor = 0        # the first trial number that may still be queued
         return stored is not None
 
@@ -141,15 +126,17 @@ class Oracle(OracleResults):
     def create_trial(self, tuner_id):
         """Claim the next queued trial: a RUNNING Trial, or a STOPPED one when none is left."""
         with self._lock():
-            trial_id, self._cursor = _study.claim_trial(self.study, self.storage, self._cursor)
-            if trial_id is None:     # the queue is empty: re-queue the trials of dead workers
-                _study.recover_dead_trials(self.study, self.storage)
-                trial_id, self._cursor = _study.claim_trial(self.study, self.storage,
-                                                            self._cursor)
+            trial_id, self._cursor = _study.claim_or_recover(self.study, self.storage,
+                                                             self._cursor)
         if trial_id is None:
             return Trial(HyperParameters(), status=TrialStatus.STOPPED)
+        # an RDB storage's cache must know the trial before parameters are set on it (the
+        # claim read it by number only): one read of the trials new or unfinished since
+        self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
         live = optuna.trial.Trial(self.study, trial_id)
         hp = self.hyperparameters.copy()
+        if self.tune_new_entries:     # as keras_tuner: all the space known so far, up front
+            hp.merge(self._known)
         hp._trial, hp._tune_new, hp._allow_new = live, self.tune_new_entries, \
             self.allow_new_entries
         hp._populate()

@@ -1,11 +1,11 @@
 """RandomSearch, Hyperband and BayesianOptimization: keras_tuner's tuners, with
 Optuna's samplers and pruner doing the search."""
 import functools
-import math
 
 import optuna
 
 from cydl._checks import number
+from cydl.tuner._hyperband import HyperbandSchedule
 from cydl.tuner.oracle import Oracle, _positive
 from cydl.tuner.tuner import Tuner
 
@@ -92,13 +92,17 @@ class BayesianOptimization(Tuner):
         super().__init__(oracle, hypermodel, **kwargs)
 
 
-class HyperbandOracle(Oracle):
+class HyperbandOracle(HyperbandSchedule, Oracle):
     """Hyperband through Optuna's HyperbandPruner (min 1 epoch, max `max_epochs`,
     reduction factor `factor`): each trial trains up to `max_epochs` and reports its
-    objective after every epoch; trials behind the others of their bracket at a rung
-    are pruned. Values are sampled at random (seeded per trial). The number of
-    trials is keras_tuner's number of new configurations: per iteration, the sum over
-    brackets b of ceil(ceil(1 + log_factor(max_epochs)) / (b + 1) * factor**b)."""
+    objective after every epoch; a trial behind the others of its bracket at a rung is
+    pruned. The number of trials is keras_tuner's number of new configurations
+    (`_get_size(b, 0)` summed over its brackets and iterations). Optuna, not
+    keras_tuner, decides the rest: it assigns each trial's bracket by a hash of the
+    study and trial, and its rungs sit at min_resource * factor**k epochs, where
+    keras_tuner's rounds end at ceil(max_epochs / factor**(b - r)) (for the book's
+    max_epochs=10, factor=3: Optuna checks after 1, 3 and 9 epochs, keras_tuner after
+    2 and 4). Values are sampled at random (seeded per trial)."""
 
     def __init__(self, objective=None, max_epochs=100, factor=3, hyperband_iterations=1,
                  seed=None, **kwargs):
@@ -110,17 +114,8 @@ class HyperbandOracle(Oracle):
         self.hyperband_iterations = _positive(hyperband_iterations, "hyperband_iterations")
         self.min_epochs = 1
 
-    def _n_brackets(self):
-        epochs, brackets = self.max_epochs, 0
-        while epochs >= self.min_epochs:
-            epochs, brackets = epochs / self.factor, brackets + 1
-        return brackets
-
     def _n_trials(self):
-        end = math.ceil(1 + math.log(self.max_epochs, self.factor))
-        per_iteration = sum(math.ceil(end / (b + 1) * self.factor ** b)
-                            for b in range(self._n_brackets()))
-        return self.hyperband_iterations * per_iteration
+        return self._n_configurations()
 
     def _pruner(self):
         return optuna.pruners.HyperbandPruner(min_resource=self.min_epochs,
@@ -129,8 +124,9 @@ class HyperbandOracle(Oracle):
 
 
 class Hyperband(Tuner):
-    """Hyperband (Li et al., 2018) through Optuna's HyperbandPruner: see HyperbandOracle.
-    Each trial's `fit` runs `max_epochs` epochs unless pruned.
+    """Hyperband (Li et al., 2018) through Optuna's HyperbandPruner, with keras_tuner's
+    number of trials: see HyperbandOracle. Each trial's `fit` runs `max_epochs` epochs
+    unless pruned.
 
     Args:
         max_epochs: the most epochs one model trains.
