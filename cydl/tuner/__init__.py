@@ -7,8 +7,8 @@
 `RandomSearch` samples with Optuna's RandomSampler, `BayesianOptimization` with its
 TPESampler (keras_tuner's `alpha`/`beta` are accepted but do not apply to TPE; pass
 `sampler=optuna.samplers.GPSampler(...)` for Optuna's Gaussian process), `Hyperband`
-runs keras_tuner's brackets, their rounds' ends as an Optuna pruner (epochs are the
-steps). A `seed` fixes each trial's values, whatever the number of processes.
+prunes with Optuna's HyperbandPruner (epochs are the steps) over keras_tuner's number
+of trials. A `seed` fixes each trial's values, whatever the number of processes.
 `OptunaPruningCallback` brings Optuna's pruning to any `model.fit` in a plain Optuna
 study.
 
