@@ -485,3 +485,35 @@ def test_missing_onnx_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ImportError, match=r'pip install "cydl\[onnx\]"'):
         model.export("never.onnx", format="onnx")
+
+
+def test_a_bad_path_is_named_before_anything_is_written(tmp_path):
+    model, _ = _mlp_session()
+    missing = tmp_path / "no" / "such" / "m.onnx"
+    with pytest.raises(FileNotFoundError, match="the directory .*such' does not exist"):
+        model.export(missing, format="onnx", verbose=False)
+    with pytest.raises(IsADirectoryError, match="is a directory.*model.onnx"):
+        model.export(tmp_path, format="onnx", verbose=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_exporting_again_to_a_path_replaces_the_file(tmp_path):
+    path = tmp_path / "m.onnx"
+    x = rows((4,), 5)
+    for seed in (1, 2):
+        cydl.utils.set_random_seed(seed)
+        model = cydl.Sequential([layers.Input((4,)), layers.Dense(3, activation="tanh")])
+        check(model, session(model, path), x, budget("float32", 4))
+    assert [p.name for p in tmp_path.iterdir()] == ["m.onnx"]
+
+
+def test_a_float64_input_feeding_a_float32_model():
+    # cydl casts the input to the model's dtype; the graph takes double and casts
+    x = layers.Input((3,), dtype="float64", name="x")
+    inner = cydl.Sequential([layers.Input((3,)), layers.Dense(4, activation="relu")])
+    norm = layers.Normalization(mean=1.0, variance=2.0)
+    cydl.utils.set_random_seed(3)
+    model = cydl.Model(x, [layers.Dense(2)(norm(x)), inner(x)])
+    sess = session(model)
+    assert sess.get_inputs()[0].type == "tensor(double)"
+    check(model, sess, rows((3,), 6, "float64"), budget("float32", 3, elementwise=2))

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from cydl.distribution import _init, _state
+from cydl.distribution import _agree, _init, _state
 
 DEFAULT_BATCH_DIM_NAME = "batch"
 
@@ -141,6 +141,10 @@ def set_distribution(value):
     if value is not None and not isinstance(value, DataParallel):
         raise TypeError(f"set_distribution takes a DataParallel or None. Received: "
                         f"{value!r}")
+    if value is not None:
+        # from here on a process that ends its script meets the others' next call
+        # check, so that a call made by some processes only fails with the reason
+        _agree.hook_exit(value._world)
     _state._DISTRIBUTION = value
 
 

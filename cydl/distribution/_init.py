@@ -1,5 +1,6 @@
 """initialize(): join the MPI job this process was launched in (or stay alone)."""
 import sys
+import time
 
 from cydl.distribution import _world
 
@@ -92,7 +93,11 @@ def _abort_on_uncaught(w):
         previous(kind, value, tb)
         sys.stderr.write(f"cydl.distribution: process {w.rank} of {w.size} stopped on "
                          f"an uncaught {kind.__name__}; aborting the MPI job\n")
+        sys.stdout.flush()
         sys.stderr.flush()
+        # the launcher forwards output asynchronously and MPI_Abort kills at once: a
+        # moment's pause lets the reason reach the terminal
+        time.sleep(0.5)
         w.comm.Abort(1)
 
     sys.excepthook = hook

@@ -65,8 +65,8 @@ def export_onnx(model, filepath, verbose=None, input_signature=None, opset_versi
     if kwargs:
         raise TypeError(f"export_onnx() got unexpected keyword arguments: {sorted(kwargs)}")
     onnx = require_onnx()
+    path = _check_path(filepath)
     proto = to_onnx(model, input_signature, opset_version)
-    path = os.fspath(filepath)
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         onnx.save_model(proto, tmp)
@@ -76,6 +76,22 @@ def export_onnx(model, filepath, verbose=None, input_signature=None, opset_versi
             os.remove(tmp)
     if verbose is None or verbose:
         print(f"Saved artifact at '{path}'.")
+
+
+def _check_path(filepath):
+    """The path as a str, once it names a file that can be written (before the
+    model is converted, and with the path the user gave in the error)."""
+    path = os.fspath(filepath)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"Cannot export to {path!r}: it is a directory. Give a "
+                                f"file name, e.g. {os.path.join(path, 'model.onnx')!r}")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"Cannot export to {path!r}: the directory {folder!r} "
+                                f"does not exist (create it first)")
+    return path
 
 
 def to_onnx(model, input_signature=None, opset_version=None):

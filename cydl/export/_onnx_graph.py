@@ -128,11 +128,19 @@ class GraphBuilder:
                 f"behaves as in training at inference; ONNX export writes the inference "
                 f"form only")
         names = graph.flatten(args)
+        tensors = graph.flatten(node.args)
         self.scope.append(layer)
         try:
             if isinstance(layer, Model):
-                return self.run(model_function(layer), names)
+                fn = model_function(layer)
+                return self.run(fn, [self._as(n, t, inner.dtype)
+                                     for n, t, inner in zip(names, tensors, fn.inputs)])
             emit = emitter(layer)
+            if emit is not None:
+                # a layer computes in its own dtype, its inputs cast to it (a float64
+                # Input feeding a float32 model): the emitters' constants have it
+                want = graph.flatten(node.outputs)[0].dtype
+                names = [self._as(n, t, want) for n, t in zip(names, tensors)]
             structured = graph.map_structure(lambda _: names.pop(0), args)
             if emit is not None:
                 return emit(self, layer, node, structured)
@@ -157,6 +165,14 @@ class GraphBuilder:
             raise NotImplementedError(f"ONNX export cannot express {what} "
                                       f"({type(e).__name__}: {e})") from e
         return self.run(fn, graph.flatten(names))
+
+    def _as(self, name, tensor, dtype):
+        """The value `name` of graph tensor `tensor`, cast to float dtype `dtype`."""
+        if not isinstance(tensor, graph.KerasTensor) or \
+                not np.issubdtype(np.dtype(tensor.dtype), np.floating) or \
+                not np.issubdtype(np.dtype(dtype), np.floating):
+            return name
+        return self.cast(name, tensor.dtype, dtype)
 
     def name_outputs(self, outs, out_names):
         """Give the graph's outputs their names: the node that made each output value

@@ -8,6 +8,7 @@ auto_shard_dataset=False) and every process gets all the rows back, in order
 """
 import numpy as np
 
+from cydl.distribution._agree import agree
 from cydl.distribution._state import is_chief
 from cydl.models import _loops, _validate
 from cydl.models._shards import DistTotals, Schedule, split
@@ -19,8 +20,54 @@ def global_flag(world, flag):
     return bool(world.allreduce_max(float(bool(flag))))
 
 
-def evaluate_bound(model, runner, data, batch, cb, dist):
+def check_call(model, dist, call, data, **more):
+    """The check that opens a data-parallel call (cydl.distribution._agree): the same
+    call everywhere, with the same rows (auto_shard_dataset) and shapes."""
+    sizes = {"rows": data.n} if dist.auto_shard_dataset else {}
+    sizes["input values per row"] = sum(int(np.prod(x.shape[1:])) for x in data.xs)
+    sizes["targets per row"] = sum(1 if y is None else int(np.prod(y.shape[1:]))
+                                   for _, y in data.targets)
+    sizes["sample weights"] = data.sw is not None
+    sizes["model weights"] = model.count_params()
+    sizes.update(more)
+    agree(dist._world, call, sizes)
+
+
+def chief_writes(model, dist, write):
+    """save / save_weights: process 0 runs write(); outside fit every process makes
+    the call and returns once the file is written, so that a load right after the
+    save reads it. (Inside fit, ModelCheckpoint and the like call it on process 0
+    alone.)"""
     world = dist._world
+    if getattr(model, "_fit_state", None) is not None:
+        if world.rank == 0:
+            write()
+        return
+    error = None
+    if world.rank == 0:
+        try:
+            write()
+        except Exception as e:  # noqa: BLE001 - re-raised below, after the others know
+            error = e
+    done = agree(world, "save", {"model weights": model.count_params()},
+                 own=error is None)
+    if error is not None:
+        raise error
+    if not done[0]:
+        raise RuntimeError("DataParallel: process 0 failed to write the file (its error "
+                           "says why)")
+
+
+def evaluate_bound(model, runner, data, batch, cb, dist, checked=False):
+    """evaluate's pass (fit's validation passes checked=True: fit checked it)."""
+    world = dist._world
+    if not checked and dist.auto_shard_dataset:
+        check_call(model, dist, "evaluate", data, batch_size=batch,
+                   callbacks=cb is not None)
+    elif not checked:
+        check_call(model, dist, "evaluate", data, callbacks=cb is not None)
+        # evaluate cut the batch to this process's rows: one batch size for all
+        batch = int(world.allreduce_max(batch))
     sched = Schedule(dist, data.n, batch)
     totals = DistTotals(model._heads, world)
     runner.reg_loss = runner.penalty()
@@ -61,6 +108,7 @@ def predict(model, x, batch_size, verbose, callbacks, dist):
     callbacks = _validate.check_callbacks(callbacks)
     batch = _validate.check_predict_args(model, batch_size)
     data = _batches.prepare_inputs(model, x)
+    check_call(model, dist, "predict", data)
     if dist.auto_shard_dataset:
         off = split(data.n, world.size)
         counts = np.diff(off)

@@ -12,7 +12,7 @@ import numpy as np
 from cydl import _config
 from cydl._registry import positive_int
 from cydl.models import _loops
-from cydl.models._dist_eval import evaluate_bound, global_flag
+from cydl.models._dist_eval import check_call, evaluate_bound, global_flag
 from cydl.models._dist_steps import train_part
 from cydl.models._shards import DistTotals, Schedule, _all_layers, split, sync_start
 
@@ -21,6 +21,11 @@ def run_fit(model, dist, data, val, batch_size, epochs, verbose, callbacks, shuf
             initial_epoch, steps_per_epoch, validation_batch_size, validation_freq):
     world = dist._world
     _check_supported(model, dist, callbacks)
+    check_call(model, dist, "fit", data, batch_size=batch_size, epochs=epochs,
+               initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch or 0,
+               shuffle=bool(shuffle), validation_freq=validation_freq,
+               validation_batch_size=validation_batch_size or 0,
+               validation=-1 if val is None else val.n if dist.auto_shard_dataset else 0)
     sched = Schedule(dist, data.n, batch_size)
     steps = sched.steps
     if steps_per_epoch is not None:
@@ -123,7 +128,8 @@ def _epochs(model, cb, state, runner, val_runner, val, val_batch, idx, first, sk
                 break
         logs = totals.logs()
         if val is not None and (epoch + 1) % validation_freq == 0:
-            val_logs = evaluate_bound(model, val_runner, val, val_batch, cb, dist)
+            val_logs = evaluate_bound(model, val_runner, val, val_batch, cb, dist,
+                                      checked=True)
             logs.update({"val_" + k: v for k, v in val_logs.items()})
         cb.on_epoch_end(epoch, logs)
         # a callback that stopped on one process only (its own logic, not the
@@ -138,6 +144,7 @@ def train_batch(model, data, dist):
     """train_on_batch: the processes' rows form one global batch (auto_shard_dataset:
     the same rows on every process, cut into slices)."""
     world = dist._world
+    check_call(model, dist, "train_on_batch", data)
     if dist.auto_shard_dataset:
         off = split(data.n, world.size)
         lo, hi, row0, rows = off[world.rank], off[world.rank + 1], off[world.rank], data.n

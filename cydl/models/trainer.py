@@ -50,19 +50,26 @@ class Trainer:
 
     def save(self, filepath, overwrite=True, include_optimizer=True):
         """Save the model to a `.keras` file: see cydl.saving.save_model. In a
-        data-parallel run (cydl.distribution) only process 0 writes."""
-        if not _shards.is_chief():
-            return
+        data-parallel run (cydl.distribution) every process calls it and process 0
+        writes; each returns once the file is written."""
         from cydl import saving
-        saving.save_model(self, filepath, overwrite, include_optimizer)
+        dist = _shards.current()
+        if dist is None:
+            return saving.save_model(self, filepath, overwrite, include_optimizer)
+        from cydl.models._dist_eval import chief_writes
+        chief_writes(self, dist, lambda: saving.save_model(self, filepath, overwrite,
+                                                           include_optimizer))
 
     def save_weights(self, filepath, overwrite=True):
         """Save the weights to `.weights.npz` or `.weights.h5`: see cydl.saving. In a
-        data-parallel run (cydl.distribution) only process 0 writes."""
-        if not _shards.is_chief():
-            return
+        data-parallel run (cydl.distribution) every process calls it and process 0
+        writes; each returns once the file is written."""
         from cydl import saving
-        saving.save_weights(self, filepath, overwrite)
+        dist = _shards.current()
+        if dist is None:
+            return saving.save_weights(self, filepath, overwrite)
+        from cydl.models._dist_eval import chief_writes
+        chief_writes(self, dist, lambda: saving.save_weights(self, filepath, overwrite))
 
     def load_weights(self, filepath):
         """Load weights saved by save_weights() or save() into this model."""
