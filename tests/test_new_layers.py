@@ -309,3 +309,69 @@ def test_lambda_passes_training_and_infers_output_shape():
     model(np.ones((2, 3)), training=True)
     assert seen[-1] is True
     assert layers.Lambda(fn, output_shape=(7,)).compute_output_shape((None, 3)) == (None, 7)
+
+
+# ReLU(max_value, negative_slope, threshold) and Softmax(axis): Keras 3 itself is the
+# oracle of the values; the settings that are not one fused kernel are composed from
+# cydl.ops and must never be folded into the Dense before them
+_RELU_SETTINGS = [dict(), dict(max_value=6.0), dict(negative_slope=0.2),
+                  dict(max_value=3.0, negative_slope=0.1, threshold=1.0),
+                  dict(threshold=0.5), dict(max_value=2.5, threshold=0.5, negative_slope=0.3)]
+_KERAS_RELU = """
+x = np.array(data["x"])
+result = {"relu": [np.asarray(keras.layers.ReLU(**kw)(x)).tolist() for kw in data["relu"]],
+          "softmax": [np.asarray(keras.layers.Softmax(axis=a)(x)).tolist() for a in (0, 1, -1)]}
+"""
+
+
+def test_relu_and_softmax_settings_match_keras_in_a_trained_model():
+    from _keras_oracle import run_keras
+    rng = np.random.default_rng(3)
+    x = np.round(rng.normal(size=(6, 5)) * 3, 1)     # includes values at the thresholds
+    x[0, :3] = [1.0, 3.0, -0.5]
+    theirs = run_keras(_KERAS_RELU, {"x": x.tolist(), "relu": _RELU_SETTINGS})
+    # the layers compute in float32 (the default policy), Keras here in float64: a few
+    # float32 roundings apart
+    for kw, want in zip(_RELU_SETTINGS, theirs["relu"]):
+        np.testing.assert_allclose(layers.ReLU(**kw)(x), want, rtol=1e-6, atol=1e-6)
+    for axis, want in zip((0, 1, -1), theirs["softmax"]):
+        np.testing.assert_allclose(layers.Softmax(axis=axis)(x), want, rtol=1e-6, atol=1e-7)
+    # in a model: predict goes through the plan, and the layer must not be folded
+    for make in [lambda: layers.ReLU(**_RELU_SETTINGS[3]), lambda: layers.Softmax(axis=0)]:
+        cydl.utils.set_random_seed(0)
+        m = cydl.Sequential([layers.Input((5,)), layers.Dense(5), make(), layers.Dense(3)])
+        m.compile(loss="mse", optimizer="sgd")
+        m.fit(x.astype("float32"), x[:, :3].astype("float32"), epochs=2, verbose=0)
+        d1, act, d2 = m.layers
+        h = x.astype("float32") @ d1.kernel.numpy() + d1.bias.numpy()
+        want = np.asarray(act(h)) @ d2.kernel.numpy() + d2.bias.numpy()
+        np.testing.assert_allclose(m.predict(x.astype("float32"), verbose=0), want,
+                                   rtol=1e-5, atol=1e-5)
+
+
+def test_composed_relu_gradients_and_config_round_trip(tmp_path):
+    cydl.config.set_floatx("float64")
+    try:
+        cydl.utils.set_random_seed(1)
+        m = cydl.Sequential([layers.Input((4,)), layers.Dense(6),
+                             layers.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.2),
+                             layers.Dense(2)])
+        m.compile(loss="mse", optimizer="sgd")
+        x = np.random.default_rng(2).normal(size=(8, 4))
+        y = np.random.default_rng(3).normal(size=(8, 2))
+        result = cydl.utils.check_gradients(m, x, y)
+        assert result.passed, result
+        m.save(tmp_path / "m.keras")
+        again = cydl.models.load_model(tmp_path / "m.keras")
+        assert again.layers[1].get_config()["max_value"] == 1.5
+        np.testing.assert_array_equal(again.predict(x, verbose=0), m.predict(x, verbose=0))
+    finally:
+        cydl.config.set_floatx("float32")
+
+
+@pytest.mark.parametrize("kwargs, name", [(dict(threshold=-0.5), "threshold"),
+                                          (dict(max_value=-1.0), "max_value"),
+                                          (dict(negative_slope=float("nan")), "negative_slope")])
+def test_relu_refuses_what_keras_refuses(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        layers.ReLU(**kwargs)

@@ -118,13 +118,59 @@ class LeakyReLU(Activation):
 
 
 class ReLU(Activation):
-    """max(x, 0) as a layer."""
+    """Keras's ReLU layer: x for x > threshold (clipped at max_value), otherwise
+    negative_slope * (x - threshold).
 
-    def __init__(self, **kwargs):
-        super().__init__("relu", **kwargs)
+    Args:
+        max_value: float >= 0 or None. The largest output.
+        negative_slope: float >= 0. The slope below the threshold.
+        threshold: float. Inputs at or below it are "off".
+
+    Example:
+    >>> cydl.layers.ReLU(max_value=6.0)(np.array([[-1.0, 2.0, 9.0]]))
+    array([[0., 2., 6.]])
+    """
+
+    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
+        if max_value is not None:
+            max_value = number(max_value, "max_value", low=0.0, owner="ReLU")
+        negative_slope = number(negative_slope, "negative_slope", low=0.0, owner="ReLU")
+        threshold = number(threshold, "threshold", low=0.0, owner="ReLU")   # as Keras
+        # the forms the kernels have run fused; the rest are composed from cydl.ops
+        if threshold == 0 and max_value is None:
+            spec = "relu" if negative_slope == 0 else ["leaky_relu", negative_slope]
+        elif threshold == 0 and negative_slope == 0 and max_value == 6:
+            spec = "relu6"
+        else:
+            spec = "linear"
+        super().__init__(spec, **kwargs)
+        self.max_value, self.negative_slope, self.threshold = \
+            max_value, negative_slope, threshold
+        self._composed = spec == "linear"
+        if self._composed:       # not one fused activation: the plan must not fold it
+            self.act_name = self.act_alpha = None
+
+    def call(self, inputs, training=None):
+        if not self._composed:
+            return super().call(inputs)
+        # Keras's formula, term for term (keras.activations.relu)
+        x, slope, th = inputs, self.negative_slope, self.threshold
+        below = None
+        if slope != 0:
+            below = ops.relu(ops.subtract(th, x)) if th != 0 else ops.relu(ops.negative(x))
+        if th != 0:
+            x = ops.multiply(x, ops.cast(ops.greater(x, th), x.dtype))
+        else:
+            x = ops.relu(x)
+        if self.max_value is not None:
+            x = ops.clip(x, 0.0, self.max_value)
+        if below is not None:
+            x = ops.subtract(x, ops.multiply(slope, below))
+        return x
 
     def get_config(self):
-        return Layer.get_config(self)
+        return {**Layer.get_config(self), "max_value": self.max_value,
+                "negative_slope": self.negative_slope, "threshold": self.threshold}
 
 
 class ELU(Activation):
@@ -140,13 +186,30 @@ class ELU(Activation):
 
 
 class Softmax(Activation):
-    """softmax along the last axis as a layer."""
+    """softmax as a layer, along `axis` (the last by default).
 
-    def __init__(self, **kwargs):
-        super().__init__("softmax", **kwargs)
+    Args:
+        axis: int. The axis the probabilities sum to 1 over.
+
+    Example:
+    >>> cydl.layers.Softmax(axis=0)(np.zeros((2, 3)))[:, 0]
+    array([0.5, 0.5])
+    """
+
+    def __init__(self, axis=-1, **kwargs):
+        axis = integer(axis, "axis", owner="Softmax")
+        super().__init__("softmax" if axis == -1 else "linear", **kwargs)
+        self.axis = axis
+        if axis != -1:           # not the fused last-axis softmax: never folded
+            self.act_name = self.act_alpha = None
+
+    def call(self, inputs, training=None):
+        if self.axis == -1:
+            return super().call(inputs)
+        return ops.softmax(inputs, axis=self.axis)
 
     def get_config(self):
-        return Layer.get_config(self)
+        return {**Layer.get_config(self), "axis": self.axis}
 
 
 class Identity(Layer):

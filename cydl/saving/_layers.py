@@ -4,7 +4,7 @@ cydl's built-in layers are written as the Keras layers of the same name
 ({"module": "keras.layers", "class_name": "Dense", "config": {...}}), with the
 keys Keras writes (a DTypePolicy for `dtype`, `quantization_config`, ...), so that
 Keras rebuilds them; Keras' entries are mapped back to cydl's classes, and a
-setting cydl does not have (a ReLU `max_value`, BatchNormalization `renorm`) is a
+setting cydl does not have (BatchNormalization `renorm`) is a
 ValueError that names it rather than a model that computes something else.
 
 Custom layers and models are written under their class's module and name with
@@ -20,8 +20,6 @@ from cydl.saving import _auto_config, _objects, _registration, _resolve
 KERAS_EXTRAS = {
     "Dense": {"quantization_config": None},
     "Flatten": {"data_format": "channels_last"},
-    "ReLU": {"max_value": None, "negative_slope": 0.0, "threshold": 0.0},
-    "Softmax": {"axis": -1},
     "BatchNormalization": {"renorm": False, "renorm_clipping": None, "renorm_momentum": 0.99},
     "InputLayer": {"sparse": False, "ragged": False, "optional": False},
 }
