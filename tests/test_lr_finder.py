@@ -61,6 +61,8 @@ def test_rates_are_exponential_and_losses_are_the_steps_own():
         replay.optimizer.learning_rate = rate
         expected.append(replay.train_on_batch(x[:32], y[:32]))
     np.testing.assert_allclose(result.losses, expected, rtol=1e-6)
+    rates, losses = result          # the book's `rates, losses = find_learning_rate(...)`
+    assert rates is result.rates and losses is result.losses
 
 
 def test_stops_when_the_loss_explodes_and_suggests_a_rate():
@@ -97,3 +99,7 @@ def test_bad_arguments():
         find_learning_rate(cydl.Sequential([layers.Input(shape=(64,)), layers.Dense(2)]), X, Y)
     with pytest.raises(TypeError, match="epochs"):
         find_learning_rate(_model(), X, Y, epochs=1.5)
+    # one batch sweeps nothing (it returned min_lr / 10 as the suggestion)
+    with pytest.raises(ValueError, match="at least 2 training steps"):
+        find_learning_rate(_model(), X[:20], Y[:20], batch_size=32)
+    assert len(find_learning_rate(_model(), X[:20], Y[:20], batch_size=32, epochs=2).rates) == 2

@@ -200,6 +200,10 @@ def test_works_without_scikit_learn():
         assert reg.score(x, x[:, 0]) > 0.9
         es = MLPClassifier(max_iter=5, early_stopping=True, random_state=0).fit(x, y)
         assert len(es.validation_scores_) == es.n_iter_
+        Y = (x[:, :3] > 0.5).astype(int)           # multilabel: subset accuracy
+        ml = MLPClassifier(max_iter=5, random_state=0).fit(x, Y, sample_weight=x[:, 3])
+        assert ml.predict(x).shape == (60, 3) and ml.classes_.tolist() == [0, 1, 2]
+        assert ml.score(x, Y) == np.mean((ml.predict(x) == Y).all(axis=1))
         from cydl.sklearn import Perceptron
         per = Perceptron().fit(x, y)
         assert per.coef_.shape == (1, 4) and per.score(x, y) > 0.8
@@ -220,3 +224,61 @@ def test_works_without_scikit_learn():
                          cwd=HERE, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("ok")
+
+
+def test_partial_fit_keeps_the_networks_dtype():
+    # float32 first, float64 next: the network stays float32 and trains on (it raised
+    # AttributeError: the converted copy was never compiled); scikit-learn's coefs_
+    # keep the first call's dtype too
+    x, y = _regression(60)
+    reg = MLPRegressor(hidden_layer_sizes=(8,), random_state=0)
+    reg.partial_fit(x.astype(np.float32), y)
+    before = reg.coefs_[0].copy()
+    reg.partial_fit(x, y).partial_fit(x, y)
+    assert reg.coefs_[0].dtype == np.float32 and reg.n_iter_ == 1 and reg.t_ == 180
+    assert not np.array_equal(before, reg.coefs_[0]) and len(reg.loss_curve_) == 3
+    # warm start after lbfgs (float64) goes on in float64, from the same weights
+    warm = MLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=5, warm_start=True,
+                        random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warm.fit(x.astype(np.float32), y)
+        start = warm.coefs_[0].copy()
+        warm.set_params(solver="adam", max_iter=2).fit(x.astype(np.float32), y)
+    assert warm.coefs_[0].dtype == np.float64 and warm.n_iter_ == 2
+    assert np.abs(warm.coefs_[0] - start).max() < 0.01      # two small adam steps on
+
+
+def test_sample_weight_arguments():
+    x, y = _regression(40)
+    reg = MLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for bad, match in ((np.ones(39), "shape"), (np.r_[np.nan, np.ones(39)], "NaN"),
+                           (np.zeros(40), "non-zero"), (np.r_[-1.0, np.ones(39)], "non-negative")):
+            with pytest.raises(ValueError, match=match):
+                reg.fit(x, y, sample_weight=bad)
+        # scikit-learn's order: partial_fit(X, y, sample_weight, classes)
+        clf = MLPClassifier(hidden_layer_sizes=(4,), random_state=0)
+        labels = (y > 0).astype(int)
+        clf.partial_fit(x, labels, np.ones(40), [0, 1])
+        assert clf.classes_.tolist() == [0, 1] and clf.n_iter_ == 1
+        # early stopping's validation rows all weigh 0: a named error, not a division
+        # by zero in the weighted score
+        es = MLPClassifier(hidden_layer_sizes=(4,), early_stopping=True, random_state=0)
+        ms = pytest.importorskip("sklearn.model_selection")
+        rs = np.random.RandomState(0)
+        rs.uniform(size=3 * 4 + 4 + 4 * 1 + 1)     # the initial weights come first
+        _, val = ms.train_test_split(np.arange(40), test_size=0.1, random_state=rs,
+                                     stratify=labels)
+        w0 = np.ones(40)
+        w0[val] = 0.0
+        with pytest.raises(ValueError, match="validation set are all zero"):
+            es.fit(x, labels, sample_weight=w0)
+        # weights 2 and 1 are the rows written twice and once (one full batch)
+        w = np.where(np.arange(40) % 2, 2.0, 1.0)
+        kw = dict(hidden_layer_sizes=(4,), max_iter=3, batch_size=80, random_state=0)
+        a = MLPRegressor(**kw).fit(x, y, sample_weight=w)
+        rows = np.repeat(np.arange(40), w.astype(int))
+        b = MLPRegressor(**kw).fit(x[rows], y[rows])
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-6)

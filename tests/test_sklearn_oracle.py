@@ -170,3 +170,93 @@ def test_lbfgs_reaches_scikit_learns_score():
         with pytest.warns(ConvergenceWarning, match="lbfgs"):
             short = MLPRegressor(**dict(kw, **limit)).fit(X[:200], y[:200])
         assert short.n_iter_ <= 5
+
+
+_SW_CASES = [
+    ("adam, early stopping", MLPClassifier, dict(hidden_layer_sizes=(16,), max_iter=8,
+                                                 early_stopping=True), "digits"),
+    ("sgd, L2, short last batch", MLPClassifier,
+     dict(hidden_layer_sizes=(16,), solver="sgd", alpha=0.5, batch_size=64, max_iter=6,
+          learning_rate_init=0.05), "digits"),
+    ("two outputs, early stopping", MLPRegressor,
+     dict(hidden_layer_sizes=(16,), max_iter=8, alpha=0.1, early_stopping=True), "reg2"),
+]
+
+
+@pytest.mark.parametrize("name,cls,params,kind", _SW_CASES, ids=[c[0] for c in _SW_CASES])
+def test_sample_weight_follows_scikit_learn(name, cls, params, kind):
+    # scikit-learn >= 1.7: each batch's weighted mean loss, the L2 term over the
+    # batch's sum of weights, weighted validation scores (cydl had no sample_weight)
+    X, y = _data(kind)
+    sw = np.random.default_rng(4).uniform(0, 3, len(X))
+    sw[::7] = 0.0
+    ours = cls(random_state=3, **params).fit(X, y, sample_weight=sw)
+    ref = getattr(nn, cls.__name__)(random_state=3, **params).fit(X, y, sample_weight=sw)
+    assert ours.n_iter_ == ref.n_iter_
+    np.testing.assert_allclose(ours.loss_curve_, ref.loss_curve_, rtol=2e-4)
+    if ref.validation_scores_ is not None:
+        np.testing.assert_allclose(ours.validation_scores_, ref.validation_scores_, atol=1e-3)
+    for a, b in zip(ours.coefs_ + ours.intercepts_, ref.coefs_ + ref.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=0, atol=2e-3)
+    # a weight of 0 is the row left out (one full batch, so exactly the same steps)
+    full = dict(params, batch_size=len(X), early_stopping=False, max_iter=4)
+    kept = sw > 0
+    a = cls(random_state=0, **full).fit(X, y, sample_weight=kept.astype(float))
+    b = cls(random_state=0, **full).fit(X[kept], y[kept])
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-5)
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_lbfgs_sample_weight_is_scikit_learns_objective(cls):
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((60, 4))
+    y = rng.standard_normal((60, 2)) if cls is MLPRegressor else rng.integers(0, 3, 60)
+    sw = rng.uniform(0, 2, 60)
+    kw = dict(hidden_layer_sizes=(5,), activation="tanh", solver="lbfgs", alpha=0.3,
+              max_iter=3, random_state=0)
+    est = cls(**kw).fit(X, y, sample_weight=sw)
+    f = Objective(est, *est._validate(X, y, incremental=False), sample_weight=sw)
+    x0 = f.x0()
+    loss, grad = f(x0)
+    np.testing.assert_allclose(grad, _finite_differences(f, x0), rtol=1e-6, atol=1e-8)
+    f.set(x0)
+    from sklearn import metrics
+    l2 = 0.3 / 2 * sum(float((w ** 2).sum()) for w in est.coefs_) / sw.sum()
+    if cls is MLPRegressor:
+        data = 0.5 * metrics.mean_squared_error(y, est.predict(X), sample_weight=sw,
+                                                multioutput="raw_values")
+        # the objective sums the outputs (its gradient is sklearn's); loss_ is, as
+        # sklearn reports it, their mean (it was the sum: twice sklearn's loss_)
+        assert loss == pytest.approx(data.sum() + l2, rel=1e-10)
+        assert est.loss_ == pytest.approx(data.mean() + l2, rel=1e-10)
+    else:
+        data = metrics.log_loss(y, est.predict_proba(X), sample_weight=sw,
+                                labels=est.classes_)
+        assert loss == pytest.approx(data + l2, rel=1e-10)
+        assert est.loss_ == pytest.approx(data + l2, rel=1e-10)
+    ref = getattr(nn, cls.__name__)(**kw).fit(X, y, sample_weight=sw)
+    if cls is MLPClassifier:        # one objective: the same steps
+        np.testing.assert_allclose(est.coefs_[0], ref.coefs_[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("params", [dict(solver="sgd", alpha=0.1, batch_size=64),
+                                    dict(early_stopping=True), dict(solver="lbfgs")],
+                         ids=["sgd", "adam early stopping", "lbfgs"])
+def test_multilabel_follows_scikit_learn(params):
+    # a 0/1 indicator matrix (scikit-learn's multilabel) was refused: "y must be 1-D"
+    datasets = pytest.importorskip("sklearn.datasets")
+    X, Y = datasets.make_multilabel_classification(200, 6, n_classes=4, random_state=0)
+    X = X / 10.0
+    kw = dict(params, hidden_layer_sizes=(8,), max_iter=12, random_state=0)
+    ours, ref = MLPClassifier(**kw).fit(X, Y), nn.MLPClassifier(**kw).fit(X, Y)
+    assert ours.out_activation_ == ref.out_activation_ == "logistic"
+    np.testing.assert_array_equal(ours.classes_, ref.classes_)
+    assert ours.n_iter_ == ref.n_iter_ and ours.loss_ == pytest.approx(ref.loss_, rel=1e-6)
+    if getattr(ref, "validation_scores_", None) is not None:
+        np.testing.assert_allclose(ours.validation_scores_, ref.validation_scores_)
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-6)
+    pred = ours.predict(X)
+    np.testing.assert_array_equal(pred, ref.predict(X))
+    assert pred.shape == Y.shape and ours.score(X, Y) == ref.score(X, Y)
+    with pytest.raises(ValueError, match="3 labels"):
+        ours.set_params(warm_start=True).fit(X, Y[:, :3])

@@ -356,6 +356,41 @@ def test_sample_weight_is_routed_to_the_model_when_requested():
         SKLearnClassifier(build).set_fit_request(sample_weight=True)
 
 
+@pytest.mark.parametrize("loss", ["categorical_crossentropy", "sparse_categorical_crossentropy"])
+def test_labels_in_validation_data_and_class_weight_are_encoded(loss):
+    # they reached model.fit as labels: strings failed ("`y` must be numeric"), and
+    # class_weight failed for one-hot targets and for any label that is not an index
+    from sklearn.metrics import log_loss
+    X, y = blobs(n=120, classes=("cat", "dog", "emu"), seed=5)
+    clf = SKLearnClassifier(build, model_kwargs={"loss": loss},
+                            fit_kwargs={"epochs": 3, **QUIET,
+                                        "validation_data": (X[100:], y[100:, None])})
+    clf.fit(X[:100], y[:100])
+    # the oracle: scikit-learn's log loss of the final model on the validation labels
+    expected = log_loss(y[100:], clf.model_.predict(X[100:], verbose=0), labels=clf.classes_)
+    assert clf.history_.history["val_loss"][-1] == pytest.approx(expected, rel=1e-4)
+    # class_weight keyed by label is the per-row weight it stands for
+    weights = {"cat": 3.0, "dog": 0.5, "emu": 1.0}
+    by_label = SKLearnClassifier(build, model_kwargs={"loss": loss},
+                                 fit_kwargs={"epochs": 3, **QUIET}).fit(
+        X, y, class_weight=weights, sample_weight=np.full(120, 2.0))
+    by_row = SKLearnClassifier(build, model_kwargs={"loss": loss},
+                               fit_kwargs={"epochs": 3, **QUIET}).fit(
+        X, y, sample_weight=2.0 * np.array([weights[c] for c in y]))
+    assert by_label.history_.history["loss"] == by_row.history_.history["loss"]
+    from sklearn.utils.class_weight import compute_class_weight
+    balanced = compute_class_weight("balanced", classes=np.unique(y[:90]), y=y[:90])
+    a = SKLearnClassifier(build, model_kwargs={"loss": loss}, fit_kwargs={"epochs": 2, **QUIET})
+    b = clone(a)
+    a.fit(X[:90], y[:90], class_weight="balanced")
+    b.fit(X[:90], y[:90], sample_weight=balanced[np.searchsorted(a.classes_, y[:90])])
+    assert a.history_.history["loss"] == b.history_.history["loss"]
+    with pytest.raises(ValueError, match="not in class"):
+        clone(a).fit(X, y, class_weight={0: 2.0})           # an index, not a label
+    with pytest.raises(ValueError, match="unseen labels"):
+        clone(a).fit(X, y, validation_data=(X[:5], ["cat", "owl", "cat", "dog", "emu"]))
+
+
 # ---------------------------------------------------------------- bad input
 @pytest.mark.parametrize("est, exc, match", [
     (SKLearnClassifier(5), TypeError, "model=5"),

@@ -63,33 +63,44 @@ class _BaseMLP(BaseEstimator):
         V.boolean(self, "shuffle", "warm_start", "nesterovs_momentum", "early_stopping")
         return [int(s) for s in sizes]
 
-    def _fit_dtype(self, X):
-        """The training dtype: X's, as scikit-learn's (float32 is the faster), but
-        float64 for L-BFGS, whose line search needs an accurate gradient."""
-        return np.dtype(np.float64 if self.solver == "lbfgs" else X.dtype)
+    def _fit_dtype(self, X, first):
+        """The training dtype. A new network takes X's, as scikit-learn's (float32 is
+        the faster); a network that goes on training keeps its own, as scikit-learn's
+        coefs_ keep theirs (X is cast). L-BFGS runs in float64: its line search needs
+        an accurate gradient."""
+        if self.solver == "lbfgs":
+            return np.dtype(np.float64)
+        return np.dtype(X.dtype if first else self.model_.layers[0].kernel.dtype)
 
     # ------------------------------------------------------------ fitting
-    def _fit(self, X, y, incremental):
+    def _fit(self, X, y, incremental, sample_weight=None):
         """X, y checked and encoded by the estimator; first pass: a new network."""
         sizes = self._check_params()
         first = not hasattr(self, "model_") or (not self.warm_start and not incremental)
+        sw = None if sample_weight is None else V.sample_weights(sample_weight, len(X))
+        if sw is not None and (sw < 0).any():
+            raise ValueError(f"cydl's {type(self).__name__} takes non-negative sample "
+                             f"weights. Received sample_weight[{int(np.argmax(sw < 0))}]="
+                             f"{sw[sw < 0][0]!r}")
         self._random_state = _random.check_random_state(self.random_state)
         units = [X.shape[1]] + sizes + [self._n_out(y)]
-        dtype = self._fit_dtype(X)
+        dtype = self._fit_dtype(X, first)
         if first:
             self._initialize(units, dtype)
-        elif self.model_.layers[0].kernel.dtype != dtype:
+        elif self.model_.layers[0].kernel.dtype != dtype:     # a float32 network to lbfgs
             self.model_ = _network.converted(self.model_, units, self.activation,
                                              self._out_activation, dtype)
+            self.__dict__.pop("_rate", None)         # the copy is compiled anew
         X = np.ascontiguousarray(X, dtype=dtype)
         if y.dtype.kind == "f":
             y = y.astype(dtype)
         if self.solver in _STOCHASTIC:
             from cydl.sklearn._stochastic import fit_stochastic
-            fit_stochastic(self, X, y, incremental)
+            fit_stochastic(self, X, y, incremental, sw)
         else:
             from cydl.sklearn._lbfgs import fit_lbfgs
-            fit_lbfgs(self, X, y)
+            fit_lbfgs(self, X, y, sw)
+            self.__dict__.pop("_rate", None)   # its model is compiled for lbfgs now
         if not incremental:      # the bound runner holds the training data: let it go
             self.model_._invalidate()
         if not all(np.isfinite(w).all() for w in self.model_.get_weights()):

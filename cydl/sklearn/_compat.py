@@ -33,7 +33,10 @@ except ImportError:            # scikit-learn is optional
         _estimator_type = "classifier"
 
         def score(self, X, y, sample_weight=None):
-            return float(np.average(self.predict(X) == np.asarray(y), weights=sample_weight))
+            hit = self.predict(X) == np.asarray(y)
+            if hit.ndim == 2:       # multilabel: a row counts when all its labels do
+                hit = hit.all(axis=1)
+            return float(np.average(hit, weights=sample_weight))
 
     class RegressorMixin:
         _estimator_type = "regressor"

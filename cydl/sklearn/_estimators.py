@@ -1,7 +1,7 @@
 """MLPClassifier and MLPRegressor."""
 import numpy as np
 
-from cydl.sklearn import _validate as V
+from cydl.sklearn import _classes, _validate as V
 from cydl.sklearn._base import _BaseMLP, partial_fit_if_stochastic
 from cydl.sklearn._compat import ClassifierMixin, RegressorMixin, _validation
 
@@ -10,6 +10,9 @@ _FLOATS = [np.float64, np.float32]
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multi-layer perceptron classifier, as sklearn.neural_network.MLPClassifier.
+
+    y holds class labels of any type, or (multilabel) a 0/1 indicator matrix of
+    shape (n, n_labels): a logistic output per label, `predict` gives the matrix.
 
     Args: sklearn's, with the same defaults and meaning: solver "adam", "sgd"
         (learning_rate "constant", "invscaling" or "adaptive") or "lbfgs".
@@ -20,69 +23,69 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     """
 
     _is_classifier = True
-    _train_weight = None
-    _report_weight = 1.0
+    _multilabel = False
 
-    def fit(self, X, y):
-        """Train on (X, y) (labels of any type); returns self."""
+    @property
+    def _train_weight(self):
+        # sklearn's log loss sums the labels' binary losses; cydl's means them
+        return len(self.classes_) if self._multilabel else None
+
+    @property
+    def _report_weight(self):
+        return self._train_weight or 1.0
+
+    def fit(self, X, y, sample_weight=None):
+        """Train on (X, y) (labels of any type), each row weighted by `sample_weight`
+        (None: equally); returns self."""
         X, y = self._validate(X, y, incremental=False)
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
 
     @partial_fit_if_stochastic
-    def partial_fit(self, X, y, classes=None):
-        """One epoch over (X, y); the first call needs `classes` (all the labels)."""
-        if not hasattr(self, "classes_"):
-            if classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit.")
-            self.classes_ = np.unique(np.asarray(classes))
-        elif classes is not None and not np.array_equal(self.classes_,
-                                                        np.unique(np.asarray(classes))):
-            raise ValueError(f"`classes={classes!r}` is not the same as on last call to "
-                             f"partial_fit, was: {self.classes_!r}")
-        X, y = self._validate(X, y, incremental=True)
-        return self._fit(X, y, incremental=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over (X, y); the first call needs `classes` (all the labels).
+        The arguments are in scikit-learn's order (sample_weight before classes)."""
+        X, y = self._validate(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
-    def _validate(self, X, y, incremental):
+    def _validate(self, X, y, incremental, classes=None):
         first = not hasattr(self, "model_") or (not self.warm_start and not incremental)
         X, y = V.check_data(self, X, y, reset=first, dtype=_FLOATS)
-        y = V.class_labels(y)
-        classes = np.unique(y)
-        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
-            self.classes_ = classes
-            if len(classes) < 2:
-                raise ValueError(f"The number of classes has to be greater than one; got "
-                                 f"{len(classes)} class")
-        elif self.warm_start and set(classes.tolist()) != set(self.classes_.tolist()):
-            raise ValueError(f"warm_start can only be used where `y` has the same classes as "
-                             f"in the previous call to fit. Previously got {self.classes_}, "
-                             f"`y` has {classes}")
-        pos = V.positions(self.classes_, y)
-        y = pos.astype(np.float64)[:, None] if len(self.classes_) == 2 else pos
-        return X, y
+        return X, _classes.encode(self, y, incremental, classes)
+
+    @property
+    def _logistic(self):
+        """One logistic output per label (multilabel), or one for two classes."""
+        return self._multilabel or len(self.classes_) == 2
 
     def _n_out(self, y):
-        return 1 if len(self.classes_) == 2 else len(self.classes_)
+        return 1 if len(self.classes_) == 2 and not self._multilabel else len(self.classes_)
 
     @property
     def _out_activation(self):
-        return "sigmoid" if len(self.classes_) == 2 else "softmax"
+        return "sigmoid" if self._logistic else "softmax"
 
     @property
     def out_activation_(self):
-        return "logistic" if len(self.classes_) == 2 else "softmax"
+        return "logistic" if self._logistic else "softmax"
 
     @property
     def _loss(self):
-        return "binary_crossentropy" if len(self.classes_) == 2 \
-            else "sparse_categorical_crossentropy"
+        return "binary_crossentropy" if self._logistic else "sparse_categorical_crossentropy"
 
-    def _score_on(self, X, y):
+    def _score_on(self, X, y, sample_weight=None):
+        """Accuracy on encoded labels (all of a row's labels, for multilabel), weighted
+        as sklearn's accuracy_score."""
         p = self.model_.predict(X, verbose=0)
-        pred = (p[:, 0] > 0.5).astype(int) if p.shape[1] == 1 else p.argmax(axis=1)
-        return float(np.mean(pred == np.asarray(y).ravel().astype(int)))
+        if self._multilabel:
+            hit = np.all((p > 0.5) == (np.asarray(y) > 0.5), axis=1)
+        else:
+            pred = (p[:, 0] > 0.5).astype(int) if p.shape[1] == 1 else p.argmax(axis=1)
+            hit = pred == np.asarray(y).ravel().astype(int)
+        return float(np.average(hit, weights=sample_weight))
 
     def predict_proba(self, X):
-        """Class probabilities (n, n_classes), in the order of classes_."""
+        """Class probabilities (n, n_classes), in the order of classes_ (multilabel:
+        each label's probability)."""
         p = self._raw(X)
         return np.hstack([1 - p, p]) if p.shape[1] == 1 else p
 
@@ -91,8 +94,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return np.log(self.predict_proba(X))
 
     def predict(self, X):
-        """The most probable class of each row."""
+        """The most probable class of each row (multilabel: the 0/1 matrix)."""
         proba = self.predict_proba(X)          # first: it raises NotFittedError
+        if self._multilabel:
+            return (proba > 0.5).astype(int)
         return self.classes_[proba.argmax(axis=1)]
 
 
@@ -138,14 +143,17 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         # sklearn's gradient is that of half the squared error summed over the outputs
         return 0.5 * self.n_outputs_
 
-    def fit(self, X, y):
-        """Train on (X, y), y of shape (n,) or (n, n_outputs); returns self."""
-        return self._fit(*self._validate(X, y, incremental=False), incremental=False)
+    def fit(self, X, y, sample_weight=None):
+        """Train on (X, y), y of shape (n,) or (n, n_outputs), each row weighted by
+        `sample_weight` (None: equally); returns self."""
+        return self._fit(*self._validate(X, y, incremental=False), incremental=False,
+                         sample_weight=sample_weight)
 
     @partial_fit_if_stochastic
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y)."""
-        return self._fit(*self._validate(X, y, incremental=True), incremental=True)
+        return self._fit(*self._validate(X, y, incremental=True), incremental=True,
+                         sample_weight=sample_weight)
 
     def _validate(self, X, y, incremental):
         if not (isinstance(self.loss, str) and self.loss == "squared_error"):
@@ -164,12 +172,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _n_out(self, y):
         return y.shape[1]
 
-    def _score_on(self, X, y):
-        """R^2 averaged over the outputs, as sklearn's r2_score."""
+    def _score_on(self, X, y, sample_weight=None):
+        """R^2 averaged over the outputs, as sklearn's r2_score (weighted)."""
         p = self.model_.predict(X, verbose=0).astype(np.float64)
         y = np.asarray(y, np.float64).reshape(p.shape)
-        ss_res = ((y - p) ** 2).sum(axis=0)
-        ss_tot = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
+        w = np.ones((len(y), 1)) if sample_weight is None else \
+            np.asarray(sample_weight, np.float64).reshape(-1, 1)
+        ss_res = (w * (y - p) ** 2).sum(axis=0)
+        ss_tot = (w * (y - np.average(y, axis=0, weights=w[:, 0])) ** 2).sum(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
             r2 = np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.where(ss_res > 0, 0.0, 1.0))
         return float(r2.mean())

@@ -47,16 +47,36 @@ class Steps:
         model: a compiled Sequential (see build).
         X, y: the training rows and their targets (labels or values).
         batch: rows per step (the whole set for loss_and_grad).
+        sample_weight: None, or one non-negative weight per row (see weigh).
     """
 
-    def __init__(self, model, X, y, batch):
+    def __init__(self, model, X, y, batch, sample_weight=None):
         from cydl.models import _loops
         self.model = model
-        data = _loops.prepare_xy(model, X, y)
+        self.sw = None if sample_weight is None else np.asarray(sample_weight, np.float64)
+        data = _loops.prepare_xy(model, X, y, None if self.sw is None else np.ones(len(X)))
         self.runner = model._runner(train=True)
         self.runner.bind(data, batch=batch)
         self.n, self.batch = data.n, batch
         self.store = model._store
+        self._bound_sw = data.sw        # the array the compiled step reads the weights from
+
+    def weigh(self, order):
+        """Scale the sample weights batch by batch for an epoch in `order`, and return
+        each batch's sum of weights.
+
+        The compiled step's loss is Keras's, sum(w * loss) / rows; scikit-learn's is
+        the weighted mean, sum(w * loss) / sum(w). Each batch's weights are therefore
+        scaled by rows / sum(w) (a batch whose weights are all 0 trains on nothing;
+        scikit-learn would divide by 0 there)."""
+        w = self.sw[order]
+        starts = np.arange(0, self.n, self.batch)
+        sums = np.add.reduceat(w, starts)
+        rows = np.diff(np.append(starts, self.n))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(sums > 0, rows / sums, 0.0)
+        self._bound_sw[order] = w * np.repeat(scale, rows)
+        return sums
 
     def epoch(self, order):
         """One pass over the rows in `order` (int64); returns the sums over the rows

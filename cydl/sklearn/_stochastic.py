@@ -36,15 +36,17 @@ def _l2_setter(model):
     return lambda factor: rule.set_penalties(zeros, [factor if k else 0.0 for k in flags])
 
 
-def fit_stochastic(est, X, y, incremental):
-    """Train est.model_ on (X, y) (checked and encoded by the estimator)."""
+def fit_stochastic(est, X, y, incremental, sample_weight=None):
+    """Train est.model_ on (X, y) (checked and encoded by the estimator), with
+    sklearn's weighted means when `sample_weight` (checked) is given."""
     import cydl
     model = est.model_
     if est.early_stopping and incremental:
         raise ValueError("partial_fit does not support early_stopping=True")
     if not hasattr(est, "loss_curve_"):       # a warm start after lbfgs
         est._start_curves()
-    Xv = yv = None
+    Xv = yv = swv = None
+    sw = sample_weight
     if est.early_stopping:
         strat = y if est._is_classifier and est.n_outputs_ == 1 else None
         tr, va = _random.train_val_split(len(X), est.validation_fraction, est._random_state,
@@ -53,6 +55,11 @@ def fit_stochastic(est, X, y, incremental):
             raise ValueError("The validation set is too small. Increase "
                              "'validation_fraction' or the size of your dataset.")
         X, y, Xv, yv = X[tr], y[tr], X[va], y[va]
+        if sw is not None:
+            sw, swv = sw[tr], sw[va]
+            if not swv.any():       # sklearn's weighted score would divide by 0
+                raise ValueError("The sample weights for validation set are all zero, "
+                                 "consider using a different random state.")
     n = len(X)
     batch = _batch_size(est, n)
     alpha = float(est.alpha)
@@ -64,7 +71,7 @@ def fit_stochastic(est, X, y, incremental):
                       loss_weights=est._train_weight)
         est._rate = LearningRate(est.learning_rate if est.solver == "sgd" else "constant",
                                  est.learning_rate_init, est.power_t)
-    steps = Steps(model, X, y, batch)
+    steps = Steps(model, X, y, batch, sw)
     last = n - (n - 1) // batch * batch        # rows in the last batch
     set_l2 = _l2_setter(model) if alpha > 0 else None
     if set_l2 is not None:
@@ -77,8 +84,8 @@ def fit_stochastic(est, X, y, incremental):
             if est.shuffle:
                 order = _random.shuffled(order, est._random_state)
             model.optimizer.learning_rate = est._rate.value
-            if set_l2 is not None and last != batch:
-                data, reg = _epoch_short_last(steps, order, set_l2, alpha, batch)
+            if sw is not None or (set_l2 is not None and last != batch):
+                data, reg = _epoch_by_batch(steps, order, set_l2, alpha)
             else:
                 data, reg = steps.epoch(order)
             est.n_iter_ += 1
@@ -87,7 +94,7 @@ def fit_stochastic(est, X, y, incremental):
             est.loss_curve_.append(est.loss_)
             if est.verbose:
                 print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
-            _update_no_improvement(est, Xv, yv)
+            _update_no_improvement(est, Xv, yv, swv)
             est._rate.iteration_ends(est.t_)
             if est._no_improvement_count > est.n_iter_no_change:
                 what = "Validation score" if est.early_stopping else "Training loss"
@@ -108,26 +115,31 @@ def fit_stochastic(est, X, y, incremental):
         model.set_weights(est._best_weights)
 
 
-def _epoch_short_last(steps, order, set_l2, alpha, batch):
-    """An epoch whose last batch is short: its L2 factor is alpha / (2 last)."""
-    runner, n = steps.runner, steps.n
+def _epoch_by_batch(steps, order, set_l2, alpha):
+    """An epoch whose batches differ in size (a short last one) or in their sum of
+    sample weights: sklearn divides each batch's L2 term alpha / 2 ||W||^2 by that
+    size, or sum (a batch of zero weights gets none: see Steps.weigh)."""
+    runner, n, batch = steps.runner, steps.n, steps.batch
     runner.set_order(order)
+    sizes = steps.weigh(order) if steps.sw is not None else \
+        np.diff(np.append(np.arange(0, n, batch), n)).astype(np.float64)
     data = reg = 0.0
-    for start in range(0, n, batch):
+    for k, start in enumerate(range(0, n, batch)):
         stop = min(start + batch, n)
-        if stop - start != batch:
-            set_l2(alpha / (2.0 * (stop - start)))
+        if set_l2 is not None:
+            set_l2(alpha / (2.0 * sizes[k]) if sizes[k] > 0 else 0.0)
         data += runner.train(start, stop).item(0, 0)
         reg += runner.reg_loss * (stop - start)
-    set_l2(alpha / (2.0 * batch))
+    if set_l2 is not None:
+        set_l2(alpha / (2.0 * batch))
     return data, reg
 
 
-def _update_no_improvement(est, Xv, yv):
+def _update_no_improvement(est, Xv, yv, swv=None):
     """sklearn's _update_no_improvement_count (and the best weights for early
     stopping)."""
     if Xv is not None:
-        score = est._score_on(Xv, yv)
+        score = est._score_on(Xv, yv, swv)
         est.validation_scores_.append(score)
         if est.verbose:
             print(f"Validation score: {score:f}")

@@ -73,6 +73,11 @@ class LRFinderResult:
         self.min_loss_rate = float(self.rates[best]) if best is not None else None
         self.suggested_rate = self.min_loss_rate / 10 if best is not None else None
 
+    def __iter__(self):
+        """`rates, losses = find_learning_rate(...)`: what the book's own
+        find_learning_rate returns, so its plotting cell runs as written."""
+        return iter((self.rates, self.losses))
+
     def plot(self, ax=None):
         """The loss against the learning rate (log scale), as in the book; returns
         the matplotlib Axes."""
@@ -126,7 +131,8 @@ def find_learning_rate(model, X, y, min_lr=1e-5, max_lr=10.0, epochs=1, batch_si
 
     Returns:
         An LRFinderResult: `rates`, `losses`, `suggested_rate` (the rate of the
-        lowest smoothed loss over 10), `plot()`.
+        lowest smoothed loss over 10), `plot()`. It unpacks as the book's
+        function's result: `rates, losses = find_learning_rate(model, X, y)`.
 
     Example:
     >>> result = cydl.utils.find_learning_rate(model, X_train, y_train)
@@ -149,7 +155,13 @@ def find_learning_rate(model, X, y, min_lr=1e-5, max_lr=10.0, epochs=1, batch_si
     if n == 0:
         raise ValueError("find_learning_rate: `X` is empty")
     batch_size = min(batch_size, n)
-    factor = math.exp(math.log(max_lr / min_lr) / (math.ceil(n / batch_size) * epochs))
+    steps = math.ceil(n / batch_size) * epochs
+    if steps < 2:       # one step tries min_lr alone: there would be nothing to read
+        raise ValueError(f"find_learning_rate: the sweep needs at least 2 training steps; "
+                         f"{n} samples in batches of {batch_size} for {epochs} epoch(s) "
+                         f"make {steps}. Pass more samples, a smaller `batch_size` or more "
+                         f"`epochs`")
+    factor = math.exp(math.log(max_lr / min_lr) / steps)
     sweep = copy.deepcopy(model)
     sweep.optimizer.learning_rate = min_lr
     callback = ExponentialLearningRate(factor, n, batch_size, stop_factor)

@@ -121,7 +121,8 @@ class SKLBase(BaseEstimator):
         X, y = validate(self, X, y, reset=not warm, dtype=_FLOATS, **self._y_checks)
         y_built = self._process_target(y, reset=not warm)
         model = self.model_ if warm else build_model(self, X, y_built)
-        history = model.fit(X, self._fit_target(model, y, y_built), **fit_kwargs)
+        target = self._fit_target(model, y, y_built)
+        history = model.fit(X, target, **self._model_fit_kwargs(fit_kwargs, y))
         self.epoch_ = (self.epoch_ if warm else 0) + len(history.epoch)
         self.model_, self.history_ = model, history
         return self
@@ -150,6 +151,11 @@ class SKLBase(BaseEstimator):
     def _fit_target(self, model, y, y_built):
         """The targets the model trains on, once it is known."""
         return y_built
+
+    def _model_fit_kwargs(self, fit_kwargs, y):
+        """The keyword arguments for `model.fit` (the classifier encodes labels in
+        them)."""
+        return fit_kwargs
 
     def _reverse_process_target(self, out):
         return self._target_encoder.inverse_transform(out)

@@ -1,4 +1,6 @@
 """SKLearnClassifier: a cydl classifier as a scikit-learn estimator."""
+import numpy as np
+
 from cydl.wrappers._base import ClassifierMixin, SKLBase
 from cydl.wrappers._targets import LabelTargets
 
@@ -15,6 +17,11 @@ class SKLearnClassifier(ClassifierMixin, SKLBase):
     single output unit and there are two classes (a sigmoid with
     `binary_crossentropy`). `predict` takes the largest output (or, for one unit,
     the output above 0.5, above 0 with `from_logits=True`).
+
+    The labels in `fit`'s (or `fit_kwargs`') `validation_data=(X_val, y_val)` are
+    encoded as `y` is, and `class_weight` is keyed by label, as in scikit-learn (a
+    dict, or "balanced"); it becomes per-sample weights (times any
+    `sample_weight`), which every loss and encoding takes.
 
     Args:
         model: a compiled cydl `Model`, or a callable returning one. A `Model` is
@@ -80,6 +87,27 @@ class SKLearnClassifier(ClassifierMixin, SKLBase):
     def _fit_target(self, model, y, y_built):
         self._target_encoder.bind(model)
         return self._target_encoder.transform(y)
+
+    def _model_fit_kwargs(self, fit_kwargs, y):
+        # the model trains on encoded targets: labels elsewhere in fit's arguments
+        # must be encoded the same way (left as they are, they fail in model.fit)
+        kwargs = dict(fit_kwargs)
+        val = kwargs.get("validation_data")
+        if isinstance(val, (tuple, list)) and len(val) in (2, 3):
+            y_val = np.asarray(val[1])
+            if y_val.ndim == 2 and y_val.shape[1] == 1:
+                y_val = y_val.ravel()
+            kwargs["validation_data"] = (val[0], self._target_encoder.transform(y_val),
+                                         *val[2:])
+        if kwargs.get("class_weight") is not None:
+            from sklearn.utils.class_weight import compute_class_weight
+            weights = compute_class_weight(kwargs.pop("class_weight"), classes=self.classes_,
+                                           y=y)
+            per_row = weights[np.searchsorted(self.classes_, y)]
+            sw = kwargs.get("sample_weight")
+            kwargs["sample_weight"] = per_row if sw is None else \
+                per_row * np.asarray(sw, np.float64).reshape(-1)
+        return kwargs
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
