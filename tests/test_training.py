@@ -84,3 +84,46 @@ def test_regression_learns_a_linear_map():
     assert set(h.history) == {"loss", "mae", "root_mean_squared_error"}
     np.testing.assert_allclose(h.history["root_mean_squared_error"][-1] ** 2,
                                h.history["loss"][-1], rtol=1e-3, atol=1e-9)
+
+
+_KERAS_CLASS_WEIGHT = """
+x, y, k0, b0 = (np.array(data[k]) for k in ("x", "y", "k0", "b0"))
+out = {}
+for name, loss, units, act in (("onehot", "categorical_crossentropy", 3, "softmax"),
+                               ("binary", "binary_crossentropy", 1, "sigmoid")):
+    m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(units, activation=act)])
+    m.layers[0].set_weights([k0[:, :units], b0[:units]])
+    m.compile(loss=loss, optimizer=keras.optimizers.SGD(0.5))
+    t = np.eye(3)[y] if units == 3 else (y > 0).astype("float64")[:, None]
+    m.fit(x, t, batch_size=len(x), epochs=1, verbose=0, shuffle=False,
+          class_weight={0: 3.0, 1: 0.5, 2: 2.0})
+    out[name] = [w.tolist() for w in m.layers[0].get_weights()]
+result = out
+"""
+
+
+def test_class_weight_with_one_hot_and_binary_targets_as_keras():
+    # Keras 3 weighs one-hot targets by their argmax and a 0/1 column by its value
+    from _keras_oracle import run_keras
+    rng = np.random.default_rng(7)
+    x, y = rng.normal(size=(12, 4)), rng.integers(0, 3, 12)
+    k0, b0 = rng.normal(size=(4, 3)) * 0.3, rng.normal(size=3) * 0.1
+    theirs = run_keras(_KERAS_CLASS_WEIGHT, {"x": x.tolist(), "y": y.tolist(),
+                                             "k0": k0.tolist(), "b0": b0.tolist()})
+    cydl.config.set_floatx("float64")
+    try:
+        for name, loss, units, act in (("onehot", "categorical_crossentropy", 3, "softmax"),
+                                       ("binary", "binary_crossentropy", 1, "sigmoid")):
+            m = cydl.Sequential([cydl.layers.Input((4,)),
+                                 cydl.layers.Dense(units, activation=act)])
+            m.layers[0].set_weights([k0[:, :units], b0[:units]])
+            m.compile(loss=loss, optimizer=cydl.optimizers.SGD(0.5))
+            t = np.eye(3)[y] if units == 3 else (y > 0).astype("float64")[:, None]
+            m.fit(x, t, batch_size=len(x), epochs=1, verbose=0, shuffle=False,
+                  class_weight={0: 3.0, 1: 0.5, 2: 2.0})
+            # Keras keeps a float32 intermediate even under floatx float64 (the same
+            # 2e-8 gap shows without class_weight); a wrong weighting moves ~1e-2
+            for ours, want in zip(m.layers[0].get_weights(), theirs[name]):
+                np.testing.assert_allclose(ours, want, rtol=1e-6, atol=1e-7)
+    finally:
+        cydl.config.set_floatx("float32")

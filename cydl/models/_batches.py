@@ -149,5 +149,13 @@ def prepare(model, x, y, sample_weight=None, class_weight=None):
             data.targets.append((None, _data.as_targets(yk, out_shape, dtype)))
     _data.check_lengths(data.xs[0], ys[0], sample_weight)
     labels = data.targets[0][0]
+    if class_weight is not None and labels is None:
+        # Keras 3: one-hot targets weigh by their argmax, a single 0/1 column by its
+        # rounded value
+        Y = data.targets[0][1]
+        labels = Y.argmax(axis=1) if Y.shape[1] > 1 else np.rint(Y[:, 0]).astype(np.int64)
+        if labels.size and labels.min() < 0:
+            raise ValueError(f"class_weight needs non-negative classes; the targets round "
+                             f"to the class {labels.min()}")
     data.sw = _data.as_sample_weight(sample_weight, data.n, dtype, class_weight, labels)
     return data
