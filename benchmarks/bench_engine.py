@@ -16,7 +16,7 @@ minutes, same background load) and the median round ratio is reported.
 
 The previous commit is a separate checkout built in place, e.g.
 
-    git -C /work/main worktree add --detach /work/wt-prev 2b0ddc9
+    git -C /work/main worktree add --detach /work/wt-prev HEAD~1
     cd /work/wt-prev && python setup.py build_ext --inplace -j 2
 
 and its measurements run with cwd and PYTHONPATH set to that tree. Without --prev
@@ -374,7 +374,7 @@ def main():
              f"{opt}{b}/cydl", f"{opt}{b}/prev", "prev cydl")
             for opt in ("sgd", "adam") for b in (32, 128, 512)] if a.vs_prev_only else []
     rows += [
-        ("MLP 784-300-100-10, SGD, batch 32: this commit vs previous (2b0ddc9)",
+        ("MLP 784-300-100-10, SGD, batch 32: this commit vs previous",
          "mlp32/cydl", "mlp32/prev", "prev cydl"),
         ("MLP 784-300-100-10, SGD, batch 128: this commit vs previous",
          "mlp128/cydl", "mlp128/prev", "prev cydl"),
@@ -425,7 +425,8 @@ def main():
     print(f"* BN model >= 2x PyTorch: {verdict('bn32/cydl', 'bn32/torch', 2.0)}")
     print(f"* Dropout model >= 2x PyTorch: {verdict('dropout32/cydl', 'dropout32/torch', 2.0)}")
     for b in (32, 128):
-        print(f"* plain MLP batch {b} no slower than 2b0ddc9 (ratio >= ~0.95 given noise): "
+        print(f"* plain MLP batch {b} no slower than the previous commit (ratio >= ~0.95 "
+              "given noise): "
               f"{verdict(f'mlp{b}/cydl', f'mlp{b}/prev', 0.95)}")
 
     # noise

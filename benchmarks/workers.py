@@ -13,19 +13,11 @@ import time
 
 import numpy as np
 
-NETS = {"mlp": [784, 300, 100, 10], "deep": [100] * 21 + [10]}
-N_SAMPLES = 32768
-
-
-def _windows(fn, windows, min_seconds=0.25):
-    """Run fn() (one window of work) repeatedly; seconds per window: median, min, max."""
-    fn()
-    times = []
-    for _ in range(windows):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return {"median": float(np.median(times)), "min": min(times), "max": max(times)}
+from _jax_workers import jax_train  # noqa: F401  (a worker: jax is imported inside)
+from _workload import N_SAMPLES, NETS
+from _workload import data as _data
+from _workload import per_step as _per_step
+from _workload import windows as _windows
 
 
 def _numpy_blas():
@@ -44,21 +36,23 @@ def _set_numpy_threads(n):
                 return
 
 
-def _data(net, n=N_SAMPLES, seed=0):
-    rng = np.random.default_rng(seed)
-    sizes = NETS[net]
-    x = rng.random((n, sizes[0]), dtype=np.float32)
-    y = rng.integers(0, sizes[-1], n)
-    return x, y
+def _set_scipy_threads(n):
+    """Threads of scipy's OpenBLAS: the copy that cydl calls through cython_blas."""
+    import scipy.linalg.cython_blas as cb
+    lib = ctypes.CDLL(cb.__file__)
+    for name in ("scipy_openblas_set_num_threads", "openblas_set_num_threads"):
+        if hasattr(lib, name):
+            getattr(lib, name)(n)
+            return
 
 
 # --------------------------------------------------------------------- training
-def cydl_train(net, batch, opt, threads, windows=7):
+def cydl_train(net, batch, opt, threads, windows=7, n=N_SAMPLES):
     import cydl
     from cydl import layers
     cydl.set_num_threads(threads)
     sizes = NETS[net]
-    x, y = _data(net)
+    x, y = _data(net, n)
     cydl.utils.set_random_seed(0)
     model = cydl.Sequential([layers.Input(shape=(sizes[0],))] +
                             [layers.Dense(s, activation="relu") for s in sizes[1:-1]] +
@@ -66,17 +60,22 @@ def cydl_train(net, batch, opt, threads, windows=7):
     optimizer = cydl.optimizers.SGD(0.01) if opt == "sgd" else cydl.optimizers.Adam(1e-3)
     model.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer)
     t = _windows(lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0), windows)
-    assert model._runner(train=True).fused
-    return {"samples_per_s": N_SAMPLES / t["median"], **_per_step(t, batch)}
+    return {"samples_per_s": n / t["median"], **_per_step(t, batch, n), **_cydl_info(model)}
 
 
-def _per_step(t, batch):
-    steps = -(-N_SAMPLES // batch)
-    return {"step_ms": t["median"] / steps * 1e3, "step_ms_min": t["min"] / steps * 1e3,
-            "step_ms_max": t["max"] / steps * 1e3}
+def _cydl_info(model):
+    """Which checkout's cydl ran (the previous commit's rows must not run this one),
+    and whether the step took the fused path."""
+    import cydl
+    info = {"cydl_file": os.path.dirname(cydl.__file__)}
+    try:
+        info["fused"] = bool(model._runner(train=True).fused)
+    except Exception as e:                      # the runner API differs across commits
+        info["fused"] = f"? ({type(e).__name__})"
+    return info
 
 
-def torch_train(net, batch, opt, threads, windows=7, fused=False):
+def torch_train(net, batch, opt, threads, windows=7, fused=False, n=N_SAMPLES):
     import torch
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -86,7 +85,7 @@ def torch_train(net, batch, opt, threads, windows=7, fused=False):
         mods += [torch.nn.Linear(a, b), torch.nn.ReLU()]
     mods.append(torch.nn.Linear(sizes[-2], sizes[-1]))
     model = torch.nn.Sequential(*mods)
-    x, y = _data(net)
+    x, y = _data(net, n)
     X, Y = torch.from_numpy(x), torch.from_numpy(y)
     if opt == "sgd":
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
@@ -96,8 +95,8 @@ def torch_train(net, batch, opt, threads, windows=7, fused=False):
     loss_fn = torch.nn.CrossEntropyLoss()
 
     def epoch():
-        perm = torch.randperm(N_SAMPLES)
-        for start in range(0, N_SAMPLES, batch):
+        perm = torch.randperm(n)
+        for start in range(0, n, batch):
             idx = perm[start:start + batch]
             loss = loss_fn(model(X[idx]), Y[idx])
             optimizer.zero_grad(set_to_none=True)
@@ -105,7 +104,8 @@ def torch_train(net, batch, opt, threads, windows=7, fused=False):
             optimizer.step()
 
     t = _windows(epoch, windows)
-    return {"samples_per_s": N_SAMPLES / t["median"], **_per_step(t, batch)}
+    return {"samples_per_s": n / t["median"], **_per_step(t, batch, n),
+            "torch": torch.__version__}
 
 
 def numpy_train(net, batch, opt, threads, windows=3):
@@ -155,16 +155,11 @@ def gemm_floor(net, batch, threads, windows=7):
     and scipy's OpenBLAS at `threads` threads, each in the faster of row-major and
     column-major layout (no Python copies: outputs are preallocated)."""
     from scipy.linalg import blas as sb
-    import scipy.linalg.cython_blas as cb
     sizes = NETS[net]
     shapes = list(zip(sizes[:-1], sizes[1:]))
     reps = max(4, 20000 // batch)
     _set_numpy_threads(threads)
-    spl = ctypes.CDLL(cb.__file__)
-    for name in ("scipy_openblas_set_num_threads", "openblas_set_num_threads"):
-        if hasattr(spl, name):
-            getattr(spl, name)(threads)
-            break
+    _set_scipy_threads(threads)
     big = np.ones((512, 512), np.float32, order="F")   # OpenBLAS is slow until warmed
     big @ big
     sb.sgemm(1.0, big, big)
@@ -177,6 +172,26 @@ def gemm_floor(net, batch, threads, windows=7):
     result["scipy_step_ms"] = min(result["scipy_step_ms_C"], result["scipy_step_ms_F"])
     result["step_ms"] = min(result["numpy_step_ms"], result["scipy_step_ms"])
     return result
+
+
+def sgemm_rate(threads, size=2048, windows=5):
+    """GFLOP/s of one size^3 float32 GEMM through scipy.linalg.blas.sgemm (scipy's
+    OpenBLAS, the one cydl calls) at `threads` threads, output preallocated."""
+    from scipy.linalg import blas as sb
+    _set_scipy_threads(threads)
+    rng = np.random.default_rng(0)
+    a = np.asfortranarray(rng.random((size, size), dtype=np.float32))
+    b = np.asfortranarray(rng.random((size, size), dtype=np.float32))
+    c = np.empty((size, size), np.float32, order="F")
+    reps = max(1, int(2e10 // (2 * size ** 3)))        # ~20 GFLOP per window
+
+    def window():
+        for _ in range(reps):
+            sb.sgemm(1.0, a, b, c=c, overwrite_c=1)
+    t = _windows(window, windows)
+    flop = 2.0 * size ** 3 * reps
+    return {"gflops": flop / t["median"] / 1e9, "gflops_best": flop / t["min"] / 1e9,
+            "size": size, "threads": threads}
 
 
 def _gemm_floor_layout(shapes, batch, order, reps, windows):
@@ -241,7 +256,8 @@ def cydl_predict1(threads, windows=7, reps=5000):
 
     tc, tp = _windows(call, windows), _windows(predict, windows)
     return {"call_us": tc["median"] / reps * 1e6, "predict_us": tp["median"] / reps * 1e6,
-            "call_us_min": tc["min"] / reps * 1e6}
+            "call_us_min": tc["min"] / reps * 1e6,
+            "cydl_file": os.path.dirname(cydl.__file__)}
 
 
 def torch_predict1(threads, windows=7, reps=5000):
@@ -312,6 +328,31 @@ def _fashion():
     return x, y, xt, yt
 
 
+def _status_mb(key):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _reset_peak():
+    """Make VmHWM (peak RSS) start again from the current RSS."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def _memory(before_fit):
+    """Peak RSS of the whole process, the RSS training started from, and the peak
+    reached while training (VmHWM was reset just before it)."""
+    import resource
+    return {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_before_fit_mb": before_fit, "peak_rss_during_fit_mb": _status_mb("VmHWM:")}
+
+
 def cydl_ch10(threads, epochs=30):
     import cydl
     from cydl import layers
@@ -325,11 +366,15 @@ def cydl_ch10(threads, epochs=30):
                              layers.Dense(100, activation="relu"),
                              layers.Dense(10, activation="softmax")])
     model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
+    before = _status_mb("VmRSS:")
+    _reset_peak()
     t0 = time.perf_counter()
     model.fit(X_train, y_train, epochs=epochs, validation_data=(X_valid, y_valid), verbose=0)
     wall = time.perf_counter() - t0
+    mem = _memory(before)
     acc = model.evaluate(xt / 255.0, yt, verbose=0)[1]
-    return {"wall_s": wall, "test_accuracy": acc, "epochs": epochs}
+    return {"wall_s": wall, "test_accuracy": float(acc), "epochs": epochs, **mem,
+            "threads": threads}
 
 
 def torch_ch10(threads, epochs=30):
@@ -351,6 +396,8 @@ def torch_ch10(threads, epochs=30):
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     loss_fn = torch.nn.CrossEntropyLoss()
     n = len(X_train)
+    before = _status_mb("VmRSS:")
+    _reset_peak()
     t0 = time.perf_counter()
     for _ in range(epochs):
         perm = torch.randperm(n)
@@ -365,40 +412,12 @@ def torch_ch10(threads, epochs=30):
         with torch.no_grad():
             loss_fn(model(X_valid), y_valid).item()
     wall = time.perf_counter() - t0
+    mem = _memory(before)
     with torch.no_grad():
         acc = (model(torch.from_numpy((xt / 255.0).astype(np.float32))).argmax(1).numpy()
                == yt).mean()
-    return {"wall_s": wall, "test_accuracy": float(acc), "epochs": epochs}
-
-
-def cydl_rss(threads, epochs=2):
-    """Peak RSS of fit on Fashion-MNIST against the RSS with the data loaded."""
-    import cydl
-    from cydl import layers
-    cydl.set_num_threads(threads)
-    x, y, _, _ = _fashion()
-    X = x / 255.0                    # the book's float64 preprocessing: 376 MB
-    model = cydl.Sequential([layers.Input(shape=(28, 28)), layers.Flatten(),
-                             layers.Dense(300, activation="relu"),
-                             layers.Dense(100, activation="relu"),
-                             layers.Dense(10, activation="softmax")])
-    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
-
-    def status(key):
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(key):
-                    return int(line.split()[1]) / 1024
-
-    del x
-    before = status("VmRSS:")
-    with open("/proc/self/clear_refs", "w") as f:   # reset the peak (VmHWM) to now
-        f.write("5")
-    model.fit(X[:-5000], y[:-5000], epochs=epochs, validation_data=(X[-5000:], y[-5000:]),
-              verbose=0)
-    peak = status("VmHWM:")
-    return {"data_mb": (X.nbytes + y.nbytes) / 2**20, "rss_before_fit_mb": before,
-            "peak_rss_during_fit_mb": peak, "fit_overhead_mb": peak - before}
+    return {"wall_s": wall, "test_accuracy": float(acc), "epochs": epochs, **mem,
+            "threads": threads}
 
 
 if __name__ == "__main__":

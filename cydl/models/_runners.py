@@ -44,7 +44,7 @@ from cydl.regularizers import penalty_factors
 # per call, not once per batch, which costs about 3% of a GEMM at 512 to 4096 rows
 # per call, 6% at 256 and 14% at 128 (one core here); hence the floor of 256 rows
 # and budgets that give ~500 to 1000-row blocks for wide layers
-# (benchmarks/bench_predict_blocks.py). A batch below two blocks (the default
+# (benchmarks/lab/bench_predict_blocks.py). A batch below two blocks (the default
 # batch size, and any batch of a small network) runs whole as before.
 # math.inf: no blocks.
 BLOCK_FLOPS_PER_THREAD = 5e9

@@ -2,7 +2,7 @@
 workspace, against calling the plan directly, and 4 Python threads predicting at
 once against the same work done serially.
 
-    python benchmarks/bench_inference_threads.py
+    python benchmarks/lab/bench_inference_threads.py
 
 784-300-100-10 MLP, float32. Medians of repeated windows; one process.
 """

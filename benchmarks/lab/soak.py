@@ -1,6 +1,6 @@
 """Soak: many training steps and predict calls in one process; RSS and step time stay flat.
 
-    python benchmarks/soak.py [--steps 50000] [--calls 100000] [--batch 32] [--threads N]
+    python benchmarks/lab/soak.py [--steps 50000] [--calls 100000] [--batch 32] [--threads N]
 
 784-300-100-10 float32 MLP, SGD, at cydl's default (adaptive) thread count unless
 --threads is given. Training runs `--steps` steps as model.fit epochs over 8,192
@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
 

@@ -1,6 +1,6 @@
 """GNU OpenMP's spin count against training speed, quiet and under load.
 
-    python benchmarks/spin_count.py [--spins runtime,1000,3000,10000] [--reps 6]
+    python benchmarks/lab/spin_count.py [--spins runtime,1000,3000,10000] [--reps 6]
                                     [--threads 2] [--load 0]
 
 Each configuration runs in a fresh process (GOMP_SPINCOUNT is read once, when the
@@ -21,7 +21,8 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+BENCH = os.path.dirname(HERE)         # benchmarks/: _harness
+ROOT = os.path.dirname(BENCH)
 N = 8192
 
 
@@ -68,7 +69,7 @@ def main():
     if a.worker:
         print(json.dumps(worker(a.worker)))
         return
-    sys.path.insert(0, HERE)
+    sys.path.insert(0, BENCH)
     from _harness import machine
     print("machine:", json.dumps(machine()))
     print(f"threads={a.threads} reps={a.reps} load={a.load}", flush=True)

@@ -1,7 +1,7 @@
 """What cutting big inference batches into row blocks costs (cydl/models/_runners.py:
 the blocks let Ctrl-C through within about 0.1 s).
 
-    python benchmarks/bench_predict_blocks.py [--rounds 5] [--budgets 2.5e9]
+    python benchmarks/lab/bench_predict_blocks.py [--rounds 5] [--budgets 2.5e9]
                                               [--threads N] [--json out.json]
 
 Cases (float32, predict(verbose=0) and evaluate(verbose=0)):
@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 import cydl  # noqa: E402
 from cydl import layers  # noqa: E402

@@ -1,7 +1,7 @@
 """What logging callbacks add to a training run: the book's Fashion-MNIST job with no
 callback, with ModelCheckpoint saving every epoch, and with TensorBoard logging.
 
-    python benchmarks/bench_callbacks_overhead.py [--epochs 30] [--samples 55000]
+    python benchmarks/lab/bench_callbacks_overhead.py [--epochs 30] [--samples 55000]
                                                   [--rounds 3] [--variants ...]
                                                   [--json results.json]
 
@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 import cydl  # noqa: E402
 from cydl import layers  # noqa: E402

@@ -1,6 +1,6 @@
 """The per-op activation kernels on operands of different memory orders.
 
-    python benchmarks/bench_layouts.py [--threads 2] [--reps 2000]
+    python benchmarks/lab/bench_layouts.py [--threads 2] [--reps 2000]
 
 Under a tape a column-major weight (a view of the flat buffer) meets a row-major
 gradient from NumPy. The kernels take each operand's own strides, so mixed orders

@@ -1,6 +1,6 @@
 """Thread-count modes compared step by step, interleaved in blocks of 20 steps.
 
-    python benchmarks/step_ab.py [--path general|fused] [--batch 32] [--load 0]
+    python benchmarks/lab/step_ab.py [--path general|fused] [--batch 32] [--load 0]
                                  [--modes fixed1,forced1] [--blocks 150]
 
 784-300-100-10 float32 SGD training steps through the model's own runner (the
@@ -27,7 +27,8 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+BENCH = os.path.dirname(HERE)         # benchmarks/: _harness
+sys.path.insert(0, os.path.dirname(BENCH))
 
 
 def main():
@@ -42,7 +43,7 @@ def main():
     import cydl
     from cydl import layers
     from cydl._kernels import _adapt
-    sys.path.insert(0, HERE)
+    sys.path.insert(0, BENCH)
     from _harness import machine
 
     n, b = 4096, a.batch

@@ -1,6 +1,6 @@
 """Does scipy's BLAS give the same numbers when a GEMM is cut into two calls?
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/blas_partition.py [--shapes 400]
+    OPENBLAS_NUM_THREADS=1 python benchmarks/lab/blas_partition.py [--shapes 400]
 
 Random shapes (M < 300, K < 1200, N < 700), float32 and float64: C = A B in one
 call against the same product cut in two at an 8-aligned column (two calls on
