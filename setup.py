@@ -16,6 +16,8 @@ from setuptools.command.build_ext import build_ext
 KERNELS = ["_blas", "_parallel", "_activations", "_dense", "_losses", "_optim",
            "_data", "_phases", "_adapt", "_plan_spec", "_fused", "_norm", "_dropout", "_prelu",
            "_nodes", "_linear_sgd"]
+# Kernels whose elementwise loops have runtime-dispatched SIMD variants.
+SIMD_DISPATCHED = {"cydl._kernels._optim", "cydl._kernels._activations"}
 
 
 def _flag(name):
@@ -80,6 +82,11 @@ class BuildExt(build_ext):
             cflags += ["-fno-math-errno", "-Wno-unreachable-code", "-Wno-sign-compare"]
         for ext in self.extensions:
             ext.extra_compile_args = list(ext.extra_compile_args or []) + cflags
+            if ext.name in SIMD_DISPATCHED and self.compiler.compiler_type != "msvc":
+                # their loops run in AVX2 / AVX-512 variants picked at import; an FMA
+                # (one rounding for a*b+c) in some variants only would make the
+                # results depend on the CPU (cydl/_kernels/_vec_dispatch.h)
+                ext.extra_compile_args.append("-ffp-contract=off")
             ext.extra_link_args = list(ext.extra_link_args or []) + lflags
         super().build_extensions()
 

@@ -9,7 +9,7 @@ import scipy
 def config_dict():
     from cydl import _config
     from cydl import _kernels
-    from cydl._kernels import _adapt, _parallel
+    from cydl._kernels import _adapt, _optim, _parallel
     from cydl._ops import _blas_threads
     from cydl._version import __version__
     blas = _blas_threads.bind()
@@ -29,6 +29,8 @@ def config_dict():
         "blas": blas["config"],
         "blas_thread_control": blas["bound"],
         "floatx": _config.floatx(),
+        "simd": _optim.simd_variant(),
+        "simd_available": _optim.simd_available(),
         "distribution": _distribution(),
     }
 
@@ -50,7 +52,8 @@ def _distribution():
 
 
 def show_config():
-    """Print the version, whether OpenMP is on, the threads and the BLAS in use.
+    """Print the version, whether OpenMP is on, the threads, the BLAS and the SIMD
+    variant of the elementwise kernels in use.
 
     Example:
     >>> cydl.show_config()
@@ -71,6 +74,8 @@ def show_config():
     print(f"  BLAS:      {c['blas']} (via scipy.linalg.cython_blas; "
           f"{'pinned to 1 thread inside kernels' if c['blas_thread_control'] else 'threads not controlled'})")
     print(f"  floatx:    {c['floatx']}")
+    print(f"  SIMD:      {c['simd']} (runtime dispatch among "
+          f"{', '.join(c['simd_available'])}; CYDL_SIMD to force)")
     d = c["distribution"]
     if not d["launched"]:
         print("  processes: 1 (not launched by mpiexec)")

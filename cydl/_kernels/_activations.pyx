@@ -16,6 +16,50 @@ from cydl._kernels._math cimport (fexp, flog1p, ftanh, fsqrt, ferf, fabsx, fsigm
                                   fsoftplus)
 from libc.math cimport expm1, expm1f, M_PI
 
+# The relu / linear forward and relu, sigmoid and tanh backward loops in every
+# instruction-set variant, one picked at import (_vec_dispatch.h); the variant follows
+# CYDL_SIMD as the optimizer's does (_optim.pyx).
+cdef extern from "_vec_act.h" nogil:
+    int cydl_va_set(int level)
+    int cydl_va_level()
+    void cydl_va_bias_relu_f(Py_ssize_t rows, Py_ssize_t ncols, float* Z, Py_ssize_t ldz,
+                             const float* bias, float* A, Py_ssize_t lda, int store_z)
+    void cydl_va_bias_relu_d(Py_ssize_t rows, Py_ssize_t ncols, double* Z, Py_ssize_t ldz,
+                             const double* bias, double* A, Py_ssize_t lda, int store_z)
+    void cydl_va_bias_linear_f(Py_ssize_t rows, Py_ssize_t ncols, float* Z, Py_ssize_t ldz,
+                               const float* bias, float* A, Py_ssize_t lda, int store_z)
+    void cydl_va_bias_linear_d(Py_ssize_t rows, Py_ssize_t ncols, double* Z,
+                               Py_ssize_t ldz, const double* bias, double* A,
+                               Py_ssize_t lda, int store_z)
+    void cydl_va_backward_f(int which, Py_ssize_t rows, Py_ssize_t ncols, const float* dA,
+                            Py_ssize_t ldda, const float* A, Py_ssize_t lda, float* dZ,
+                            Py_ssize_t lddz)
+    void cydl_va_backward_d(int which, Py_ssize_t rows, Py_ssize_t ncols, const double* dA,
+                            Py_ssize_t ldda, const double* A, Py_ssize_t lda, double* dZ,
+                            Py_ssize_t lddz)
+
+
+def simd_variant():
+    """The variant (_optim.SIMD_VARIANTS) the activation loops use now."""
+    from cydl._kernels._optim import SIMD_VARIANTS
+    return SIMD_VARIANTS[cydl_va_level()]
+
+
+def set_simd(name):
+    """Use the variant `name` for the activation loops (see _optim.set_simd)."""
+    from cydl._kernels import _optim
+    before = _optim.simd_variant()
+    try:
+        got = _optim.set_simd(name)          # validates the name against this CPU
+    finally:
+        _optim.set_simd(before)
+    cydl_va_set(_optim.SIMD_VARIANTS.index(got))
+    return got
+
+
+from cydl._kernels._optim import simd_variant as _optim_simd_variant
+set_simd(_optim_simd_variant())        # the variant CYDL_SIMD (or the CPU) chose
+
 cdef double SELU_ALPHA = 1.6732632423543772848170429916717
 cdef double SELU_SCALE = 1.0507009873554804934193349852946
 
@@ -145,8 +189,7 @@ cdef void bias_act_forward(int act, floating alpha, Py_ssize_t rows,
                            floating* A, Py_ssize_t lda) noexcept nogil:
     """Z[:, c] += bias[c]; A[:, c] = act(Z[:, c]) for c in [c0, c1). A may alias Z;
     bias may be NULL. Softmax is not elementwise: it is left to softmax_rows."""
-    # The relu and linear loops load before they select and never store under a
-    # condition, so that GCC vectorizes them (it will not if-convert otherwise).
+    # relu and linear (and softmax's bias) run the vectorized loops of _vec_act.h.
     cdef Py_ssize_t r, c
     cdef floating b, z
     cdef floating* zc
@@ -154,31 +197,33 @@ cdef void bias_act_forward(int act, floating alpha, Py_ssize_t rows,
     # Without a bias Z already holds the pre-activation: no store, so Z may be
     # read-only memory (activation_forward's input).
     cdef bint keep_z = A != Z and bias != NULL
+    if act == ACT_RELU:
+        if floating is float:
+            cydl_va_bias_relu_f(rows, c1 - c0, Z + c0 * ldz, ldz,
+                                bias + c0 if bias != NULL else NULL, A + c0 * lda, lda, keep_z)
+        else:
+            cydl_va_bias_relu_d(rows, c1 - c0, Z + c0 * ldz, ldz,
+                                bias + c0 if bias != NULL else NULL, A + c0 * lda, lda, keep_z)
+        return
+    if act == ACT_LINEAR or act == ACT_SOFTMAX:
+        if floating is float:
+            cydl_va_bias_linear_f(rows, c1 - c0, Z + c0 * ldz, ldz,
+                                  bias + c0 if bias != NULL else NULL, A + c0 * lda, lda,
+                                  keep_z)
+        else:
+            cydl_va_bias_linear_d(rows, c1 - c0, Z + c0 * ldz, ldz,
+                                  bias + c0 if bias != NULL else NULL, A + c0 * lda, lda,
+                                  keep_z)
+        return
     for c in range(c0, c1):
         zc = Z + c * ldz
         ac = A + c * lda
         b = bias[c] if bias != NULL else 0
-        if act == ACT_RELU and not keep_z:
-            for r in range(rows):
-                z = zc[r] + b
-                ac[r] = z if z > 0 else 0
-        elif act == ACT_RELU:
-            for r in range(rows):
-                z = zc[r] + b
+        for r in range(rows):
+            z = zc[r] + b
+            if keep_z:
                 zc[r] = z
-                ac[r] = z if z > 0 else 0
-        elif act == ACT_LINEAR or act == ACT_SOFTMAX:
-            for r in range(rows):
-                ac[r] = zc[r] + b
-            if keep_z and b != 0:
-                for r in range(rows):
-                    zc[r] = ac[r]
-        else:
-            for r in range(rows):
-                z = zc[r] + b
-                if keep_z:
-                    zc[r] = z
-                ac[r] = _f(act, alpha, z)
+            ac[r] = _f(act, alpha, z)
 
 
 cdef void act_backward(int act, floating alpha, Py_ssize_t rows,
@@ -193,7 +238,18 @@ cdef void act_backward(int act, floating alpha, Py_ssize_t rows,
     cdef const floating* dac
     cdef const floating* ac
     cdef floating* dzc
-    cdef floating d
+    # the derivatives of relu, sigmoid and tanh depend on A alone (their Z-path and
+    # A-path agree): the vectorized loops, `which` 0, 1, 2
+    cdef int which = 0 if act == ACT_RELU else (1 if act == ACT_SIGMOID else
+                                                 (2 if act == ACT_TANH else -1))
+    if which >= 0:
+        if floating is float:
+            cydl_va_backward_f(which, rows, c1 - c0, dA + c0 * ldda, ldda, A + c0 * lda, lda,
+                               dZ + c0 * lddz, lddz)
+        else:
+            cydl_va_backward_d(which, rows, c1 - c0, dA + c0 * ldda, ldda, A + c0 * lda, lda,
+                               dZ + c0 * lddz, lddz)
+        return
     for c in range(c0, c1):
         dac = dA + c * ldda
         ac = A + c * lda
@@ -202,10 +258,6 @@ cdef void act_backward(int act, floating alpha, Py_ssize_t rows,
             if dzc != dac:
                 for r in range(rows):
                     dzc[r] = dac[r]
-        elif act == ACT_RELU:
-            for r in range(rows):
-                d = dac[r]
-                dzc[r] = d if ac[r] > 0 else 0
         elif Z != NULL:
             for r in range(rows):
                 dzc[r] = dac[r] * _df(act, alpha, ac[r], Z[c * ldz + r])

@@ -18,6 +18,73 @@ cdef extern from "_simd.h" nogil:
     void cydl_abs_sq_f(const float* p, Py_ssize_t n, double* s1, double* s2)
     void cydl_abs_sq_d(const double* p, Py_ssize_t n, double* s1, double* s2)
 
+# The fast loops in every instruction-set variant, one picked at import (_vec_dispatch.h).
+cdef extern from "_vec_update.h" nogil:
+    int cydl_simd_supported(int level)
+    int cydl_simd_best()
+    int cydl_vu_set(int level)
+    int cydl_vu_level()
+    void cydl_vu_sgd_f(float* p, const float* g, Py_ssize_t n, float lr)
+    void cydl_vu_sgd_d(double* p, const double* g, Py_ssize_t n, double lr)
+    void cydl_vu_sgd_pen_f(float* p, const float* g, Py_ssize_t n, float lr, float l1,
+                           float l2x2)
+    void cydl_vu_sgd_pen_d(double* p, const double* g, Py_ssize_t n, double lr, double l1,
+                           double l2x2)
+    void cydl_vu_sgd_mom_f(float* p, const float* g, float* s1, Py_ssize_t n, float lr,
+                           float mom, int nesterov)
+    void cydl_vu_sgd_mom_d(double* p, const double* g, double* s1, Py_ssize_t n, double lr,
+                           double mom, int nesterov)
+    void cydl_vu_adam_f(float* p, const float* g, float* s1, float* s2, Py_ssize_t n,
+                        double omb1, double omb2, float c1, float eps)
+    void cydl_vu_adam_d(double* p, const double* g, double* s1, double* s2, Py_ssize_t n,
+                        double omb1, double omb2, double c1, double eps)
+    void cydl_vu_adam_pen_f(float* p, const float* g, float* s1, float* s2, Py_ssize_t n,
+                            double omb1, double omb2, float c1, float eps, float l1,
+                            float l2x2)
+    void cydl_vu_adam_pen_d(double* p, const double* g, double* s1, double* s2,
+                            Py_ssize_t n, double omb1, double omb2, double c1, double eps,
+                            double l1, double l2x2)
+
+SIMD_VARIANTS = ("default", "avx2", "avx512f")
+
+
+def simd_available():
+    """The instruction-set variants of the update loops this CPU runs."""
+    return tuple(v for k, v in enumerate(SIMD_VARIANTS) if cydl_simd_supported(k))
+
+
+def simd_variant():
+    """The variant the update loops use now."""
+    return SIMD_VARIANTS[cydl_vu_level()]
+
+
+def set_simd(name):
+    """Use variant `name` (one of simd_available(), or "auto" for the widest) from now
+    on. Every variant gives the same bits; this exists for tests and A/B timing."""
+    if name == "auto":
+        cydl_vu_set(cydl_simd_best())
+        return simd_variant()
+    if name not in SIMD_VARIANTS:
+        raise ValueError(f"Unknown SIMD variant {name!r}. Known: {SIMD_VARIANTS + ('auto',)}")
+    if cydl_vu_set(SIMD_VARIANTS.index(name)) < 0:
+        raise ValueError(f"SIMD variant {name!r} is not supported by this CPU. "
+                         f"Available: {simd_available()}")
+    return simd_variant()
+
+
+def _simd_from_env():
+    import os
+    import warnings
+    want = os.environ.get("CYDL_SIMD", "").strip().lower() or "auto"
+    try:
+        set_simd(want)
+    except ValueError as e:       # a bad pin must not make the library unimportable
+        warnings.warn(f"CYDL_SIMD ignored: {e}", RuntimeWarning, stacklevel=2)
+        set_simd("auto")
+
+
+_simd_from_env()
+
 KINDS = {"sgd": OPT_SGD, "adam": OPT_ADAM, "adamax": OPT_ADAMAX, "nadam": OPT_NADAM,
          "rmsprop": OPT_RMSPROP, "adagrad": OPT_ADAGRAD}
 
@@ -95,38 +162,45 @@ cdef inline void _update_span(const OptStep* s, Py_ssize_t lo, Py_ssize_t hi, fl
                               floating l2x2, bint reg) noexcept nogil:
     cdef Py_ssize_t i
     cdef floating gi, m, v, d, w
-    # The common cases get loops without per-element branches so they vectorize;
-    # a penalty's gradient (l1 sign(w) + 2 l2 w) is added branch-free.
-    if kind == OPT_SGD and mom == 0 and not wd and not clip and not scaled:
-        if not reg:
-            for i in range(lo, hi):
-                p[i] -= lr * g[i]
-        elif l1 == 0:
-            for i in range(lo, hi):
-                p[i] -= lr * (g[i] + l2x2 * p[i])
+    # The common cases run the vectorized loops of _vec_update.h (the same operations in
+    # the same order as the general loop below, so they give the same bits); a
+    # penalty's gradient (l1 sign(w) + 2 l2 w) is added branch-free.
+    cdef bint plain = not wd and not clip and not scaled
+    cdef Py_ssize_t n = hi - lo
+    # 1 - beta in double: Cython writes the 1 as 1.0, so the loops these replace took
+    # the moments' updates in double (_vec_update_body.h); kept for the same bits
+    cdef double omb1 = 1 - <double>b1, omb2 = 1 - <double>b2
+    if kind == OPT_SGD and mom == 0 and plain:
+        if floating is float:
+            if reg:
+                cydl_vu_sgd_pen_f(p + lo, g + lo, n, lr, l1, l2x2)
+            else:
+                cydl_vu_sgd_f(p + lo, g + lo, n, lr)
         else:
-            for i in range(lo, hi):
-                w = p[i]
-                p[i] = w - lr * (g[i] + l2x2 * w + l1 * <floating>((w > 0) - (w < 0)))
+            if reg:
+                cydl_vu_sgd_pen_d(p + lo, g + lo, n, lr, l1, l2x2)
+            else:
+                cydl_vu_sgd_d(p + lo, g + lo, n, lr)
         return
-    if kind == OPT_ADAM and not s.amsgrad and not wd and not clip and not scaled and reg:
-        for i in range(lo, hi):
-            w = p[i]
-            gi = g[i] + l2x2 * w + l1 * <floating>((w > 0) - (w < 0))
-            m = s1[i] + (gi - s1[i]) * (1 - b1)
-            v = s2[i] + (gi * gi - s2[i]) * (1 - b2)
-            s1[i] = m
-            s2[i] = v
-            p[i] = w - c1 * m / (fsqrt(v) + eps)
+    if kind == OPT_SGD and plain and not reg:
+        if floating is float:
+            cydl_vu_sgd_mom_f(p + lo, g + lo, s1 + lo, n, lr, mom, s.nesterov)
+        else:
+            cydl_vu_sgd_mom_d(p + lo, g + lo, s1 + lo, n, lr, mom, s.nesterov)
         return
-    if kind == OPT_ADAM and not s.amsgrad and not wd and not clip and not scaled:
-        for i in range(lo, hi):
-            gi = g[i]
-            m = s1[i] + (gi - s1[i]) * (1 - b1)
-            v = s2[i] + (gi * gi - s2[i]) * (1 - b2)
-            s1[i] = m
-            s2[i] = v
-            p[i] -= c1 * m / (fsqrt(v) + eps)
+    if kind == OPT_ADAM and not s.amsgrad and plain:
+        if floating is float:
+            if reg:
+                cydl_vu_adam_pen_f(p + lo, g + lo, s1 + lo, s2 + lo, n, omb1, omb2, c1, eps,
+                                   l1, l2x2)
+            else:
+                cydl_vu_adam_f(p + lo, g + lo, s1 + lo, s2 + lo, n, omb1, omb2, c1, eps)
+        else:
+            if reg:
+                cydl_vu_adam_pen_d(p + lo, g + lo, s1 + lo, s2 + lo, n, omb1, omb2, c1, eps,
+                                   l1, l2x2)
+            else:
+                cydl_vu_adam_d(p + lo, g + lo, s1 + lo, s2 + lo, n, omb1, omb2, c1, eps)
         return
     for i in range(lo, hi):
         gi = g[i]
