@@ -187,7 +187,7 @@ def test_without_mpiexec_mpi4py_is_not_imported():
     code = ("import sys, cydl; d = cydl.distribution.DataParallel(); "
             "cydl.distribution.set_distribution(d); cydl.show_config(); "
             "print('mpi4py' in sys.modules)")
-    proc = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True,
+    proc = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, cwd=HERE,
                           text=True, timeout=TIMEOUT)
     _ok(proc)
     assert proc.stdout.strip().splitlines()[-1] == "False"
