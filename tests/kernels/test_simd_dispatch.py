@@ -125,12 +125,22 @@ def test_activations_follow_the_optimizers_variant():
     assert _activations.simd_variant() == _optim.simd_variant()
 
 
+def _child(code, env):
+    """Run code in a fresh Python that imports the cydl these tests import (installed,
+    or built in place), from this folder: from the repository root an unbuilt
+    source tree would shadow it."""
+    import cydl
+    root = os.path.dirname(os.path.dirname(os.path.abspath(cydl.__file__)))
+    env = dict(env, PYTHONPATH=os.pathsep.join([root] + [p for p in [env.get("PYTHONPATH")]
+                                                         if p]))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, check=True, cwd=os.path.dirname(os.path.abspath(__file__)))
+
+
 def test_default_is_the_widest_available():
     assert VARIANTS[0] == "default"
-    out = subprocess.run([sys.executable, "-c", "from cydl._kernels import _optim; "
-                          "print(_optim.simd_variant())"], capture_output=True, text=True,
-                         env={k: v for k, v in os.environ.items() if k != "CYDL_SIMD"},
-                         check=True)
+    out = _child("from cydl._kernels import _optim; print(_optim.simd_variant())",
+                 {k: v for k, v in os.environ.items() if k != "CYDL_SIMD"})
     assert out.stdout.strip() == VARIANTS[-1]
 
 
@@ -138,11 +148,9 @@ def test_env_var_forces_a_variant_and_a_bad_one_falls_back():
     code = ("import warnings; warnings.simplefilter('always')\n"
             "from cydl._kernels import _activations, _optim\n"
             "print(_optim.simd_variant(), _activations.simd_variant())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "CYDL_SIMD": "default"}, check=True)
+    out = _child(code, {**os.environ, "CYDL_SIMD": "default"})
     assert out.stdout.split() == ["default", "default"]
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "CYDL_SIMD": "sse9"}, check=True)
+    out = _child(code, {**os.environ, "CYDL_SIMD": "sse9"})
     assert out.stdout.split() == [VARIANTS[-1]] * 2
     assert "CYDL_SIMD ignored" in out.stderr and "sse9" in out.stderr
 
