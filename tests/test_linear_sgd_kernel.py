@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings, strategies as st  # noqa: E402
 
 from cydl._kernels import _linear_sgd  # noqa: E402
 from cydl.sklearn import Perceptron, _random, _sgd_reference  # noqa: E402
@@ -65,7 +65,15 @@ def _run(fn, pb):
     return out
 
 
+_ALL_ROWS_SKIPPED = dict(   # an epoch with no training rows (found by CI's debug build)
+    X=np.array([[0.00189053, -0.00522748]], np.float32), y=np.array([-1.0]),
+    c=np.array([1.0]), w0=np.zeros(2), b0=0.0, penalty=0, alpha=1e-4, l1_ratio=0.0,
+    eta0=1.0, fit_intercept=False, track=False, tol=-np.inf, n_iter_no_change=1,
+    n_epochs=1, seed=None, skip=np.array([True]))
+
+
 @SETTINGS
+@example(_ALL_ROWS_SKIPPED)
 @given(problems())
 def test_kernel_matches_reference_bit_for_bit(pb):
     with np.errstate(all="ignore"):

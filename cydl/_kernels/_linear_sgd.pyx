@@ -12,7 +12,7 @@ row, and the rows past a mistake are summed again: the same sums, several times
 faster than one chain at a time.
 """
 from cython cimport floating
-from libc.math cimport sqrt, fabs, isfinite, INFINITY
+from libc.math cimport sqrt, fabs, isfinite, INFINITY, NAN
 from cydl._kernels._parallel cimport cydl_prefetch
 
 # Fused multiply-adds would round differently from scikit-learn's separate
@@ -343,7 +343,9 @@ def run_epochs(const floating[:, :] X, const double[::1] y, const double[::1] c,
                     status = 2
             if status == 2:
                 break
-            obj = sums[e, 1] / m         # no training rows: NaN, as sklearn's
+            # no training rows: NaN, as sklearn's (spelled out: a debug build checks
+            # divisions)
+            obj = sums[e, 1] / m if m > 0 else NAN
             if tol > -INFINITY and obj > state[5] - tol:
                 state[6] += 1
             else:
