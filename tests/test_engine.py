@@ -389,3 +389,23 @@ def test_a_copy_of_a_trained_model_continues_training_identically(how, opt):
     assert h1 == h2
     for a, b in zip(model.get_weights(), twin.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("make", [lambda: [cydl.layers.Dropout(0.5)],
+                                  lambda: [cydl.layers.AlphaDropout(0.3)],
+                                  lambda: [cydl.layers.Dropout(0.2),
+                                           cydl.layers.Activation("softmax")]])
+def test_a_model_without_weights_runs(make):
+    # a plan of weightless nodes has no offsets into an empty parameter buffer (the
+    # spec check used to count the size of weights a node does not have)
+    m = cydl.Sequential([cydl.layers.Input((4,))] + make())
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
+    want = x
+    if isinstance(m.layers[-1], cydl.layers.Activation):
+        e = np.exp(x - x.max(1, keepdims=True))
+        want = e / e.sum(1, keepdims=True)
+    np.testing.assert_allclose(m.predict(x, verbose=0), want, rtol=1e-6)
+    m.compile(loss="mse", optimizer="sgd")
+    np.testing.assert_allclose(m.evaluate(x, x, verbose=0), np.mean((want - x) ** 2),
+                               rtol=1e-5)
+    m.fit(x, x, epochs=1, verbose=0)          # nothing to train, but it runs

@@ -91,7 +91,8 @@ def _checked(layers, outputs, inputs, Py_ssize_t size, n_trainable, n_features):
                  "m": n_out, "v": n_out}
         for key, n in sizes.items():
             spec[key] = off = int(spec.get(key, -1))
-            if off < -1 or off + n > size:
+            # -1: the node has no such weights (then its size does not count)
+            if off < -1 or (off >= 0 and off + n > size):
                 raise ValueError(f"layer {i}: offset {key}={off} outside the parameter "
                                  f"buffer of {size}")
         needs = {NODE_DENSE: ("w",), NODE_BN: ("m", "v"), NODE_PRELU: ("w",),

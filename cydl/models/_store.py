@@ -31,7 +31,11 @@ class ParamStore:
         if len(dtypes) > 1:
             raise TypeError(f"All layers of a model must share one dtype; found "
                             f"{sorted(d.name for d in dtypes)}")
-        self.dtype = dtypes.pop() if dtypes else np.dtype(np.float32)
+        if dtypes:
+            self.dtype = dtypes.pop()
+        else:       # a model without weights still computes in its layers' dtype
+            dtype = getattr(layers[0], "dtype", None) if layers else None
+            self.dtype = np.dtype(dtype or np.float32)
         self.stale = False
         self.variables = train + frozen
         self.trainable_variables = train
