@@ -25,7 +25,14 @@ import threading
 
 import numpy as np
 
-_local = threading.local()
+class _Local(threading.local):
+    # class-level defaults: reading an unset attribute then costs no AttributeError
+    # (getattr with a default raised one inside: 0.4 us of every model(x) call)
+    tape = None
+    sink = None
+
+
+_local = _Local()
 _order = itertools.count()
 
 
@@ -154,7 +161,7 @@ class _Tape:
 
 
 def active_tape():
-    return getattr(_local, "tape", None)
+    return _local.tape
 
 
 class recording:
@@ -247,7 +254,7 @@ def backward(pairs, sink=None, capture=()):
         nodes.append(t)
         stack.extend(p for p in t.parents if type(p) is Tensor)
     nodes.sort(key=lambda t: t.order, reverse=True)
-    prev, _local.sink = getattr(_local, "sink", None), sink
+    prev, _local.sink = _local.sink, sink
     try:
         for t in nodes:
             g = grads.pop(id(t), None)

@@ -30,6 +30,9 @@ phases themselves are in _phases.pyx, working on the Plan's StepState struct.
 """
 from cython cimport floating
 from cpython.exc cimport PyErr_CheckSignals
+from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS,
+                             PyBUF_WRITABLE, PyBUF_FORMAT)
+from cydl._kernels._data cimport find_nonfinite
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 from cydl._kernels._losses cimport N_STATS
@@ -489,6 +492,54 @@ cdef class Plan:
         self._check_small(X.shape[0], X.shape[1], out.shape[0], out.shape[1])
         self._predict_small(<const char*>&X[0, 0], X.shape[0], n_threads)
         copy_out(&self.st, 0, &out[0, 0], 0, X.shape[0])
+
+    def predict_into(self, x, out, int n_threads):
+        """out = network(x) for a small batch: the whole latency path of model(x) in
+        one call. x: any C-contiguous array of the model dtype holding n rows of
+        n_features (an (n, 28, 28) image batch too); out: C-contiguous, writable,
+        (n, n_out) of the model dtype, n <= workspace rows.
+
+        Returns -1, or the flat index of the first NaN or inf in x (then nothing
+        ran: the caller's general path reports it), or -2 when x is not
+        C-contiguous. The check and the network run without the GIL, with no
+        Python object made: about 1 us less than predict_f32 after a separate scan."""
+        cdef Py_buffer xb, ob
+        cdef Py_ssize_t n, F = self.st.n_features, C, bad
+        cdef Py_ssize_t item = 8 if self.st.is_double else 4
+        cdef bytes fmt = b"d" if self.st.is_double else b"f"
+        try:
+            PyObject_GetBuffer(x, &xb, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
+        except (BufferError, ValueError):     # NumPy: "ndarray is not C-contiguous"
+            return -2
+        try:
+            PyObject_GetBuffer(out, &ob, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE | PyBUF_FORMAT)
+            try:
+                C = self.st.L[self.st.outs[0].node].n_out
+                n = xb.len // (item * F) if F > 0 else 0
+                if xb.itemsize != item or ob.itemsize != item or xb.format == NULL or \
+                        ob.format == NULL or xb.format[0] != fmt[0] or \
+                        ob.format[0] != fmt[0] or xb.ndim < 1 or xb.shape[0] != n or \
+                        n * F * item != xb.len or ob.len != n * C * item:
+                    raise ValueError(f"predict_into: x must hold (n, {F}) and out (n, {C}) "
+                                     f"values of this plan's dtype")
+                self._check_small(n, F, n, C)
+                with nogil:
+                    if self.st.is_double:
+                        bad = find_nonfinite(<const double*>xb.buf, n * F)
+                    else:
+                        bad = find_nonfinite(<const float*>xb.buf, n * F)
+                if bad >= 0:
+                    return bad
+                self._predict_small(<const char*>xb.buf, n, n_threads)
+                if self.st.is_double:
+                    copy_out(&self.st, 0, <double*>ob.buf, 0, n)
+                else:
+                    copy_out(&self.st, 0, <float*>ob.buf, 0, n)
+                return -1
+            finally:
+                PyBuffer_Release(&ob)
+        finally:
+            PyBuffer_Release(&xb)
 
     cdef int _check_small(self, Py_ssize_t B, Py_ssize_t F, Py_ssize_t outB,
                           Py_ssize_t outC) except -1:

@@ -189,6 +189,7 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
 # narrow to share out in 8-column blocks (e.g. a 10-class output layer).
 cdef enum:
     NARROW = 4 * COL_ALIGN
+    GEMV_MIN_WORK = 8192     # multiply-adds of a one-row layer worth a thread
 
 
 cdef inline bint _fwd_rows(Py_ssize_t B, LayerDesc* L) noexcept nogil:
@@ -310,7 +311,9 @@ cdef void _forward_part(StepState* p, floating* P, const floating* X, int l, int
         bias_act_forward(act, <floating>L.alpha, sp.hi - sp.lo, 0, L.n_out, Z + sp.lo, B,
                          P + L.b if L.b >= 0 else NULL, A + sp.lo, B)
         return
-    parts = parts_for(<double>B * L.n_in * L.n_out, GEMM_MIN_WORK, nt, L.n_out)
+    # one row is a GEMV, bound by reading W: worth sharing out from a smaller size
+    parts = parts_for(<double>B * L.n_in * L.n_out, GEMM_MIN_WORK if B > 1 else GEMV_MIN_WORK,
+                      nt, L.n_out)
     if t >= parts:
         return
     sp = split_range(L.n_out, parts, t, COL_ALIGN)

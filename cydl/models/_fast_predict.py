@@ -10,7 +10,6 @@ else (other dtypes, big arrays, layout) returns None and takes the general path.
 import numpy as np
 
 from cydl import _ops as ops
-from cydl._kernels import _data
 
 
 class FastPredict:
@@ -29,20 +28,20 @@ class FastPredict:
         from cydl.models._runners import _NARROW, block_rows
         rows = block_rows(store.variables, ops.resolve_threads(), _NARROW)
         self.max_rows = min(max_rows, rows) if rows > 0 else max_rows
-        self.run = plan.predict_f64 if self.dtype == np.float64 else plan.predict_f32
+        self.run = plan.predict_into
         plan.ensure_batch(max_rows)
 
     def __call__(self, x):
         if type(x) is not np.ndarray or x.dtype != self.dtype or self.store.stale \
-                or x.shape[1:] != self.sample_shape or not x.flags.c_contiguous:
+                or x.shape[1:] != self.sample_shape:
             return None
         n = x.shape[0]
         if n == 0 or n > self.max_rows:
             return None
-        flat = x if x.ndim == 2 else x.reshape(n, self.n_features)
-        if _data.first_nonfinite(x.reshape(-1), 1) >= 0:
-            return None          # the general path raises the detailed error
         out = np.empty((n, self.n_out), self.dtype)
         with self.lock:
-            self.run(flat, out, ops.resolve_threads())
+            # -1: done; otherwise a NaN/inf (the general path raises the detailed
+            # error) or a layout the general path handles
+            if self.run(x, out, ops.resolve_threads()) != -1:
+                return None
         return out

@@ -1,0 +1,140 @@
+"""The low-latency path of model(x): one compiled call for a small batch.
+
+Oracles: a float64 NumPy forward pass over the model's own weights (written here
+from the layer definitions, not through cydl), and np.isfinite for the NaN/inf scan.
+Inputs are drawn by hypothesis, memory layouts included: the fast path takes only
+C-contiguous arrays of the model dtype and must hand everything else to the general
+path, which must give the same numbers.
+"""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import cydl
+from cydl import _ops as ops
+from cydl._kernels import _data
+
+
+def _forward64(model, x):
+    """softmax(relu(relu(x W0 + b0) W1 + b1) W2 + b2) in float64."""
+    h = np.asarray(x, np.float64).reshape(len(x), -1)
+    dense = [layer for layer in model.layers if layer.get_weights()]
+    for i, layer in enumerate(dense):
+        w, b = (np.asarray(a, np.float64) for a in layer.get_weights())
+        h = h @ w + b
+        if i < len(dense) - 1:
+            h = np.maximum(h, 0)
+    h = np.exp(h - h.max(axis=1, keepdims=True))
+    return h / h.sum(axis=1, keepdims=True)
+
+
+_MODELS = {}
+
+
+def _model(dtype, shape):
+    key = (dtype, shape)
+    if key not in _MODELS:
+        cydl.utils.set_random_seed(3)
+        m = cydl.Sequential([cydl.layers.Input(shape), cydl.layers.Flatten(),
+                             cydl.layers.Dense(40, activation="relu"),
+                             cydl.layers.Dense(24, activation="relu"),
+                             cydl.layers.Dense(10, activation="softmax")])
+        if dtype == "float64":
+            m = cydl.Sequential([cydl.layers.Input(shape, dtype="float64"),
+                                 cydl.layers.Flatten(dtype="float64"),
+                                 cydl.layers.Dense(40, activation="relu", dtype="float64"),
+                                 cydl.layers.Dense(24, activation="relu", dtype="float64"),
+                                 cydl.layers.Dense(10, activation="softmax",
+                                                   dtype="float64")])
+        _MODELS[key] = m
+    return _MODELS[key]
+
+
+def _layout(x, kind):
+    if kind == "C":
+        return np.ascontiguousarray(x)
+    if kind == "F":
+        return np.asfortranarray(x)
+    if kind == "strided":               # every other row of a bigger array
+        big = np.repeat(x, 2, axis=0)
+        return big[::2]
+    if kind == "column-strided":        # every other feature of a wider array
+        wide = np.repeat(x, 2, axis=-1)
+        return wide[..., ::2]
+    raise AssertionError(kind)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.sampled_from([1, 2, 3, 7, 16, 33]),
+       shape=st.sampled_from([(12,), (3, 4)]),
+       dtype=st.sampled_from(["float32", "float64"]),
+       in_dtype=st.sampled_from(["same", "float32", "float64", "int64"]),
+       layout=st.sampled_from(["C", "F", "strided", "column-strided"]),
+       threads=st.sampled_from([1, 2]),
+       seed=st.integers(0, 2**16))
+def test_model_call_matches_a_float64_forward(n, shape, dtype, in_dtype, layout, threads, seed):
+    model = _model(dtype, shape)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n,) + shape) * 3
+    x = x.astype(dtype if in_dtype == "same" else in_dtype)
+    x = _layout(x, layout)
+    cydl.set_num_threads(threads)
+    try:
+        got = model(x)
+        again = model.predict(x, verbose=0)
+    finally:
+        cydl.set_num_threads(None)
+    want = _forward64(model, x)
+    tol = 2e-5 if dtype == "float32" else 1e-12
+    assert got.dtype == np.dtype(dtype) and got.shape == (n, 10)
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    np.testing.assert_allclose(again, got, rtol=tol, atol=tol)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.sampled_from([1, 4, 9]), pos=st.integers(0, 10**6),
+       bad=st.sampled_from([np.nan, np.inf, -np.inf]),
+       dtype=st.sampled_from(["float32", "float64"]))
+def test_nonfinite_input_is_reported_not_computed(n, pos, bad, dtype):
+    model = _model(dtype, (12,))
+    x = np.ones((n, 12), dtype)
+    x.reshape(-1)[pos % x.size] = bad
+    with pytest.raises(ValueError, match=r"(?i)nan|inf|finite"):
+        model(x)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 9000), dtype=st.sampled_from([np.float32, np.float64]),
+       positions=st.lists(st.integers(0, 10**9), max_size=3),
+       values=st.lists(st.sampled_from([np.nan, -np.nan, np.inf, -np.inf]), min_size=3,
+                       max_size=3),
+       tiny=st.booleans(), threads=st.sampled_from([1, 2]), offset=st.integers(0, 3))
+def test_first_nonfinite_matches_isfinite(n, dtype, positions, values, tiny, threads, offset):
+    rng = np.random.default_rng(n)
+    base = rng.standard_normal(n + offset).astype(dtype)
+    if tiny:   # denormals and the largest finite values are finite
+        base[::3] = np.finfo(dtype).tiny / 4
+        base[1::3] = np.finfo(dtype).max
+    x = base[offset:]                 # also misaligned starts
+    for p, v in zip(positions, values):
+        if n:
+            x[p % n] = v
+    bad = np.flatnonzero(~np.isfinite(x))
+    want = int(bad[0]) if bad.size else -1
+    assert _data.first_nonfinite(x, threads) == want
+    assert ops.first_nonfinite(x) == want
+
+
+def test_predict_into_rejects_a_wrong_output_buffer():
+    model = _model("float32", (12,))
+    x = np.ones((2, 12), np.float32)
+    model(x)
+    plan = model._fast.plan
+    for out in (np.empty((2, 9), np.float32), np.empty((2, 10), np.float64),
+                np.empty((3, 10), np.float32)):
+        with pytest.raises(ValueError, match="predict"):
+            plan.predict_into(x, out, 1)
+    assert plan.predict_into(np.asfortranarray(np.ones((2, 12), np.float32)),
+                             np.empty((2, 10), np.float32), 1) == -2
+    x[1, 5] = np.nan
+    assert plan.predict_into(x, np.empty((2, 10), np.float32), 1) == 12 + 5
