@@ -75,6 +75,9 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
     for k in range(p.n_outputs):
         if p.L[p.outs[k].node].act == ACT_SOFTMAX and (mode == 0 or not p.outs[k].on_logits):
             softmax = True
+    # a prediction whose output layer and softmax are each one part's work (a few
+    # rows): part 0 runs the softmax right after the layer, one barrier fewer
+    cdef bint tail = softmax and mode == 0 and _one_part_tail(p, B, nt)
     # rows used in place when they already are the model dtype and in order
     x_direct = p.idx == NULL and ((floating is double and p.src_kind == SRC_F64) or
                                   (floating is float and p.src_kind == SRC_F32))
@@ -101,9 +104,11 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
                 v = t
                 while v < nt:
                     _forward_part(p, P, X, l, v, nt, B, mode)
+                    if tail and v == 0 and l == p.n_layers - 1:
+                        _softmax_part(p, WS, 0, nt, B, mode)
                     v = v + nrun
             t0 = _tick(p, P_LAYERS + 2 * l, t0)
-        if softmax and compute:
+        if softmax and compute and not tail:
             for t in prange(nrun, schedule='static', chunksize=1):
                 v = t
                 while v < nt:
@@ -319,6 +324,23 @@ cdef void _forward_part(StepState* p, floating* P, const floating* X, int l, int
     sp = split_range(L.n_out, parts, t, COL_ALIGN)
     dense_forward_cols(act, <floating>L.alpha, B, L.n_in, x, ldx, xt, P + L.w, L.n_in,
                        P + L.b if L.b >= 0 else NULL, Z, B, A, B, sp.lo, sp.hi)
+
+
+cdef bint _one_part_tail(StepState* p, Py_ssize_t B, int nt) noexcept nogil:
+    """Whether the one output is the last layer, a dense one whose forward and
+    softmax both fall to part 0 alone (the same parts as in separate phases)."""
+    cdef LayerDesc* L
+    if p.n_outputs != 1 or p.outs[0].node != p.n_layers - 1:
+        return False
+    L = &p.L[p.n_layers - 1]
+    if L.kind != NODE_DENSE or L.act != ACT_SOFTMAX:
+        return False
+    if parts_for(<double>B * L.n_out * 20, 40000, nt, B) != 1:      # see _softmax_part
+        return False
+    if _fwd_rows(B, L):
+        return parts_for(<double>B * L.n_in * L.n_out, GEMM_MIN_WORK, nt, B) == 1
+    return parts_for(<double>B * L.n_in * L.n_out, GEMM_MIN_WORK if B > 1 else GEMV_MIN_WORK,
+                     nt, L.n_out) == 1
 
 
 cdef void _softmax_part(StepState* p, floating* WS, int t, int nt, Py_ssize_t B,

@@ -54,9 +54,9 @@ typedef struct {
     void (*sgd_f)(float*, const float*, ptrdiff_t, float);
     void (*sgd_pen_f)(float*, const float*, ptrdiff_t, float, float, float);
     void (*sgd_mom_f)(float*, const float*, float*, ptrdiff_t, float, float, int);
-    void (*adam_f)(float*, const float*, float*, float*, ptrdiff_t, double, double, float,
+    void (*adam_f)(float*, const float*, float*, float*, ptrdiff_t, float, float, float,
                    float);
-    void (*adam_pen_f)(float*, const float*, float*, float*, ptrdiff_t, double, double,
+    void (*adam_pen_f)(float*, const float*, float*, float*, ptrdiff_t, float, float,
                        float, float, float, float);
     void (*sgd_d)(double*, const double*, ptrdiff_t, double);
     void (*sgd_pen_d)(double*, const double*, ptrdiff_t, double, double, double);
@@ -105,12 +105,12 @@ static inline void cydl_vu_sgd_mom_f(float* p, const float* g, float* s1, ptrdif
     cydl_vu->sgd_mom_f(p, g, s1, n, lr, mom, nesterov);
 }
 static inline void cydl_vu_adam_f(float* p, const float* g, float* s1, float* s2,
-                                  ptrdiff_t n, double omb1, double omb2, float c1,
+                                  ptrdiff_t n, float omb1, float omb2, float c1,
                                   float eps) {
     cydl_vu->adam_f(p, g, s1, s2, n, omb1, omb2, c1, eps);
 }
 static inline void cydl_vu_adam_pen_f(float* p, const float* g, float* s1, float* s2,
-                                      ptrdiff_t n, double omb1, double omb2, float c1,
+                                      ptrdiff_t n, float omb1, float omb2, float c1,
                                       float eps, float l1, float l2x2) {
     cydl_vu->adam_pen_f(p, g, s1, s2, n, omb1, omb2, c1, eps, l1, l2x2);
 }

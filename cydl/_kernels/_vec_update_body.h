@@ -48,11 +48,11 @@ ATTR static void CYDL_VU(cydl_vu_sgd_mom_)(T* p, const T* g, T* s1, ptrdiff_t n,
     }
 }
 
-/* omb1 = 1 - beta1, omb2 = 1 - beta2 in double: Cython wrote the literal 1 as 1.0, so
-   the float loops it replaces took the moment updates in double, rounding m and v
-   to float once; these loops keep that. */
+/* omb1 = 1 - beta1, omb2 = 1 - beta2 in the parameters' type: the moments are updated
+   in float for a float model, as Keras 3 and PyTorch do (Keras computes 1 - beta_1 in
+   Python, then multiplies in the variable's dtype: the same numbers as here). */
 ATTR static void CYDL_VU(cydl_vu_adam_)(T* p, const T* g, T* s1, T* s2, ptrdiff_t n,
-                                        double omb1, double omb2, T c1, T eps) {
+                                        T omb1, T omb2, T c1, T eps) {
     ptrdiff_t i;
     T gi, m, v;
     for (i = 0; i < n; i++) {
@@ -66,7 +66,7 @@ ATTR static void CYDL_VU(cydl_vu_adam_)(T* p, const T* g, T* s1, T* s2, ptrdiff_
 }
 
 ATTR static void CYDL_VU(cydl_vu_adam_pen_)(T* p, const T* g, T* s1, T* s2, ptrdiff_t n,
-                                            double omb1, double omb2, T c1, T eps, T l1,
+                                            T omb1, T omb2, T c1, T eps, T l1,
                                             T l2x2) {
     ptrdiff_t i;
     T gi, m, v, w;
