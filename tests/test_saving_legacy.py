@@ -49,13 +49,22 @@ def test_files_of_cydl_before_0_2_load_and_train_on(tmp_path, name):
         model = cydl.models.load_model(path, custom_objects={"LegacyScaled": LegacyScaled})
     np.testing.assert_allclose(model.predict(x, verbose=0), pred, rtol=1e-6, atol=1e-6)
     assert model.compiled and int(model.optimizer.iterations.value) > 0
-    # the optimizer state came back: one more epoch lands where the original did
-    # (a tolerance, not bit equality: the kernels may have changed since the
-    # fixtures were made; a lost slot or step count would be far off)
-    cydl.utils.set_random_seed(7)
-    model.fit(x, y, epochs=1, verbose=0)
-    for a, b in zip(model.get_weights(), after):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    # the optimizer state came back: one more epoch lands where the original did.
+    # Not bit for bit: the kernels changed since the fixtures were made (float32
+    # Adam now keeps its moments in float32), and Adam's steps on near-zero
+    # gradients amplify rounding. So the yardstick is the failure this guards
+    # against: the same epoch from a zeroed optimizer state (lost slots and step
+    # count) must land at least 50x farther away.
+    def one_epoch(m):
+        cydl.utils.set_random_seed(7)
+        m.fit(x, y, epochs=1, verbose=0)
+        return max(float(np.abs(a - b).max()) for a, b in zip(m.get_weights(), after))
+
+    lost = cydl.models.load_model(path, custom_objects={"LegacyScaled": LegacyScaled})
+    for state in lost.optimizer._state_arrays():
+        state[...] = 0
+    err, err_lost = one_epoch(model), one_epoch(lost)
+    assert err_lost > 1e-4 and err <= err_lost / 50, (err, err_lost)
     # saving it again writes the Keras format, which loads without a warning
     model.save(tmp_path / "new.keras")
     with zipfile.ZipFile(tmp_path / "new.keras") as z:

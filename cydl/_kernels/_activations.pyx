@@ -38,6 +38,14 @@ cdef extern from "_vec_act.h" nogil:
                             Py_ssize_t ldda, const double* A, Py_ssize_t lda, double* dZ,
                             Py_ssize_t lddz)
 
+# Softmax across rows with its own exp (_vec_loss.h), on the same variant.
+cdef extern from "_vec_loss.h" nogil:
+    int cydl_vl_set(int level)
+    void cydl_vl_softmax_f(Py_ssize_t n, Py_ssize_t C, const float* Z, Py_ssize_t zr,
+                           Py_ssize_t zc, float* A, Py_ssize_t ar, Py_ssize_t ac)
+    void cydl_vl_softmax_d(Py_ssize_t n, Py_ssize_t C, const double* Z, Py_ssize_t zr,
+                           Py_ssize_t zc, double* A, Py_ssize_t ar, Py_ssize_t ac)
+
 
 def simd_variant():
     """The variant (_optim.SIMD_VARIANTS) the activation loops use now."""
@@ -46,14 +54,17 @@ def simd_variant():
 
 
 def set_simd(name):
-    """Use the variant `name` for the activation loops (see _optim.set_simd)."""
-    from cydl._kernels import _optim
+    """Use the variant `name` for the activation loops, softmax and the softmax cross-
+    entropy of _losses (see _optim.set_simd)."""
+    from cydl._kernels import _optim, _losses
     before = _optim.simd_variant()
     try:
         got = _optim.set_simd(name)          # validates the name against this CPU
     finally:
         _optim.set_simd(before)
     cydl_va_set(_optim.SIMD_VARIANTS.index(got))
+    cydl_vl_set(_optim.SIMD_VARIANTS.index(got))
+    _losses.set_simd(got)
     return got
 
 
@@ -269,22 +280,12 @@ cdef void act_backward(int act, floating alpha, Py_ssize_t rows,
 cdef void softmax_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t cols,
                        const floating* Z, Py_ssize_t ldz,
                        floating* A, Py_ssize_t lda) noexcept nogil:
-    """A[r, :] = softmax(Z[r, :]) for r in [r0, r1), max-shifted. A may alias Z."""
-    cdef Py_ssize_t r, c
-    cdef floating m, s, e
-    for r in range(r0, r1):
-        m = Z[r]
-        for c in range(1, cols):
-            if Z[r + c * ldz] > m:
-                m = Z[r + c * ldz]
-        s = 0
-        for c in range(cols):
-            e = fexp(Z[r + c * ldz] - m)
-            A[r + c * lda] = e
-            s += e
-        s = 1 / s
-        for c in range(cols):
-            A[r + c * lda] *= s
+    """A[r, :] = softmax(Z[r, :]) for r in [r0, r1), max-shifted. A may alias Z.
+    Vectorized across rows (_vec_loss.h)."""
+    if floating is float:
+        cydl_vl_softmax_f(r1 - r0, cols, Z + r0, 1, ldz, A + r0, 1, lda)
+    else:
+        cydl_vl_softmax_d(r1 - r0, cols, Z + r0, 1, ldz, A + r0, 1, lda)
 
 
 cdef void softmax_backward_rows(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t cols,
@@ -357,22 +358,12 @@ cdef void act_backward_strided(int act, floating alpha, Py_ssize_t n_in,
 cdef void softmax_rows_strided(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t cols,
                                const floating* Z, Py_ssize_t zr, Py_ssize_t zc,
                                floating* A, Py_ssize_t ar, Py_ssize_t ac) noexcept nogil:
-    """softmax_rows with a row and a column stride per operand. A may alias Z."""
-    cdef Py_ssize_t r, c
-    cdef floating m, s, e
-    for r in range(r0, r1):
-        m = Z[r * zr]
-        for c in range(1, cols):
-            if Z[r * zr + c * zc] > m:
-                m = Z[r * zr + c * zc]
-        s = 0
-        for c in range(cols):
-            e = fexp(Z[r * zr + c * zc] - m)
-            A[r * ar + c * ac] = e
-            s += e
-        s = 1 / s
-        for c in range(cols):
-            A[r * ar + c * ac] *= s
+    """softmax_rows with a row and a column stride per operand. A may alias Z. Every
+    layout runs the one vectorized routine, so the bits do not depend on it."""
+    if floating is float:
+        cydl_vl_softmax_f(r1 - r0, cols, Z + r0 * zr, zr, zc, A + r0 * ar, ar, ac)
+    else:
+        cydl_vl_softmax_d(r1 - r0, cols, Z + r0 * zr, zr, zc, A + r0 * ar, ar, ac)
 
 
 cdef void softmax_backward_rows_strided(Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t cols,

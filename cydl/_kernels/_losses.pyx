@@ -11,6 +11,9 @@ the threshold of binary accuracy (0 for logits, 0.5 for probabilities).
 t (1 - smooth) + smooth / C (categorical and sparse; C classes) or
 t (1 - smooth) + smooth / 2 (binary), accuracy the unsmoothed target. With
 smooth = 0 that is t * 1 + 0, exactly t, so unsmoothed losses are unchanged.
+
+The softmax cross-entropies run vectorized across rows (_vec_loss.h), in every memory
+layout, with the exp and log of that header: the same bits in every SIMD variant.
 """
 from cython cimport floating
 from cython.parallel cimport prange
@@ -20,6 +23,63 @@ from cydl._kernels._math cimport fexp, flog, flog1p, fabsx, fsigmoid
 from cydl._kernels._parallel cimport (Span, split_range, parts_for, run_threads,
                                       cydl_ftz_begin, cydl_ftz_end)
 import numpy as np
+
+# The softmax cross-entropy across rows in every instruction-set variant
+# (_vec_loss.h); the variant follows _optim's as the activations' does.
+cdef extern from "_vec_loss.h" nogil:
+    int cydl_vl_set(int level)
+    int cydl_vl_level()
+    void cydl_vl_explog_f(int which, Py_ssize_t n, const float* x, float* y)
+    void cydl_vl_explog_d(int which, Py_ssize_t n, const double* x, double* y)
+    void cydl_vl_softmax_ce_f(int sparse, int hard, int acc, double thresh, Py_ssize_t n,
+                              Py_ssize_t C, const float* P, Py_ssize_t prs, Py_ssize_t pcs,
+                              const int* labels, const float* Y, Py_ssize_t yrs,
+                              Py_ssize_t ycs, const float* sw, float* G, Py_ssize_t grs,
+                              Py_ssize_t gcs, float gscale, float on, float u, double* stats)
+    void cydl_vl_softmax_ce_d(int sparse, int hard, int acc, double thresh, Py_ssize_t n,
+                              Py_ssize_t C, const double* P, Py_ssize_t prs, Py_ssize_t pcs,
+                              const int* labels, const double* Y, Py_ssize_t yrs,
+                              Py_ssize_t ycs, const double* sw, double* G, Py_ssize_t grs,
+                              Py_ssize_t gcs, double gscale, double on, double u,
+                              double* stats)
+
+
+def simd_variant():
+    """The variant (_optim.SIMD_VARIANTS) the softmax cross-entropy uses now."""
+    from cydl._kernels._optim import SIMD_VARIANTS
+    return SIMD_VARIANTS[cydl_vl_level()]
+
+
+def set_simd(name):
+    """Use the variant `name` for the softmax cross-entropy (see _optim.set_simd);
+    _activations.set_simd calls this too."""
+    from cydl._kernels import _optim
+    before = _optim.simd_variant()
+    try:
+        got = _optim.set_simd(name)          # validates the name against this CPU
+    finally:
+        _optim.set_simd(before)
+    cydl_vl_set(_optim.SIMD_VARIANTS.index(got))
+    return got
+
+
+from cydl._kernels._optim import simd_variant as _optim_simd_variant
+set_simd(_optim_simd_variant())        # the variant CYDL_SIMD (or the CPU) chose
+
+
+def _vec_explog(const floating[::1] x, floating[::1] y, int which):
+    """y = exp(x) (which 0) or log(x) (1) with _vec_loss.h's functions, for the tests'
+    accuracy checks (no denormal flushing here)."""
+    if y.shape[0] != x.shape[0] or which not in (0, 1):
+        raise ValueError(f"x and y need one length ({x.shape[0]}, {y.shape[0]}) and "
+                         f"which 0 (exp) or 1 (log) (received {which})")
+    if x.shape[0] == 0:
+        return
+    with nogil:
+        if floating is float:
+            cydl_vl_explog_f(which, x.shape[0], &x[0], &y[0])
+        else:
+            cydl_vl_explog_d(which, x.shape[0], &x[0], &y[0])
 
 cdef double EPS = 1e-7   # Keras' backend epsilon, used to clip probabilities
 
@@ -49,6 +109,35 @@ cdef inline floating _target(bint sparse, const floating* y, Py_ssize_t ycs, Py_
     return y[c * ycs] * on + u
 
 
+cdef inline void _softmax_ce_rows(int kind, int acc_mode, double thresh, double smooth,
+                                  Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t C,
+                                  const floating* P, Py_ssize_t prs, Py_ssize_t pcs,
+                                  const int* labels, const floating* Y, Py_ssize_t yrs,
+                                  Py_ssize_t ycs, const floating* sw, floating* G,
+                                  Py_ssize_t grs, Py_ssize_t gcs, floating gscale, floating on,
+                                  floating u, double* stats) noexcept nogil:
+    """loss_rows of the two softmax cross-entropies, vectorized across rows: the
+    formulas of the scalar loop it replaced (_vec_loss_ce.h spells them out)."""
+    cdef int sparse = kind == LOSS_SPARSE_SOFTMAX_CE
+    cdef int hard = sparse and smooth == 0
+    if C < 1:
+        return
+    if floating is float:
+        cydl_vl_softmax_ce_f(sparse, hard, acc_mode, thresh, r1 - r0, C, P + r0 * prs, prs,
+                             pcs, labels + r0 if labels != NULL else NULL,
+                             Y + r0 * yrs if Y != NULL else NULL, yrs, ycs,
+                             sw + r0 if sw != NULL else NULL,
+                             G + r0 * grs if G != NULL else NULL, grs, gcs, gscale, on, u,
+                             stats)
+    else:
+        cydl_vl_softmax_ce_d(sparse, hard, acc_mode, thresh, r1 - r0, C, P + r0 * prs, prs,
+                             pcs, labels + r0 if labels != NULL else NULL,
+                             Y + r0 * yrs if Y != NULL else NULL, yrs, ycs,
+                             sw + r0 if sw != NULL else NULL,
+                             G + r0 * grs if G != NULL else NULL, grs, gcs, gscale, on, u,
+                             stats)
+
+
 cdef void loss_rows(int kind, int acc_mode, double param, double thresh, double smooth,
                     Py_ssize_t r0, Py_ssize_t r1,
                     Py_ssize_t C, const floating* P, Py_ssize_t prs, Py_ssize_t pcs,
@@ -59,7 +148,7 @@ cdef void loss_rows(int kind, int acc_mode, double param, double thresh, double 
     cdef const floating* p
     cdef const floating* y = NULL
     cdef floating* g = NULL
-    cdef floating m, s, e, z, t, w, gs, lse, ysum, d, ae, clip_lo, clip_hi, delta, on, u
+    cdef floating s, e, z, t, w, gs, ysum, d, ae, clip_lo, clip_hi, delta, on, u
     cdef double loss, hits, aerr, serr
     cdef bint sparse = kind == LOSS_SPARSE_SOFTMAX_CE or kind == LOSS_SPARSE_CE_PROB
     clip_lo = <floating>EPS
@@ -71,6 +160,10 @@ cdef void loss_rows(int kind, int acc_mode, double param, double thresh, double 
         u = <floating>(0.5 * smooth)
     else:
         u = <floating>(smooth / C) if C > 0 else <floating>0
+    if kind == LOSS_SPARSE_SOFTMAX_CE or kind == LOSS_SOFTMAX_CE:
+        _softmax_ce_rows(kind, acc_mode, thresh, smooth, r0, r1, C, P, prs, pcs, labels, Y,
+                         yrs, ycs, sw, G, grs, gcs, gscale, on, u, stats)
+        return
     for r in range(r0, r1):
         p = P + r * prs
         if Y != NULL:
@@ -84,32 +177,7 @@ cdef void loss_rows(int kind, int acc_mode, double param, double thresh, double 
         loss = 0
         aerr = 0
         serr = 0
-        if kind == LOSS_SPARSE_SOFTMAX_CE or kind == LOSS_SOFTMAX_CE:
-            m = p[0]
-            for c in range(1, C):
-                if p[c * pcs] > m:
-                    m = p[c * pcs]
-            s = 0
-            for c in range(C):
-                s = s + fexp(p[c * pcs] - m)
-            lse = m + flog(s)
-            if kind == LOSS_SPARSE_SOFTMAX_CE and smooth == 0:
-                loss = lse - p[lab * pcs]
-                if g != NULL:
-                    for c in range(C):
-                        g[c * gcs] = gs * fexp(p[c * pcs] - lse)
-                    g[lab * gcs] -= gs
-            else:        # soft targets, or smoothed labels (every class a share)
-                ysum = 0
-                for c in range(C):
-                    t = _target(sparse, y, ycs, c, lab, on, u)
-                    ysum = ysum + t
-                    loss += t * (lse - p[c * pcs])
-                if g != NULL:
-                    for c in range(C):
-                        g[c * gcs] = gs * (fexp(p[c * pcs] - lse) * ysum -
-                                           _target(sparse, y, ycs, c, lab, on, u))
-        elif kind == LOSS_SPARSE_CE_PROB or kind == LOSS_CE_PROB:
+        if kind == LOSS_SPARSE_CE_PROB or kind == LOSS_CE_PROB:
             s = 0
             for c in range(C):
                 s = s + p[c * pcs]
