@@ -95,7 +95,8 @@ def machine():
     code = ("import json, numpy, scipy, cydl; from cydl._info import config_dict; "
             "c = config_dict(); print(json.dumps({'numpy': numpy.__version__, "
             "'scipy': scipy.__version__, 'cydl': cydl.__version__, 'blas': c['blas'], "
-            "'openmp': c['openmp']}))")
+            "'openmp': c['openmp'], 'simd': c['simd'], "
+            "'simd_available': list(c['simd_available'])}))")
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=HERE,
                           env=env)

@@ -25,7 +25,8 @@ def machine_lines(m, ctx):
         f"threads ({m.get('Thread(s) per core', '?')} per core), {m.get('cpus_usable')} usable "
         f"here; L2 {m.get('L2 cache', '?')}, L3 {m.get('L3 cache', '?')}; {m.get('Flags', '')}",
         f"- {m.get('platform')}, Python {m.get('python')}",
-        f"- cydl {m.get('cydl')} (OpenMP {'on' if m.get('openmp') else 'off'}); numpy "
+        f"- cydl {m.get('cydl')} (OpenMP {'on' if m.get('openmp') else 'off'}; SIMD variant "
+        f"{m.get('simd', '?')} of {', '.join(m.get('simd_available') or ['?'])}); numpy "
         f"{m.get('numpy')}, scipy {m.get('scipy')}, torch {m.get('torch')}, jax {m.get('jax')} "
         f"(jaxlib {m.get('jaxlib')}), optax {m.get('optax')}",
         f"- BLAS (scipy.linalg.cython_blas, what cydl calls): {m.get('blas')}",
