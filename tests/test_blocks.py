@@ -205,7 +205,10 @@ def test_fast_path_rows_are_capped_by_the_block(monkeypatch):
 # The brief's case: 20,000 x 784 through two 2,000-unit layers in one batch of 20,000
 # (~220 GFLOP: seconds on a few cores), SIGINT 0.3 s into the predict.
 _CHILD = textwrap.dedent("""
-    import time
+    import signal, time
+    # Ctrl-C raises KeyboardInterrupt, as in a terminal, even when this test runs
+    # under a shell that started it in the background (SIGINT then arrives ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import numpy as np
     import cydl
     from cydl import layers

@@ -18,7 +18,10 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 # A predict of some seconds (6250 batches of 64 rows through 32-512-512-10) that
 # prints READY just before it starts and reports where KeyboardInterrupt came from.
 _CHILD = textwrap.dedent("""
-    import sys, time, traceback
+    import signal, sys, time, traceback
+    # Ctrl-C raises KeyboardInterrupt, as in a terminal, even when this test runs
+    # under a shell that started it in the background (SIGINT then arrives ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import numpy as np
     import cydl
     from cydl import layers
