@@ -4,45 +4,19 @@
 #ifndef CYDL_VEC_ACT_H
 #define CYDL_VEC_ACT_H
 #include "_vec_dispatch.h"
+#define CYDL_VEC_BODY "_vec_act_body.h"
 
 #define T float
-#define SFX f_default
-#define ATTR
-#include "_vec_act_body.h"
-#undef SFX
-#undef ATTR
-#ifdef CYDL_SIMD_X86
-#define SFX f_avx2
-#define ATTR CYDL_TARGET_AVX2
-#include "_vec_act_body.h"
-#undef SFX
-#undef ATTR
-#define SFX f_avx512f
-#define ATTR CYDL_TARGET_AVX512F
-#include "_vec_act_body.h"
-#undef SFX
-#undef ATTR
-#endif
+#define CYDL_VEC_T f
+#include "_vec_variants.h"
+#undef CYDL_VEC_T
 #undef T
 
 #define T double
-#define SFX d_default
-#define ATTR
-#include "_vec_act_body.h"
-#undef SFX
-#undef ATTR
-#ifdef CYDL_SIMD_X86
-#define SFX d_avx2
-#define ATTR CYDL_TARGET_AVX2
-#include "_vec_act_body.h"
-#undef SFX
-#undef ATTR
-#define SFX d_avx512f
-#define ATTR CYDL_TARGET_AVX512F
-#include "_vec_act_body.h"
-#undef SFX
-#undef ATTR
-#endif
+#define CYDL_VEC_T d
+#include "_vec_variants.h"
+#undef CYDL_VEC_T
+#undef CYDL_VEC_BODY
 #undef T
 
 typedef struct {

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "_vec_dispatch.h"
+#define CYDL_VEC_BODY "_vec_loss_body.h"
 
 #define CYDL_VL_NB 64   /* rows per block: the local column arrays stay in L1 */
 /* acc_mode values, as the ACC_ enum of _losses.pxd */
@@ -33,23 +34,9 @@
 #define CYDL_VL_I int32_t
 #define CYDL_VL_U uint32_t
 #define CYDL_VL_DBL 0
-#define SFX f_default
-#define ATTR
-#include "_vec_loss_body.h"
-#undef SFX
-#undef ATTR
-#ifdef CYDL_SIMD_X86
-#define SFX f_avx2
-#define ATTR CYDL_TARGET_AVX2
-#include "_vec_loss_body.h"
-#undef SFX
-#undef ATTR
-#define SFX f_avx512f
-#define ATTR CYDL_TARGET_AVX512F
-#include "_vec_loss_body.h"
-#undef SFX
-#undef ATTR
-#endif
+#define CYDL_VEC_T f
+#include "_vec_variants.h"
+#undef CYDL_VEC_T
 #undef T
 #undef CYDL_VL_I
 #undef CYDL_VL_U
@@ -59,23 +46,10 @@
 #define CYDL_VL_I int64_t
 #define CYDL_VL_U uint64_t
 #define CYDL_VL_DBL 1
-#define SFX d_default
-#define ATTR
-#include "_vec_loss_body.h"
-#undef SFX
-#undef ATTR
-#ifdef CYDL_SIMD_X86
-#define SFX d_avx2
-#define ATTR CYDL_TARGET_AVX2
-#include "_vec_loss_body.h"
-#undef SFX
-#undef ATTR
-#define SFX d_avx512f
-#define ATTR CYDL_TARGET_AVX512F
-#include "_vec_loss_body.h"
-#undef SFX
-#undef ATTR
-#endif
+#define CYDL_VEC_T d
+#include "_vec_variants.h"
+#undef CYDL_VEC_T
+#undef CYDL_VEC_BODY
 #undef T
 #undef CYDL_VL_I
 #undef CYDL_VL_U

@@ -5,48 +5,22 @@
 #define CYDL_VEC_UPDATE_H
 #include <math.h>
 #include "_vec_dispatch.h"
+#define CYDL_VEC_BODY "_vec_update_body.h"
 
 #define T float
 #define SQRT sqrtf
-#define SFX f_default
-#define ATTR
-#include "_vec_update_body.h"
-#undef SFX
-#undef ATTR
-#ifdef CYDL_SIMD_X86
-#define SFX f_avx2
-#define ATTR CYDL_TARGET_AVX2
-#include "_vec_update_body.h"
-#undef SFX
-#undef ATTR
-#define SFX f_avx512f
-#define ATTR CYDL_TARGET_AVX512F
-#include "_vec_update_body.h"
-#undef SFX
-#undef ATTR
-#endif
+#define CYDL_VEC_T f
+#include "_vec_variants.h"
+#undef CYDL_VEC_T
 #undef T
 #undef SQRT
 
 #define T double
 #define SQRT sqrt
-#define SFX d_default
-#define ATTR
-#include "_vec_update_body.h"
-#undef SFX
-#undef ATTR
-#ifdef CYDL_SIMD_X86
-#define SFX d_avx2
-#define ATTR CYDL_TARGET_AVX2
-#include "_vec_update_body.h"
-#undef SFX
-#undef ATTR
-#define SFX d_avx512f
-#define ATTR CYDL_TARGET_AVX512F
-#include "_vec_update_body.h"
-#undef SFX
-#undef ATTR
-#endif
+#define CYDL_VEC_T d
+#include "_vec_variants.h"
+#undef CYDL_VEC_T
+#undef CYDL_VEC_BODY
 #undef T
 #undef SQRT
 
