@@ -205,6 +205,19 @@ cdef inline bint _dw_rows(Py_ssize_t B, LayerDesc* L) noexcept nogil:
     return L.n_out < NARROW and L.n_in >= NARROW
 
 
+cdef inline int _fwd_parts(Py_ssize_t B, LayerDesc* L, int nt) noexcept nogil:
+    """Parts of a dense layer's forward: rows (a narrow layer) or units; one row is a
+    GEMV, bound by reading W, so worth sharing out from a smaller size."""
+    cdef double work = <double>B * L.n_in * L.n_out
+    if _fwd_rows(B, L):
+        return parts_for(work, GEMM_MIN_WORK, nt, B)
+    return parts_for(work, GEMM_MIN_WORK if B > 1 else GEMV_MIN_WORK, nt, L.n_out)
+
+
+cdef inline int _softmax_parts(Py_ssize_t B, Py_ssize_t C, int nt) noexcept nogil:
+    return parts_for(<double>B * C * 20, 40000, nt, B)
+
+
 cdef inline bint _dx_rows(Py_ssize_t B, LayerDesc* L) noexcept nogil:
     return L.n_in < NARROW and B >= NARROW
 
@@ -303,7 +316,7 @@ cdef void _forward_part(StepState* p, floating* P, const floating* X, int l, int
     if L.out >= 0 and (act == ACT_SOFTMAX or (mode > 0 and p.outs[L.out].on_logits)):
         act = ACT_LINEAR   # a fused loss works on the logits; softmax is a row phase
     if _fwd_rows(B, L):
-        parts = parts_for(<double>B * L.n_in * L.n_out, GEMM_MIN_WORK, nt, B)
+        parts = _fwd_parts(B, L, nt)
         if t >= parts:
             return
         sp = split_range(B, parts, t, COL_ALIGN)
@@ -316,9 +329,7 @@ cdef void _forward_part(StepState* p, floating* P, const floating* X, int l, int
         bias_act_forward(act, <floating>L.alpha, sp.hi - sp.lo, 0, L.n_out, Z + sp.lo, B,
                          P + L.b if L.b >= 0 else NULL, A + sp.lo, B)
         return
-    # one row is a GEMV, bound by reading W: worth sharing out from a smaller size
-    parts = parts_for(<double>B * L.n_in * L.n_out, GEMM_MIN_WORK if B > 1 else GEMV_MIN_WORK,
-                      nt, L.n_out)
+    parts = _fwd_parts(B, L, nt)
     if t >= parts:
         return
     sp = split_range(L.n_out, parts, t, COL_ALIGN)
@@ -335,12 +346,7 @@ cdef bint _one_part_tail(StepState* p, Py_ssize_t B, int nt) noexcept nogil:
     L = &p.L[p.n_layers - 1]
     if L.kind != NODE_DENSE or L.act != ACT_SOFTMAX:
         return False
-    if parts_for(<double>B * L.n_out * 20, 40000, nt, B) != 1:      # see _softmax_part
-        return False
-    if _fwd_rows(B, L):
-        return parts_for(<double>B * L.n_in * L.n_out, GEMM_MIN_WORK, nt, B) == 1
-    return parts_for(<double>B * L.n_in * L.n_out, GEMM_MIN_WORK if B > 1 else GEMV_MIN_WORK,
-                     nt, L.n_out) == 1
+    return _softmax_parts(B, L.n_out, nt) == 1 and _fwd_parts(B, L, nt) == 1
 
 
 cdef void _softmax_part(StepState* p, floating* WS, int t, int nt, Py_ssize_t B,
@@ -352,7 +358,7 @@ cdef void _softmax_part(StepState* p, floating* WS, int t, int nt, Py_ssize_t B,
         L = &p.L[p.outs[k].node]
         if L.act != ACT_SOFTMAX or (mode > 0 and p.outs[k].on_logits):
             continue
-        parts = parts_for(<double>B * L.n_out * 20, 40000, nt, B)
+        parts = _softmax_parts(B, L.n_out, nt)
         if t >= parts:
             continue
         sp = split_range(B, parts, t, 1)
