@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 import cydl
 from cydl import _ops as ops
-from cydl._kernels import _data
+from cydl._kernels import _data, _predict
 
 
 def _forward64(model, x):
@@ -133,8 +133,51 @@ def test_predict_into_rejects_a_wrong_output_buffer():
     for out in (np.empty((2, 9), np.float32), np.empty((2, 10), np.float64),
                 np.empty((3, 10), np.float32)):
         with pytest.raises(ValueError, match="predict"):
-            plan.predict_into(x, out, 1)
-    assert plan.predict_into(np.asfortranarray(np.ones((2, 12), np.float32)),
+            _predict.predict_into(plan, x, out, 1)
+    assert _predict.predict_into(plan, np.asfortranarray(np.ones((2, 12), np.float32)),
                              np.empty((2, 10), np.float32), 1) == -2
     x[1, 5] = np.nan
-    assert plan.predict_into(x, np.empty((2, 10), np.float32), 1) == 12 + 5
+    assert _predict.predict_into(plan, x, np.empty((2, 10), np.float32), 1) == 12 + 5
+
+
+def test_fast_call_takes_only_what_it_can_run_and_returns_a_new_array():
+    # the oracle for a declined input is the general path (None here): model(x)
+    # must still answer it, with the same numbers as the float64 forward pass
+    model = _model("float32", (3, 4))
+    x = np.random.default_rng(1).standard_normal((5, 3, 4)).astype(np.float32)
+    model(x)
+    fast = model._fast
+    got = fast(x, 2)
+    np.testing.assert_allclose(got, _forward64(model, x), rtol=2e-5, atol=2e-5)
+    assert got.shape == (5, 10) and got.flags.c_contiguous and got.flags.owndata
+    assert fast(x, 2) is not got          # every call gets its own output
+    declined = {
+        "list": x.tolist(),
+        "float64": x.astype(np.float64),
+        "F-ordered": np.asfortranarray(x),
+        "flat rows": x.reshape(5, 12),
+        "other sample shape": np.zeros((5, 4, 3), np.float32),
+        "no rows": x[:0],
+        "too many rows": np.zeros((fast.max_rows + 1, 3, 4), np.float32),
+        "a NaN": np.where(np.arange(60).reshape(5, 3, 4) == 37, np.nan, x).astype(np.float32),
+        "byte-swapped": x.astype(">f4"),
+        "a subclass": np.ma.masked_array(x),
+    }
+    for what, bad in declined.items():
+        assert fast(bad, 2) is None, what
+    for what in ("float64", "F-ordered", "byte-swapped", "a subclass"):
+        np.testing.assert_allclose(np.asarray(model(declined[what])), _forward64(model, x),
+                                   rtol=2e-5, atol=2e-5, err_msg=what)
+    with pytest.raises(ValueError, match="(?i)nan|finite"):
+        model(declined["a NaN"])
+
+
+def test_model_call_sees_weights_assigned_after_the_first_call():
+    cydl.utils.set_random_seed(0)
+    model = cydl.Sequential([cydl.layers.Input((6,)), cydl.layers.Dense(3)])
+    x = np.random.default_rng(2).standard_normal((2, 6)).astype(np.float32)
+    model(x)
+    w = np.random.default_rng(3).standard_normal((6, 3)).astype(np.float32)
+    model.layers[0].kernel.assign(w)
+    np.testing.assert_allclose(model(x), x.astype(np.float64) @ w +
+                               model.layers[0].bias.numpy(), rtol=1e-5, atol=1e-6)

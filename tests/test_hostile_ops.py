@@ -273,10 +273,12 @@ CASES = [
     ("plan_predict_out_readonly", "plan().predict([ro(out())], 8, 1)", "out"),
     ("plan_predict_out_count", "plan().predict([out(), out()], 8, 1)", "out"),
     ("plan_predict_before_bind", "plan(bind=False).predict([out()], 8, 1)", "bind"),
-    ("plan_predict_f32_on_f64", "plan().predict_f32(X.astype(np.float32), "
-     "np.zeros((N, 3), np.float32), 1)", "float64"),
-    ("plan_predict_f64_width", "plan().predict_f64(np.zeros((8, 7)), np.zeros((8, 3)), 1)",
-     "X"),
+    ("plan_predict_into_f32_on_f64", "_predict.predict_into(plan(), X.astype(np.float32), "
+     "np.zeros((N, 3), np.float32), 1)", "dtype"),
+    ("plan_predict_into_width", "_predict.predict_into(plan(), np.zeros((8, 7)), "
+     "np.zeros((8, 3)), 1)", "x must hold"),
+    ("plan_predict_into_too_many_rows", "_predict.predict_into(plan(batch=4), "
+     "np.zeros((8, 4)), np.zeros((8, 3)), 1)", "rows"),
     ("plan_not_initialized", "_fused.Plan.__new__(_fused.Plan).bind_data(X)", "initialized"),
     ("plan_ensure_batch_negative", "plan(bind=False, batch=0).ensure_batch(-4)", "bmax"),
 ]
@@ -284,7 +286,7 @@ CASES = [
 _SETUP = r'''
 import numpy as np
 from cydl import _ops as ops
-from cydl._kernels import _data, _fused, _losses
+from cydl._kernels import _data, _fused, _losses, _predict
 
 N = 32
 _rng = np.random.default_rng(0)

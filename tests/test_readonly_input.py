@@ -10,6 +10,7 @@ import pytest
 import cydl
 from cydl import _ops as ops
 from cydl import layers
+from cydl._kernels import _predict
 
 rng = np.random.default_rng(7)
 
@@ -185,7 +186,7 @@ def test_fused_plan_binds_readonly_data(readonly):
         out = np.zeros((16, 3))
         plan.predict([out], 8, 1)
         small = np.zeros((5, 3))
-        plan.predict_f64(xx[:5], small, 1)
+        _predict.predict_into(plan, xx[:5], small, 1)
         outs.append((params, plan.stats.copy(), out, small))
     for got, expected in zip(outs[1], outs[0]):
         np.testing.assert_array_equal(got, expected)

@@ -25,14 +25,12 @@ core's cache. Work too small to split runs on one thread while the others wait.
 Layout: activations and gradients are column-major (B x units) with leading
 dimension B; W is column-major (n_in x n_out) inside the flat buffer.
 
-This module owns the buffers and the Python entry points (the Plan class); the
-phases themselves are in _phases.pyx, working on the Plan's StepState struct.
+This module owns the buffers and the Python entry points (the Plan class, declared
+in _fused.pxd); the phases themselves are in _phases.pyx, working on the Plan's
+StepState struct, and the latency path of model(x) is _predict.pyx.
 """
 from cython cimport floating
 from cpython.exc cimport PyErr_CheckSignals
-from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS,
-                             PyBUF_WRITABLE, PyBUF_FORMAT)
-from cydl._kernels._data cimport find_nonfinite
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 from cydl._kernels._losses cimport N_STATS
@@ -54,18 +52,7 @@ cdef enum:
 cdef class Plan:
     """The compiled form of a model's graph plus its losses. Build it with
     cydl._ops.make_plan; bind data and the optimizer once; then one call per step."""
-    cdef StepState st
-    cdef public object stats     # float64[n_outputs, 4]: loss sum, hits, |err|, err^2 sums
-    cdef public object activity  # float64[n_ar]: each activity regularizer's penalty sum
-    cdef double[:, ::1] _stats
-    cdef double[::1] _activity
-    cdef object _params, _grads, _ws, _xb, _lb, _yb, _swb     # keep buffers alive
-    cdef object _X, _labels, _Y, _sw, _idx, _rule, _slots      # keep bound arrays alive
-    cdef object _counters          # the dropout layers' call counters (uint64[1] each)
-    cdef long prof_steps
-    cdef bint _busy      # a step runs without the GIL; see _idle
-    cdef int _nrun       # the threads that ran the latest step (update_step reuses it)
-    cdef list _choosers          # ThreadChooser per (mode, batch-size class), made on use
+    # the attributes and C methods are declared in _fused.pxd
 
     def __cinit__(self):
         self.st.L = NULL
@@ -474,86 +461,6 @@ cdef class Plan:
         finally:
             self._busy = False
 
-    # Low-latency entry points of model(x) / model.predict(x) for small batches in
-    # the model dtype. Two plain methods rather than one fused one: Cython picks a
-    # fused def's specialization at call time, which costs microseconds here.
-    def predict_f32(self, const float[:, ::1] X, float[:, ::1] out, int n_threads):
-        """out = network(X), float32 model; rows <= workspace rows."""
-        if self.st.is_double:
-            raise ValueError("this plan is float64")
-        self._check_small(X.shape[0], X.shape[1], out.shape[0], out.shape[1])
-        self._predict_small(<const char*>&X[0, 0], X.shape[0], n_threads)
-        copy_out(&self.st, 0, &out[0, 0], 0, X.shape[0])
-
-    def predict_f64(self, const double[:, ::1] X, double[:, ::1] out, int n_threads):
-        """out = network(X), float64 model; rows <= workspace rows."""
-        if not self.st.is_double:
-            raise ValueError("this plan is float32")
-        self._check_small(X.shape[0], X.shape[1], out.shape[0], out.shape[1])
-        self._predict_small(<const char*>&X[0, 0], X.shape[0], n_threads)
-        copy_out(&self.st, 0, &out[0, 0], 0, X.shape[0])
-
-    def predict_into(self, x, out, int n_threads):
-        """out = network(x) for a small batch: the whole latency path of model(x) in
-        one call. x: any C-contiguous array of the model dtype holding n rows of
-        n_features (an (n, 28, 28) image batch too); out: C-contiguous, writable,
-        (n, n_out) of the model dtype, n <= workspace rows.
-
-        Returns -1, or the flat index of the first NaN or inf in x (then nothing
-        ran: the caller's general path reports it), or -2 when x is not
-        C-contiguous. The check and the network run without the GIL, with no
-        Python object made: about 1 us less than predict_f32 after a separate scan."""
-        cdef Py_buffer xb, ob
-        cdef Py_ssize_t n, F = self.st.n_features, C, bad
-        cdef Py_ssize_t item = 8 if self.st.is_double else 4
-        cdef bytes fmt = b"d" if self.st.is_double else b"f"
-        try:
-            PyObject_GetBuffer(x, &xb, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
-        except (BufferError, ValueError):     # NumPy: "ndarray is not C-contiguous"
-            return -2
-        try:
-            PyObject_GetBuffer(out, &ob, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE | PyBUF_FORMAT)
-            try:
-                C = self.st.L[self.st.outs[0].node].n_out
-                n = xb.len // (item * F) if F > 0 else 0
-                if xb.itemsize != item or ob.itemsize != item or xb.format == NULL or \
-                        ob.format == NULL or xb.format[0] != fmt[0] or \
-                        ob.format[0] != fmt[0] or xb.ndim < 1 or xb.shape[0] != n or \
-                        n * F * item != xb.len or ob.len != n * C * item:
-                    raise ValueError(f"predict_into: x must hold (n, {F}) and out (n, {C}) "
-                                     f"values of this plan's dtype")
-                self._check_small(n, F, n, C)
-                with nogil:
-                    if self.st.is_double:
-                        bad = find_nonfinite(<const double*>xb.buf, n * F)
-                    else:
-                        bad = find_nonfinite(<const float*>xb.buf, n * F)
-                if bad >= 0:
-                    return bad
-                self._predict_small(<const char*>xb.buf, n, n_threads)
-                if self.st.is_double:
-                    copy_out(&self.st, 0, <double*>ob.buf, 0, n)
-                else:
-                    copy_out(&self.st, 0, <float*>ob.buf, 0, n)
-                return -1
-            finally:
-                PyBuffer_Release(&ob)
-        finally:
-            PyBuffer_Release(&xb)
-
-    cdef int _check_small(self, Py_ssize_t B, Py_ssize_t F, Py_ssize_t outB,
-                          Py_ssize_t outC) except -1:
-        # before &X[0, 0] is taken: that needs a row
-        cdef int C
-        self._idle()
-        C = self.st.L[self.st.outs[0].node].n_out
-        if F != self.st.n_features or B == 0 or B > self.st.bmax or outB != B or \
-                outC != C or self.st.n_outputs != 1:
-            raise ValueError(f"predict: X must be (n <= {self.st.bmax} workspace rows, "
-                             f"{self.st.n_features}), out (n, {C}), one output. Received "
-                             f"X ({B}, {F}), out ({outB}, {outC})")
-        return 0
-
     cdef int _predict_small(self, const char* X, Py_ssize_t B, int n_threads) except -1:
         self.st.X = X
         self.st.n_rows = B
@@ -618,6 +525,8 @@ cdef class Plan:
             ch.record(nrun, omp_get_wtime() - t0, <double>B)
         if self.st.profiling:
             self.prof_steps += 1
+        if mode == 0:
+            return         # a prediction has no statistics
         for o in range(self.st.n_outputs):
             for k in range(N_STATS):
                 self._stats[o, k] = 0.0

@@ -459,6 +459,14 @@ def _lookup(table, key, what):
         raise ValueError(f"Unknown {what} {key!r}. Known: {sorted(table)}") from None
 
 
+def make_fast_call(plan, sample_shape, lock, store, max_rows):
+    """The one-call latency path of model(x) on a compiled Plan (see
+    cydl/_kernels/_predict.pyx): fast(x, n_threads) returns the output, or None
+    where the general path must answer."""
+    from cydl._kernels._predict import FastCall
+    return FastCall(plan, sample_shape, lock, store, max_rows)
+
+
 def make_plan(layers, params, grads, n_trainable, n_features, outputs, inputs=None):
     """Compile a graph of nodes and its losses into one whole-step kernel.
 

@@ -123,9 +123,8 @@ class Trainer:
             runner.n_threads = _ops.resolve_threads()
             if mode == "predict" and runner.fused and self._fast is None and \
                     len(runner.lowered.inputs) == 1 and len(runner.lowered.outputs) == 1:
-                from cydl.models._fast_predict import FastPredict
-                self._fast = FastPredict(runner.plan, store, self.input_shape[1:],
-                                         self.output_shape[-1], self._lock)
+                from cydl.models._fast_predict import fast_call
+                self._fast = fast_call(runner.plan, store, self.input_shape[1:], self._lock)
             return runner
 
     _force_general = False
@@ -139,7 +138,7 @@ class Trainer:
         # under a tape the call must be recorded: the compiled predict path is not
         if not training and fast is not None and not args and not kwargs and \
                 active_tape() is None:
-            out = fast(inputs)
+            out = fast(inputs, _ops.resolve_threads())
             if out is not None:
                 return out if len(self.output_shape) == 2 else \
                     out.reshape((out.shape[0],) + tuple(self.output_shape[1:]))
@@ -248,7 +247,7 @@ class Trainer:
         no_hooks = callbacks is None or (isinstance(callbacks, (list, tuple)) and not callbacks)
         if fast is not None and (verbose == "auto" or not verbose) and no_hooks and \
                 (batch_size is None or batch_size >= len(x)):
-            out = fast(x)
+            out = fast(x, _ops.resolve_threads())
             if out is not None:
                 return out if len(self.output_shape) == 2 else \
                     out.reshape((out.shape[0],) + tuple(self.output_shape[1:]))
