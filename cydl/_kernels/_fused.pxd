@@ -19,7 +19,9 @@ cdef class Plan:
     cdef int _idle(self) except -1
     cdef int _check_step(self, Py_ssize_t start, Py_ssize_t stop, bint train) except -1
     cdef int _check_rule(self) except -1
-    cdef int _predict_small(self, const char* X, Py_ssize_t B, int n_threads) except -1
+    cdef Py_ssize_t _predict_small(self, const char* X, Py_ssize_t B,
+                                   int n_threads) except -2
     cdef ThreadChooser _chooser(self, int mode, Py_ssize_t B)
-    cdef void _run(self, Py_ssize_t start, Py_ssize_t B, int n_threads, int mode,
-                   int split=*, Py_ssize_t row0=*, double rows=*)
+    cdef Py_ssize_t _run(self, Py_ssize_t start, Py_ssize_t B, int n_threads, int mode,
+                         int split=*, Py_ssize_t row0=*, double rows=*,
+                         bint scan=*) except -2

@@ -32,6 +32,7 @@ StepState struct, and the latency path of model(x) is _predict.pyx.
 from cython cimport floating
 from cpython.exc cimport PyErr_CheckSignals
 from libc.stdlib cimport malloc, free
+from cydl._kernels._data cimport find_nonfinite
 from libc.string cimport memset
 from cydl._kernels._losses cimport N_STATS
 from cydl._kernels._optim cimport UpdateRule, slot_needed, needs_norms
@@ -461,15 +462,21 @@ cdef class Plan:
         finally:
             self._busy = False
 
-    cdef int _predict_small(self, const char* X, Py_ssize_t B, int n_threads) except -1:
+    cdef Py_ssize_t _predict_small(self, const char* X, Py_ssize_t B,
+                                   int n_threads) except -2:
+        """The network on B rows at X, of the model dtype and C order: -1, or the
+        flat index of the first NaN or inf in them (then nothing ran)."""
+        cdef Py_ssize_t bad
         self.st.X = X
         self.st.n_rows = B
         self.st.src_kind = SRC_F64 if self.st.is_double else SRC_F32
         self.st.idx = NULL
         self._X = None
-        self._run(0, B, n_threads, 0)
-        self.st.X = NULL
-        return 0
+        try:
+            bad = self._run(0, B, n_threads, 0, 0, 0, 0, True)
+        finally:
+            self.st.X = NULL
+        return bad
 
     cdef ThreadChooser _chooser(self, int mode, Py_ssize_t B):
         """The chooser of this mode and batch-size class (B within a factor of 2)."""
@@ -496,10 +503,16 @@ cdef class Plan:
                 out.append(d)
         return out
 
-    cdef void _run(self, Py_ssize_t start, Py_ssize_t B, int n_threads, int mode,
-                   int split=0, Py_ssize_t row0=0, double rows=0):
+    cdef Py_ssize_t _run(self, Py_ssize_t start, Py_ssize_t B, int n_threads, int mode,
+                         int split=0, Py_ssize_t row0=0, double rows=0,
+                         bint scan=False) except -2:
+        """One step (run_step) on rows [start, start + B). scan: first look for a NaN or
+        an inf in those rows of X (in place, model dtype), in the same release of
+        the GIL: -1 when there is none, else the flat index of the first, and then
+        nothing runs."""
         cdef int nt = n_threads if n_threads < MAX_THREADS else MAX_THREADS
         cdef int t, k, o, nrun
+        cdef Py_ssize_t bad = -1, F = self.st.n_features
         cdef double t0 = 0
         cdef ThreadChooser ch = None
         if nt < 1:
@@ -517,16 +530,23 @@ cdef class Plan:
         self._nrun = nrun
         self._busy = True
         with nogil:
-            run_step(&self.st, start, B, nt, nrun, mode)
+            if scan and self.st.is_double:
+                bad = find_nonfinite(<const double*>self.st.X + start * F, B * F)
+            elif scan:
+                bad = find_nonfinite(<const float*>self.st.X + start * F, B * F)
+            if bad < 0:
+                run_step(&self.st, start, B, nt, nrun, mode)
         self._busy = False
         self.st.split = 0
         self.st.row0 = 0
+        if bad >= 0:
+            return bad
         if ch is not None:
             ch.record(nrun, omp_get_wtime() - t0, <double>B)
         if self.st.profiling:
             self.prof_steps += 1
         if mode == 0:
-            return         # a prediction has no statistics
+            return -1      # a prediction has no statistics
         for o in range(self.st.n_outputs):
             for k in range(N_STATS):
                 self._stats[o, k] = 0.0
@@ -539,5 +559,6 @@ cdef class Plan:
                 for t in range(nt):
                     self._activity[k] += self.st.part_stats[
                         t * self.st.stat_stride + self.st.n_outputs * N_STATS + k]
+        return -1
 
 

@@ -39,6 +39,8 @@ cdef void run_step(StepState* p, Py_ssize_t start, Py_ssize_t B, int nt, int nru
         nrun = nt
     if nrun < 1:
         nrun = 1
+    if mode == 0 and nrun > 1 and _one_part_prediction(p, B, nt):
+        nrun = 1        # no thread to wake: a small network's prediction (same parts)
     if p.is_double:
         _step(p, <double*>p.P, start, B, nt, nrun, mode)
     else:
@@ -214,6 +216,10 @@ cdef inline int _fwd_parts(Py_ssize_t B, LayerDesc* L, int nt) noexcept nogil:
     return parts_for(work, GEMM_MIN_WORK if B > 1 else GEMV_MIN_WORK, nt, L.n_out)
 
 
+cdef inline int _gather_parts(StepState* p, Py_ssize_t B, int nt) noexcept nogil:
+    return parts_for(<double>B * p.n_features, 8192, nt, B)
+
+
 cdef inline int _softmax_parts(Py_ssize_t B, Py_ssize_t C, int nt) noexcept nogil:
     return parts_for(<double>B * C * 20, 40000, nt, B)
 
@@ -249,7 +255,7 @@ cdef void _gather_part(StepState* p, floating* P, int t, int nt, Py_ssize_t star
             if p.L[l].accum:
                 memset(WS + p.L[l].d, 0, B * p.L[l].n_out * sizeof(floating))
             l += nt
-    parts = parts_for(<double>B * F, 8192, nt, B)
+    parts = _gather_parts(p, B, nt)
     if t >= parts:
         return
     sp = split_range(B, parts, t, 1)
@@ -335,6 +341,25 @@ cdef void _forward_part(StepState* p, floating* P, const floating* X, int l, int
     sp = split_range(L.n_out, parts, t, COL_ALIGN)
     dense_forward_cols(act, <floating>L.alpha, B, L.n_in, x, ldx, xt, P + L.w, L.n_in,
                        P + L.b if L.b >= 0 else NULL, Z, B, A, B, sp.lo, sp.hi)
+
+
+cdef bint _one_part_prediction(StepState* p, Py_ssize_t B, int nt) noexcept nogil:
+    """Whether every phase of a prediction of B rows in nt parts is part 0's alone
+    (dense layers only: the other nodes' parts are their own business)."""
+    cdef int l, k
+    cdef LayerDesc* L
+    cdef bint direct = p.idx == NULL and p.src_kind == (SRC_F64 if p.is_double else SRC_F32)
+    if not direct and _gather_parts(p, B, nt) > 1:
+        return False
+    for l in range(p.n_layers):
+        L = &p.L[l]
+        if L.kind != NODE_DENSE or _fwd_parts(B, L, nt) > 1:
+            return False
+    for k in range(p.n_outputs):
+        L = &p.L[p.outs[k].node]
+        if L.act == ACT_SOFTMAX and _softmax_parts(B, L.n_out, nt) > 1:
+            return False
+    return True
 
 
 cdef bint _one_part_tail(StepState* p, Py_ssize_t B, int nt) noexcept nogil:

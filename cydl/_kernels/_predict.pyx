@@ -11,7 +11,6 @@ answers it, with the detailed error where there is one.
 """
 from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS,
                              PyBUF_WRITABLE, PyBUF_FORMAT)
-from cydl._kernels._data cimport find_nonfinite
 from cydl._kernels._fused cimport Plan
 from cydl._kernels._phases cimport copy_out
 import numpy as np
@@ -32,14 +31,9 @@ cdef Py_ssize_t _run(Plan plan, const char* x, char* out, Py_ssize_t n,
     if n < 1 or n > plan.st.bmax:
         raise ValueError(f"predict: between 1 and {plan.st.bmax} rows (the workspace). "
                          f"Received {n}")
-    with nogil:
-        if plan.st.is_double:
-            bad = find_nonfinite(<const double*>x, n * plan.st.n_features)
-        else:
-            bad = find_nonfinite(<const float*>x, n * plan.st.n_features)
+    bad = plan._predict_small(x, n, n_threads)     # the scan, then the network
     if bad >= 0:
         return bad
-    plan._predict_small(x, n, n_threads)
     if plan.st.is_double:
         copy_out(&plan.st, 0, <double*>out, 0, n)
     else:
