@@ -32,6 +32,8 @@ StepState struct, and the latency path of model(x) is _predict.pyx.
 from cython cimport floating
 from cpython.exc cimport PyErr_CheckSignals
 from libc.stdlib cimport malloc, free
+cdef extern from "stdlib.h" nogil:
+    int posix_memalign(void** ptr, size_t alignment, size_t size)
 from cydl._kernels._data cimport find_nonfinite
 from libc.string cimport memset
 from cydl._kernels._losses cimport N_STATS
@@ -39,6 +41,7 @@ from cydl._kernels._optim cimport UpdateRule, slot_needed, needs_norms
 from cydl._kernels._adapt cimport ThreadChooser, adaptive_on, forced_threads
 from cydl._kernels._parallel cimport omp_get_wtime
 from cydl._kernels._phases cimport (StepState, LayerDesc, run_step, copy_out, MAX_THREADS,
+                                    cydl_barrier_init,
                                     NODE_BN, NODE_CONCAT, MAX_OUT,
                                     STAT_STRIDE, SRC_U8, SRC_F32, SRC_F64, P_GATHER, P_LOSS,
                                     P_SOFTMAX, P_NORMS, P_UPDATE, P_LAYERS)
@@ -67,8 +70,13 @@ cdef class Plan:
         self.st.loss_rows = 1
         self._busy = False
         self._nrun = 1
+        self.st.bar = NULL
+        if posix_memalign(<void**>&self.st.bar, 64, 64) != 0:
+            raise MemoryError()
+        cydl_barrier_init(self.st.bar)
 
     def __dealloc__(self):
+        free(self.st.bar)
         free(self.st.L)
         free(self.st.part_stats)
         free(self.st.prof)

@@ -31,6 +31,16 @@ cdef enum:
     NODE_MINIMUM = 11
 
 
+cdef extern from "_barrier.h" nogil:
+    ctypedef struct cydl_barrier_t:
+        int count
+        int gen
+        int sleepers
+    void cydl_barrier_init(cydl_barrier_t* b)
+    void cydl_barrier_wait(cydl_barrier_t* b, int n)
+    void cydl_barrier_set_spin(long n)
+
+
 cdef struct LayerDesc:
     int kind              # NODE_*: Dense, a per-unit node (n_in == n_out) or a merge
     int n_src
@@ -123,6 +133,8 @@ cdef struct StepState:
     char* S2
     char* S3
     Py_ssize_t n_trainable
+    # the barrier between phases (a cache line of its own)
+    cydl_barrier_t* bar
     # optional per-phase timing
     bint profiling
     double* prof

@@ -23,6 +23,30 @@ from cydl._kernels._optim cimport (RuleData, update_range, seg_sumsq, reset_pena
                                    apply_constraints, needs_norms,
                                    finish_scales, OPT_SGD)
 from cydl._kernels._nodes cimport node_keys, node_forward_part, node_backward_part
+import os
+
+from cydl._kernels import SPIN as _SPIN
+
+
+def spin_limit(value, policy):
+    """The pauses a thread waiting at a phase barrier spins before it sleeps: what
+    libgomp's idle threads do (GOMP_SPINCOUNT as cydl or the user set it, with its
+    k/M/G/T suffixes or "infinite"; else OMP_WAIT_POLICY; else libgomp's default),
+    so that both kinds of waiting give the core back alike on a busy machine."""
+    if value is not None:
+        v = str(value).strip().lower()
+        if v.startswith("infinit"):
+            return 2 ** 62
+        scale = {"k": 10 ** 3, "m": 10 ** 6, "g": 10 ** 9, "t": 10 ** 12}.get(v[-1:], 1)
+        try:
+            return max(0, int(v[:-1] if scale > 1 else v) * scale)
+        except ValueError:
+            pass
+    policy = (policy or "").strip().lower()
+    return 2 ** 62 if policy == "active" else 0 if policy == "passive" else 300000
+
+
+cydl_barrier_set_spin(spin_limit(_SPIN[0], os.environ.get("OMP_WAIT_POLICY")))
 
 
 cdef void run_step(StepState* p, Py_ssize_t start, Py_ssize_t B, int nt, int nrun,
@@ -54,7 +78,7 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
     2: forward + loss + backward + update. nt parts, nrun threads (see run_step).
     p.split cuts a training step in two for data parallelism: 1 runs it up to the
     final gradients (which the caller then sums across processes), 2 the update."""
-    cdef int t, l = 0, k, v
+    cdef int l = 0, k, v, tid
     cdef bint train = mode == 2
     cdef bint compute = p.split != 2
     cdef bint update = train and p.split != 1
@@ -92,46 +116,48 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
     if update:
         reset_penalty(p.rule, nt)     # each part sums the penalty of what it updates
     with parallel(num_threads=nrun):
+        # thread tid runs parts tid, tid + nrun, ...; _sync ends each phase
+        tid = omp_get_thread_num()
         csr = cydl_ftz_begin()      # denormals flushed on every thread (see _cpu.h)
         t0 = _tick(p, -1, 0)
         if compute and not (x_direct and mode == 0):
-            for t in prange(nrun, schedule='static', chunksize=1):
-                v = t
-                while v < nt:
-                    _gather_part(p, P, v, nt, start, B, x_direct, mode)
-                    v = v + nrun
+            v = tid
+            while v < nt:
+                _gather_part(p, P, v, nt, start, B, x_direct, mode)
+                v = v + nrun
+            _sync(p, nrun)
             t0 = _tick(p, P_GATHER, t0)
         for l in range(p.n_layers if compute else 0):
-            for t in prange(nrun, schedule='static', chunksize=1):
-                v = t
-                while v < nt:
-                    _forward_part(p, P, X, l, v, nt, B, mode)
-                    if tail and v == 0 and l == p.n_layers - 1:
-                        _softmax_part(p, WS, 0, nt, B, mode)
-                    v = v + nrun
+            v = tid
+            while v < nt:
+                _forward_part(p, P, X, l, v, nt, B, mode)
+                if tail and v == 0 and l == p.n_layers - 1:
+                    _softmax_part(p, WS, 0, nt, B, mode)
+                v = v + nrun
+            _sync(p, nrun)
             t0 = _tick(p, P_LAYERS + 2 * l, t0)
         if softmax and compute and not tail:
-            for t in prange(nrun, schedule='static', chunksize=1):
-                v = t
-                while v < nt:
-                    _softmax_part(p, WS, v, nt, B, mode)
-                    v = v + nrun
+            v = tid
+            while v < nt:
+                _softmax_part(p, WS, v, nt, B, mode)
+                v = v + nrun
+            _sync(p, nrun)
             t0 = _tick(p, P_SOFTMAX, t0)
         if compute and mode > 0 and p.n_ar > 0:
             # activity regularizers: their penalty, and (training) their gradient into
             # the hidden nodes' d, which their readers then add to; after the softmax
             # phase, as the penalty is of the activated output
-            for t in prange(nrun, schedule='static', chunksize=1):
-                v = t
-                while v < nt:
-                    _activity_part(p, WS, v, nt, B, train)
-                    v = v + nrun
+            v = tid
+            while v < nt:
+                _activity_part(p, WS, v, nt, B, train)
+                v = v + nrun
+            _sync(p, nrun)
         if compute and mode > 0:
-            for t in prange(nrun, schedule='static', chunksize=1):
-                v = t
-                while v < nt:
-                    _loss_part(p, WS, v, nt, B, train)
-                    v = v + nrun
+            v = tid
+            while v < nt:
+                _loss_part(p, WS, v, nt, B, train)
+                v = v + nrun
+            _sync(p, nrun)
             t0 = _tick(p, P_LOSS, t0)
         if train:
             for l in range(p.n_layers - 1 if compute else -1, p.first_bwd - 1, -1):
@@ -139,52 +165,51 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
                     continue
                 if p.L[l].accum and p.L[l].act != ACT_LINEAR:
                     # every reader has added its share: now the activation derivative
-                    for t in prange(nrun, schedule='static', chunksize=1):
-                        v = t
-                        while v < nt:
-                            _accum_act_part(p, l, v, nt, B)
-                            v = v + nrun
-                for t in prange(nrun, schedule='static', chunksize=1):
-                    v = t
+                    v = tid
                     while v < nt:
-                        if l == p.n_layers - 1:
-                            _prefetch_next(p, v, nt, start + B, B)
-                        if eager and upd >= 0:
-                            _update_layer_part(p, P, G, upd, v, nt, B, False)
-                        if p.L[l].kind != NODE_DENSE:
-                            node_backward_part(p, P, G, X, l, v, nt, B, eager)
-                        else:
-                            _backward_part(p, P, G, X, l, v, nt, B, fold and l == p.first_bwd
-                                           and not _dw_rows(B, &p.L[l]))
-                        if eager and l == p.first_bwd:
-                            _update_layer_part(p, P, G, l, v, nt, B,
-                                               fold and not _dw_rows(B, &p.L[l]))
+                        _accum_act_part(p, l, v, nt, B)
                         v = v + nrun
+                    _sync(p, nrun)
+                v = tid
+                while v < nt:
+                    if l == p.n_layers - 1:
+                        _prefetch_next(p, v, nt, start + B, B)
+                    if eager and upd >= 0:
+                        _update_layer_part(p, P, G, upd, v, nt, B, False)
+                    if p.L[l].kind != NODE_DENSE:
+                        node_backward_part(p, P, G, X, l, v, nt, B, eager)
+                    else:
+                        _backward_part(p, P, G, X, l, v, nt, B, fold and l == p.first_bwd
+                                       and not _dw_rows(B, &p.L[l]))
+                    if eager and l == p.first_bwd:
+                        _update_layer_part(p, P, G, l, v, nt, B,
+                                           fold and not _dw_rows(B, &p.L[l]))
+                    v = v + nrun
+                _sync(p, nrun)
                 upd = l
                 t0 = _tick(p, P_LAYERS + 2 * l + 1, t0)
             if update and not eager:
                 if needs_norms(p.rule):
+                    # (Cython's prange in a parallel block is `omp for nowait`: the
+                    # sums are complete only after the barrier)
                     for k in prange(p.rule.n_segments, schedule='dynamic'):
                         p.rule.seg_scale[k] = seg_sumsq(p.rule, k, G, P)
-                    for t in prange(nrun, schedule='static', chunksize=1):
-                        v = t
-                        while v < nt:
-                            if v == 0:
-                                finish_scales(p.rule)
-                            v = v + nrun
+                    _sync(p, nrun)
+                    if tid == 0:
+                        finish_scales(p.rule)
+                    _sync(p, nrun)
                     t0 = _tick(p, P_NORMS, t0)
-                for t in prange(nrun, schedule='static', chunksize=1):
-                    v = t
-                    while v < nt:
-                        _update_part(p, P, G, v, nt)
-                        v = v + nrun
+                v = tid
+                while v < nt:
+                    _update_part(p, P, G, v, nt)
+                    v = v + nrun
+                _sync(p, nrun)
                 t0 = _tick(p, P_UPDATE, t0)
             if update and p.rule.has_con:      # every update is done: project the weights
-                for t in prange(nrun, schedule='static', chunksize=1):
-                    v = t
-                    while v < nt:
-                        apply_constraints(p.rule, P, v, nt)
-                        v = v + nrun
+                v = tid
+                while v < nt:
+                    apply_constraints(p.rule, P, v, nt)
+                    v = v + nrun
         cydl_ftz_end(csr)
 
 
@@ -226,6 +251,12 @@ cdef inline int _softmax_parts(Py_ssize_t B, Py_ssize_t C, int nt) noexcept nogi
 
 cdef inline bint _dx_rows(Py_ssize_t B, LayerDesc* L) noexcept nogil:
     return L.n_in < NARROW and B >= NARROW
+
+
+cdef inline void _sync(StepState* p, int nrun) noexcept nogil:
+    """The end of a phase: every thread's writes are seen by all (see _barrier.h)."""
+    if nrun > 1:
+        cydl_barrier_wait(p.bar, nrun)
 
 
 cdef inline double _tick(StepState* p, int slot, double t0) noexcept nogil:
