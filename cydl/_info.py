@@ -68,7 +68,7 @@ def show_config():
     if c["openmp"]:
         spin = c["openmp_spin_count"]
         src = c["openmp_spin_count_from"]
-        print(f"  spinning:  idle OpenMP threads spin "
+        print(f"  spinning:  idle OpenMP threads and threads waiting between phases spin "
               f"{'the runtime default' if spin is None else f'{spin} times'}, then sleep "
               f"({'cydl default' if src == 'cydl' else src})")
     print(f"  BLAS:      {c['blas']} (via scipy.linalg.cython_blas; "
