@@ -3,6 +3,7 @@ injected timings, never wall-clock asserts), results that do not depend on the
 threads a step actually runs on, defaults in worker processes, and threadpoolctl."""
 import multiprocessing as mp
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -366,3 +367,25 @@ def test_openmp_idle_threads_spin_briefly():
     out = _child(code, {"OMP_DISPLAY_ENV": "VERBOSE", "GOMP_SPINCOUNT": "12345"})
     assert "GOMP_SPINCOUNT = '12345'" in out.stderr
     assert "SPIN ('12345', 'GOMP_SPINCOUNT') 12345" in out.stdout
+
+
+@pytest.mark.skipif(not OPENMP, reason="a build without OpenMP has no spin count")
+@pytest.mark.parametrize("env", [{}, {"GOMP_SPINCOUNT": "777"}, {"GOMP_SPINCOUNT": "10k"},
+                                 {"GOMP_SPINCOUNT": "2M"}, {"GOMP_SPINCOUNT": "infinite"},
+                                 {"OMP_WAIT_POLICY": "active"}, {"OMP_WAIT_POLICY": "passive"}])
+def test_phase_barriers_spin_as_long_as_libgomp_threads(env):
+    # the oracle is libgomp's own reading of the same environment (OMP_DISPLAY_ENV):
+    # a thread waiting between two phases must give its core back no later than an
+    # idle OpenMP thread does
+    code = """
+        import cydl
+        from cydl._kernels import _phases
+        print("BARRIER", _phases.barrier_spin())
+    """
+    out = _child(code, dict(env, OMP_DISPLAY_ENV="VERBOSE"))
+    assert out.returncode == 0, out.stderr
+    shown = re.search(r"GOMP_SPINCOUNT = '(\d+)'", out.stderr)
+    if shown is None:
+        pytest.skip("this OpenMP runtime does not display GOMP_SPINCOUNT")
+    libgomp = min(int(shown.group(1)), 2 ** 63 - 1)
+    assert f"BARRIER {libgomp}" in out.stdout

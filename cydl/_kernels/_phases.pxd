@@ -39,6 +39,7 @@ cdef extern from "_barrier.h" nogil:
     void cydl_barrier_init(cydl_barrier_t* b)
     void cydl_barrier_wait(cydl_barrier_t* b, int n)
     void cydl_barrier_set_spin(long n)
+    long cydl_spin_limit
 
 
 cdef struct LayerDesc:

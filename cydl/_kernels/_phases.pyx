@@ -36,17 +36,22 @@ def spin_limit(value, policy):
     if value is not None:
         v = str(value).strip().lower()
         if v.startswith("infinit"):
-            return 2 ** 62
+            return 2 ** 63 - 1
         scale = {"k": 10 ** 3, "m": 10 ** 6, "g": 10 ** 9, "t": 10 ** 12}.get(v[-1:], 1)
         try:
             return max(0, int(v[:-1] if scale > 1 else v) * scale)
         except ValueError:
             pass
     policy = (policy or "").strip().lower()
-    return 2 ** 62 if policy == "active" else 0 if policy == "passive" else 300000
+    return 30_000_000_000 if policy == "active" else 0 if policy == "passive" else 300000
 
 
 cydl_barrier_set_spin(spin_limit(_SPIN[0], os.environ.get("OMP_WAIT_POLICY")))
+
+
+def barrier_spin():
+    """The spin limit the phase barriers use in this process."""
+    return cydl_spin_limit
 
 
 cdef void run_step(StepState* p, Py_ssize_t start, Py_ssize_t B, int nt, int nrun,
