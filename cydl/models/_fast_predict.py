@@ -10,8 +10,9 @@ from cydl import _ops as ops
 
 def fast_call(plan, store, sample_shape, lock, max_rows=256):
     """The model's FastCall (None where it has no fixed row size), bound to one
-    compiled plan; invalid once the model's weights move. Calls from several threads take turns on the plan's workspace
-    through `lock`, the model's (uncontended it costs well under a microsecond)."""
+    compiled plan; invalid once the model's weights move. Calls from several
+    threads take turns on the plan's workspace through `lock`, the model's
+    (uncontended it costs well under a microsecond)."""
     if any(d is None for d in sample_shape) or len(sample_shape) > 8:
         return None       # no fixed row size (or an odd rank): the general path
     # one call runs all the rows without a signal check: at most one row block
