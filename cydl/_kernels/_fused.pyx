@@ -561,12 +561,11 @@ cdef class Plan:
                 for t in range(nt):          # fixed order: sums do not depend on timing
                     self._stats[o, k] += self.st.part_stats[t * self.st.stat_stride +
                                                             o * N_STATS + k]
-        if mode > 0:
-            for k in range(self.st.n_ar):
-                self._activity[k] = 0.0
-                for t in range(nt):
-                    self._activity[k] += self.st.part_stats[
-                        t * self.st.stat_stride + self.st.n_outputs * N_STATS + k]
+        for k in range(self.st.n_ar):
+            self._activity[k] = 0.0
+            for t in range(nt):
+                self._activity[k] += self.st.part_stats[
+                    t * self.st.stat_stride + self.st.n_outputs * N_STATS + k]
         return -1
 
 

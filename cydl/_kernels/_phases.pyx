@@ -109,9 +109,7 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
     # a prediction whose output layer and softmax are each one part's work (a few
     # rows): part 0 runs the softmax right after the layer, one barrier fewer
     cdef bint tail = softmax and mode == 0 and _one_part_tail(p, B, nt)
-    # rows used in place when they already are the model dtype and in order
-    x_direct = p.idx == NULL and ((floating is double and p.src_kind == SRC_F64) or
-                                  (floating is float and p.src_kind == SRC_F32))
+    x_direct = _x_direct(p)
     if x_direct:
         X = <const floating*>p.X + start * F
     else:
@@ -244,6 +242,11 @@ cdef inline int _fwd_parts(Py_ssize_t B, LayerDesc* L, int nt) noexcept nogil:
     if _fwd_rows(B, L):
         return parts_for(work, GEMM_MIN_WORK, nt, B)
     return parts_for(work, GEMM_MIN_WORK if B > 1 else GEMV_MIN_WORK, nt, L.n_out)
+
+
+cdef inline bint _x_direct(StepState* p) noexcept nogil:
+    """Whether the rows are used in place: already the model dtype, and in order."""
+    return p.idx == NULL and p.src_kind == (SRC_F64 if p.is_double else SRC_F32)
 
 
 cdef inline int _gather_parts(StepState* p, Py_ssize_t B, int nt) noexcept nogil:
@@ -384,8 +387,7 @@ cdef bint _one_part_prediction(StepState* p, Py_ssize_t B, int nt) noexcept nogi
     (dense layers only: the other nodes' parts are their own business)."""
     cdef int l, k
     cdef LayerDesc* L
-    cdef bint direct = p.idx == NULL and p.src_kind == (SRC_F64 if p.is_double else SRC_F32)
-    if not direct and _gather_parts(p, B, nt) > 1:
+    if not _x_direct(p) and _gather_parts(p, B, nt) > 1:
         return False
     for l in range(p.n_layers):
         L = &p.L[l]
