@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import cydl
-from cydl import _ops as ops
+from cydl import _config, _ops as ops
 from cydl._kernels import _data, _predict
 
 
@@ -147,10 +147,10 @@ def test_fast_call_takes_only_what_it_can_run_and_returns_a_new_array():
     x = np.random.default_rng(1).standard_normal((5, 3, 4)).astype(np.float32)
     model(x)
     fast = model._fast
-    got = fast(x, 2)
+    got = fast(x)
     np.testing.assert_allclose(got, _forward64(model, x), rtol=2e-5, atol=2e-5)
     assert got.shape == (5, 10) and got.flags.c_contiguous and got.flags.owndata
-    assert fast(x, 2) is not got          # every call gets its own output
+    assert fast(x) is not got          # every call gets its own output
     declined = {
         "list": x.tolist(),
         "float64": x.astype(np.float64),
@@ -164,7 +164,7 @@ def test_fast_call_takes_only_what_it_can_run_and_returns_a_new_array():
         "a subclass": np.ma.masked_array(x),
     }
     for what, bad in declined.items():
-        assert fast(bad, 2) is None, what
+        assert fast(bad) is None, what
     for what in ("float64", "F-ordered", "byte-swapped", "a subclass"):
         np.testing.assert_allclose(np.asarray(model(declined[what])), _forward64(model, x),
                                    rtol=2e-5, atol=2e-5, err_msg=what)
@@ -181,3 +181,94 @@ def test_model_call_sees_weights_assigned_after_the_first_call():
     model.layers[0].kernel.assign(w)
     np.testing.assert_allclose(model(x), x.astype(np.float64) @ w +
                                model.layers[0].bias.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_thread_memo_follows_everything_get_num_threads_reads(monkeypatch):
+    # oracle: get_num_threads itself, asked after each change the memo must notice
+    from threadpoolctl import threadpool_limits
+    calls = []
+
+    def resolve():
+        calls.append(1)
+        return _config.get_num_threads()
+
+    memo = _predict.ThreadMemo(resolve, vars(_config), _config._ENV_DICT, _config._ENV_KEY)
+    assert memo() == _config.get_num_threads() and memo() == _config.get_num_threads()
+    assert len(calls) == 1 or _config._ENV_DICT is None     # the second was a hit
+    for n in (1, 3, None, 1000):
+        cydl.set_num_threads(n)
+        assert memo() == _config.get_num_threads(), n
+    cydl.set_num_threads(None)
+    with cydl.num_threads(5):
+        assert memo() == _config.get_num_threads() == 5
+    assert memo() == _config.get_num_threads()
+    for env in ("1", "3", "2,1", "junk"):
+        monkeypatch.setenv("OMP_NUM_THREADS", env)
+        assert memo() == _config.get_num_threads(), env
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert memo() == _config.get_num_threads()
+    for limit in (1, 2, 1):       # (the OpenMP runtime's own limit, as threadpoolctl sets it)
+        with threadpool_limits(limit, user_api="openmp"):
+            assert memo() == _config.get_num_threads(), limit
+        assert memo() == _config.get_num_threads()
+    monkeypatch.setattr(_config, "_FORKED", True)
+    assert memo() == _config.get_num_threads() == 1
+
+
+def test_model_call_on_the_fast_path_is_one_python_frame():
+    # counts, not time: no Python function runs under model(x) but its __call__
+    import sys
+    model = _model("float32", (12,))
+    x = np.random.default_rng(4).standard_normal((3, 12)).astype(np.float32)
+    model(x)
+    model(x)
+    frames = []
+
+    def prof(frame, event, arg):
+        if event == "call":
+            frames.append(frame.f_code.co_name)
+    sys.setprofile(prof)
+    try:
+        out = model(x)
+    finally:
+        sys.setprofile(None)
+    assert frames == ["__call__"], frames
+    np.testing.assert_allclose(out, _forward64(model, x), rtol=2e-5, atol=2e-5)
+
+
+def test_model_call_under_a_tape_is_recorded_after_the_fast_path_exists():
+    # d sum(x W + b) / dW = column sums of x in every column: derived, not recorded
+    cydl.utils.set_random_seed(5)
+    model = cydl.Sequential([cydl.layers.Input((4,)), cydl.layers.Dense(3)])
+    x = np.random.default_rng(5).standard_normal((6, 4)).astype(np.float32)
+    model(x)
+    model(x)
+    assert model._fast is not None
+    with cydl.GradientTape() as tape:
+        loss = cydl.ops.sum(model(x))
+    grad = tape.gradient(loss, model.layers[0].kernel)
+    np.testing.assert_allclose(np.asarray(grad), np.repeat(x.sum(0)[:, None], 3, 1),
+                               rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("outputs", ["one", "list of one", "reshaped"])
+def test_model_call_answers_the_same_on_every_call(outputs):
+    # the first call takes the general path and builds the fast one, which answers
+    # the next calls: both must agree with the float64 forward pass, in shape too
+    cydl.utils.set_random_seed(6)
+    inp = cydl.layers.Input((5,))
+    y = cydl.layers.Dense(6)(inp)
+    if outputs == "reshaped":
+        y = cydl.layers.Reshape((2, 3))(y)
+    model = cydl.Model(inp, [y] if outputs == "list of one" else y)
+    x = np.random.default_rng(6).standard_normal((4, 5)).astype(np.float32)
+    w, b = (np.asarray(a, np.float64) for a in model.layers[1].get_weights())
+    want = (x.astype(np.float64) @ w + b).reshape((4,) + ((2, 3) if outputs == "reshaped"
+                                                        else (6,)))
+    for _ in range(3):
+        got = model(x)
+        assert isinstance(got, np.ndarray) and got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-5, atol=1e-5)
+    # (a trailing Reshape is not compiled: that model keeps the general path)
+    assert (model._fast is not None) == (outputs != "reshaped")

@@ -459,12 +459,20 @@ def _lookup(table, key, what):
         raise ValueError(f"Unknown {what} {key!r}. Known: {sorted(table)}") from None
 
 
-def make_fast_call(plan, sample_shape, lock, store, max_rows):
+_THREAD_MEMO = None
+
+
+def make_fast_call(plan, sample_shape, out_shape, lock, store, max_rows, tapes):
     """The one-call latency path of model(x) on a compiled Plan (see
-    cydl/_kernels/_predict.pyx): fast(x, n_threads) returns the output, or None
-    where the general path must answer."""
-    from cydl._kernels._predict import FastCall
-    return FastCall(plan, sample_shape, lock, store, max_rows)
+    cydl/_kernels/_predict.pyx): fast(x) returns the output, or None where the
+    general path must answer (tapes: the thread-local holding the recording tape)."""
+    global _THREAD_MEMO
+    from cydl._kernels._predict import FastCall, ThreadMemo
+    if _THREAD_MEMO is None:
+        _THREAD_MEMO = ThreadMemo(_config.get_num_threads, vars(_config),
+                                  _config._ENV_DICT, _config._ENV_KEY)
+    return FastCall(plan, sample_shape, lock, store, max_rows, _THREAD_MEMO, tapes,
+                    out_shape)
 
 
 def make_plan(layers, params, grads, n_trainable, n_features, outputs, inputs=None):

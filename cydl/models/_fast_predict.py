@@ -8,16 +8,27 @@ dtypes, big arrays, layout, NaN) gets None and takes the general path.
 from cydl import _ops as ops
 
 
-def fast_call(plan, store, sample_shape, lock, max_rows=256):
-    """The model's FastCall (None where it has no fixed row size), bound to one
-    compiled plan; invalid once the model's weights move. Calls from several
+def fast_call(plan, store, input_shape, output_shape, lock, max_rows=256):
+    """The model's FastCall, bound to one compiled plan (None where the model has
+    no fixed row size, or several inputs or outputs); invalid once the model's
+    weights move. Calls from several
     threads take turns on the plan's workspace through `lock`, the model's
     (uncontended it costs well under a microsecond)."""
+    if isinstance(output_shape, list) and len(output_shape) == 1:
+        output_shape = output_shape[0]    # Model(x, [y]) answers one array, as Keras's
+    if not (_one_array(input_shape) and _one_array(output_shape)):
+        return None       # the general path
+    sample_shape = input_shape[1:]
     if any(d is None for d in sample_shape) or len(sample_shape) > 8:
-        return None       # no fixed row size (or an odd rank): the general path
+        return None
     # one call runs all the rows without a signal check: at most one row block
     # of work (see _runners.block_rows), so that Ctrl-C still lands promptly
+    from cydl.autodiff import _local
     from cydl.models._runners import _NARROW, block_rows
     rows = block_rows(store.variables, ops.resolve_threads(), _NARROW)
-    return ops.make_fast_call(plan, sample_shape, lock, store,
-                              min(max_rows, rows) if rows > 0 else max_rows)
+    return ops.make_fast_call(plan, sample_shape, output_shape[1:], lock, store,
+                              min(max_rows, rows) if rows > 0 else max_rows, _local)
+
+
+def _one_array(shape):
+    return isinstance(shape, tuple) and all(d is None or isinstance(d, int) for d in shape)

@@ -124,7 +124,8 @@ class Trainer:
             if mode == "predict" and runner.fused and self._fast is None and \
                     len(runner.lowered.inputs) == 1 and len(runner.lowered.outputs) == 1:
                 from cydl.models._fast_predict import fast_call
-                self._fast = fast_call(runner.plan, store, self.input_shape[1:], self._lock)
+                self._fast = fast_call(runner.plan, store, self.input_shape,
+                                       self.output_shape, self._lock)
             return runner
 
     _force_general = False
@@ -135,13 +136,10 @@ class Trainer:
 
     def __call__(self, inputs, *args, training=None, **kwargs):
         fast = self._fast
-        # under a tape the call must be recorded: the compiled predict path is not
-        if not training and fast is not None and not args and not kwargs and \
-                active_tape() is None:
-            out = fast(inputs, _ops.resolve_threads())
+        if fast is not None and not training and not args and not kwargs:
+            out = fast(inputs)      # None under a recording tape, or for what it declines
             if out is not None:
-                return out if len(self.output_shape) == 2 else \
-                    out.reshape((out.shape[0],) + tuple(self.output_shape[1:]))
+                return out
         if not training and not args and not kwargs and active_tape() is None and \
                 not graph.any_symbolic(inputs) and \
                 not any(type(t) is Tensor for t in graph.flatten(inputs)):
@@ -247,10 +245,9 @@ class Trainer:
         no_hooks = callbacks is None or (isinstance(callbacks, (list, tuple)) and not callbacks)
         if fast is not None and (verbose == "auto" or not verbose) and no_hooks and \
                 (batch_size is None or batch_size >= len(x)):
-            out = fast(x, _ops.resolve_threads())
+            out = fast(x, False)
             if out is not None:
-                return out if len(self.output_shape) == 2 else \
-                    out.reshape((out.shape[0],) + tuple(self.output_shape[1:]))
+                return out
         return _loops.run_predict(self, x, batch_size, 0 if verbose == "auto" else verbose,
                                   callbacks)
 
