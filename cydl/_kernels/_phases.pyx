@@ -6,7 +6,7 @@ here works on a StepState, a plain C struct, so no Python object is touched
 without the GIL.
 """
 from cython cimport floating
-from cython.parallel cimport prange, parallel
+from cython.parallel cimport parallel
 from libc.string cimport memset, memcpy
 from cydl._kernels._parallel cimport (Span, split_range, parts_for, omp_get_thread_num,
                                       omp_get_wtime, cydl_ftz_begin, cydl_ftz_end,
@@ -77,143 +77,213 @@ cdef void run_step(StepState* p, Py_ssize_t start, Py_ssize_t B, int nt, int nru
     blas_unpin(old)
 
 
+cdef extern from "_team.h" nogil:
+    ctypedef void (*cydl_job_fn)(void* arg, int tid) noexcept nogil
+    int cydl_team_claim(int n)
+    void cydl_team_run(cydl_job_fn fn, void* arg, int n)
+    int cydl_team_on
+    int cydl_team_workers
+
+
+def set_team(bint on):
+    """Whether predictions on several threads may run on cydl's own team (_team.h)
+    rather than in an OpenMP region: the same parts either way, so the same numbers.
+    Returns the previous setting. For A/B measurements and tests."""
+    global cydl_team_on
+    old = bool(cydl_team_on)
+    cydl_team_on = on
+    return old
+
+
+def team_workers():
+    """How many worker threads the team has started in this process."""
+    return cydl_team_workers
+
+
+cdef struct StepCall:
+    # one step as each of its threads reads it (see _step)
+    StepState* p
+    void* P
+    const void* X
+    Py_ssize_t start, B
+    int nt, nrun, mode
+    bint train, compute, update, x_direct, eager, fold, softmax, tail, last_ends
+
+
 cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int nt,
                 int nrun, int mode) noexcept nogil:
     """mode 0: predict (forward with output activation); 1: forward + loss;
     2: forward + loss + backward + update. nt parts, nrun threads (see run_step).
     p.split cuts a training step in two for data parallelism: 1 runs it up to the
-    final gradients (which the caller then sums across processes), 2 the update."""
-    cdef int l = 0, k, v, tid
-    cdef bint train = mode == 2
-    cdef bint compute = p.split != 2
-    cdef bint update = train and p.split != 1
-    cdef bint x_direct
-    cdef double t0 = 0
-    cdef unsigned int csr = 0
+    final gradients (which the caller then sums across processes), 2 the update.
+
+    A prediction on several threads runs on cydl's own team (_team.h) when it is
+    free: an OpenMP region's start and join cost the caller about 0.8 us, a tenth
+    of a one-row prediction. Everything else opens an OpenMP region; a step on
+    one thread runs here, without one."""
+    cdef StepCall c
+    cdef int k
+    c.p, c.P, c.start, c.B, c.nt, c.nrun, c.mode = p, P, start, B, nt, nrun, mode
+    c.train = mode == 2
+    c.compute = p.split != 2
+    c.update = c.train and p.split != 1
     # Update each layer while its gradient is still in cache, unless clipping by
     # norm needs every gradient first.
-    cdef bint eager = train and p.split == 0 and not needs_norms(p.rule)
+    c.eager = c.train and p.split == 0 and not needs_norms(p.rule)
     # Plain SGD on the lowest trained layer: W -= lr X^T dZ is itself a GEMM (alpha
     # -lr, beta 1), so that layer's gradient is never stored and never re-read.
-    cdef bint fold = eager and p.rule.s.kind == OPT_SGD and p.rule.s.momentum == 0 and \
+    c.fold = c.eager and p.rule.s.kind == OPT_SGD and p.rule.s.momentum == 0 and \
         p.rule.s.weight_decay == 0 and p.rule.s.clipvalue == 0 and not p.rule.has_reg
-    cdef const floating* X
-    cdef floating* WS = <floating*>p.WS
-    cdef floating* G = <floating*>p.G
-    cdef Py_ssize_t F = p.n_features
-    cdef int upd = -1       # the node whose parameters wait for the next phase's update
-    cdef bint softmax = False
+    c.softmax = False
     for k in range(p.n_outputs):
         if p.L[p.outs[k].node].act == ACT_SOFTMAX and (mode == 0 or not p.outs[k].on_logits):
-            softmax = True
+            c.softmax = True
     # a prediction whose output layer and softmax are each one part's work (a few
     # rows): part 0 runs the softmax right after the layer, one barrier fewer
-    cdef bint tail = softmax and mode == 0 and _one_part_tail(p, B, nt)
-    x_direct = _x_direct(p)
-    if x_direct:
-        X = <const floating*>p.X + start * F
+    c.tail = c.softmax and mode == 0 and _one_part_tail(p, B, nt)
+    # a prediction's last phase needs no barrier of ours: whatever runs the threads
+    # (the OpenMP region's join, the team's barrier) ends with one
+    c.last_ends = mode == 0 and (c.tail or not c.softmax)
+    c.x_direct = _x_direct(p)
+    if c.x_direct:
+        c.X = <const floating*>p.X + start * p.n_features
     else:
-        X = <const floating*>p.XB
-    if train and compute:
+        c.X = <const floating*>p.XB
+    if c.train and c.compute:
         node_keys(p)
-    if update:
+    if c.update:
         reset_penalty(p.rule, nt)     # each part sums the penalty of what it updates
-    with parallel(num_threads=nrun):
-        # thread tid runs parts tid, tid + nrun, ...; _sync ends each phase
-        tid = omp_get_thread_num()
-        csr = cydl_ftz_begin()      # denormals flushed on every thread (see _cpu.h)
-        t0 = _tick(p, -1, 0)
-        if compute and not (x_direct and mode == 0):
-            v = tid
-            while v < nt:
-                _gather_part(p, P, v, nt, start, B, x_direct, mode)
-                v = v + nrun
+    if nrun == 1:
+        _step_thread(&c, P, 0)
+    elif mode == 0 and cydl_team_claim(nrun):
+        if floating is double:
+            cydl_team_run(_job_f64, &c, nrun)
+        else:
+            cydl_team_run(_job_f32, &c, nrun)
+    else:
+        with parallel(num_threads=nrun):
+            _step_thread(&c, P, omp_get_thread_num())
+
+
+cdef void _job_f32(void* c, int tid) noexcept nogil:
+    _step_thread(<StepCall*>c, <float*>(<StepCall*>c).P, tid)
+
+
+cdef void _job_f64(void* c, int tid) noexcept nogil:
+    _step_thread(<StepCall*>c, <double*>(<StepCall*>c).P, tid)
+
+
+cdef void _step_thread(StepCall* c, floating* P, int tid) noexcept nogil:
+    """Thread tid's share of a step: parts tid, tid + nrun, ... of every phase;
+    _sync ends each phase."""
+    cdef StepState* p = c.p
+    cdef Py_ssize_t start = c.start, B = c.B
+    cdef int nt = c.nt, nrun = c.nrun, mode = c.mode
+    cdef bint train = c.train, compute = c.compute, update = c.update
+    cdef bint x_direct = c.x_direct, eager = c.eager, fold = c.fold
+    cdef bint softmax = c.softmax, tail = c.tail, last_layer_ends = c.last_ends
+    cdef const floating* X = <const floating*>c.X
+    cdef floating* WS = <floating*>p.WS
+    cdef floating* G = <floating*>p.G
+    cdef int l, k, v
+    cdef int upd = -1       # the node whose parameters wait for the next phase's update
+    cdef double t0 = 0
+    cdef unsigned int csr = 0
+    csr = cydl_ftz_begin()      # denormals flushed on every thread (see _cpu.h)
+    t0 = _tick(p, tid, -1, 0)
+    if compute and not (x_direct and mode == 0):
+        v = tid
+        while v < nt:
+            _gather_part(p, P, v, nt, start, B, x_direct, mode)
+            v = v + nrun
+        _sync(p, nrun)
+        t0 = _tick(p, tid, P_GATHER, t0)
+    for l in range(p.n_layers if compute else 0):
+        v = tid
+        while v < nt:
+            _forward_part(p, P, X, l, v, nt, B, mode)
+            if tail and v == 0 and l == p.n_layers - 1:
+                _softmax_part(p, WS, 0, nt, B, mode)
+            v = v + nrun
+        if not (last_layer_ends and l == p.n_layers - 1):
             _sync(p, nrun)
-            t0 = _tick(p, P_GATHER, t0)
-        for l in range(p.n_layers if compute else 0):
-            v = tid
-            while v < nt:
-                _forward_part(p, P, X, l, v, nt, B, mode)
-                if tail and v == 0 and l == p.n_layers - 1:
-                    _softmax_part(p, WS, 0, nt, B, mode)
-                v = v + nrun
+        t0 = _tick(p, tid, P_LAYERS + 2 * l, t0)
+    if softmax and compute and not tail:
+        v = tid
+        while v < nt:
+            _softmax_part(p, WS, v, nt, B, mode)
+            v = v + nrun
+        if mode > 0:
             _sync(p, nrun)
-            t0 = _tick(p, P_LAYERS + 2 * l, t0)
-        if softmax and compute and not tail:
-            v = tid
-            while v < nt:
-                _softmax_part(p, WS, v, nt, B, mode)
-                v = v + nrun
-            _sync(p, nrun)
-            t0 = _tick(p, P_SOFTMAX, t0)
-        if compute and mode > 0 and p.n_ar > 0:
-            # activity regularizers: their penalty, and (training) their gradient into
-            # the hidden nodes' d, which their readers then add to; after the softmax
-            # phase, as the penalty is of the activated output
-            v = tid
-            while v < nt:
-                _activity_part(p, WS, v, nt, B, train)
-                v = v + nrun
-            _sync(p, nrun)
-        if compute and mode > 0:
-            v = tid
-            while v < nt:
-                _loss_part(p, WS, v, nt, B, train)
-                v = v + nrun
-            _sync(p, nrun)
-            t0 = _tick(p, P_LOSS, t0)
-        if train:
-            for l in range(p.n_layers - 1 if compute else -1, p.first_bwd - 1, -1):
-                if not p.L[l].needs_bwd:
-                    continue
-                if p.L[l].accum and p.L[l].act != ACT_LINEAR:
-                    # every reader has added its share: now the activation derivative
-                    v = tid
-                    while v < nt:
-                        _accum_act_part(p, l, v, nt, B)
-                        v = v + nrun
-                    _sync(p, nrun)
+        t0 = _tick(p, tid, P_SOFTMAX, t0)
+    if compute and mode > 0 and p.n_ar > 0:
+        # activity regularizers: their penalty, and (training) their gradient into
+        # the hidden nodes' d, which their readers then add to; after the softmax
+        # phase, as the penalty is of the activated output
+        v = tid
+        while v < nt:
+            _activity_part(p, WS, v, nt, B, train)
+            v = v + nrun
+        _sync(p, nrun)
+    if compute and mode > 0:
+        v = tid
+        while v < nt:
+            _loss_part(p, WS, v, nt, B, train)
+            v = v + nrun
+        _sync(p, nrun)
+        t0 = _tick(p, tid, P_LOSS, t0)
+    if train:
+        for l in range(p.n_layers - 1 if compute else -1, p.first_bwd - 1, -1):
+            if not p.L[l].needs_bwd:
+                continue
+            if p.L[l].accum and p.L[l].act != ACT_LINEAR:
+                # every reader has added its share: now the activation derivative
                 v = tid
                 while v < nt:
-                    if l == p.n_layers - 1:
-                        _prefetch_next(p, v, nt, start + B, B)
-                    if eager and upd >= 0:
-                        _update_layer_part(p, P, G, upd, v, nt, B, False)
-                    if p.L[l].kind != NODE_DENSE:
-                        node_backward_part(p, P, G, X, l, v, nt, B, eager)
-                    else:
-                        _backward_part(p, P, G, X, l, v, nt, B, fold and l == p.first_bwd
-                                       and not _dw_rows(B, &p.L[l]))
-                    if eager and l == p.first_bwd:
-                        _update_layer_part(p, P, G, l, v, nt, B,
-                                           fold and not _dw_rows(B, &p.L[l]))
+                    _accum_act_part(p, l, v, nt, B)
                     v = v + nrun
                 _sync(p, nrun)
-                upd = l
-                t0 = _tick(p, P_LAYERS + 2 * l + 1, t0)
-            if update and not eager:
-                if needs_norms(p.rule):
-                    # (Cython's prange in a parallel block is `omp for nowait`: the
-                    # sums are complete only after the barrier)
-                    for k in prange(p.rule.n_segments, schedule='dynamic'):
-                        p.rule.seg_scale[k] = seg_sumsq(p.rule, k, G, P)
-                    _sync(p, nrun)
-                    if tid == 0:
-                        finish_scales(p.rule)
-                    _sync(p, nrun)
-                    t0 = _tick(p, P_NORMS, t0)
-                v = tid
-                while v < nt:
-                    _update_part(p, P, G, v, nt)
-                    v = v + nrun
+            v = tid
+            while v < nt:
+                if l == p.n_layers - 1:
+                    _prefetch_next(p, v, nt, start + B, B)
+                if eager and upd >= 0:
+                    _update_layer_part(p, P, G, upd, v, nt, B, False)
+                if p.L[l].kind != NODE_DENSE:
+                    node_backward_part(p, P, G, X, l, v, nt, B, eager)
+                else:
+                    _backward_part(p, P, G, X, l, v, nt, B, fold and l == p.first_bwd
+                                   and not _dw_rows(B, &p.L[l]))
+                if eager and l == p.first_bwd:
+                    _update_layer_part(p, P, G, l, v, nt, B,
+                                       fold and not _dw_rows(B, &p.L[l]))
+                v = v + nrun
+            _sync(p, nrun)
+            upd = l
+            t0 = _tick(p, tid, P_LAYERS + 2 * l + 1, t0)
+        if update and not eager:
+            if needs_norms(p.rule):
+                k = tid
+                while k < p.rule.n_segments:
+                    p.rule.seg_scale[k] = seg_sumsq(p.rule, k, G, P)
+                    k = k + nrun
                 _sync(p, nrun)
-                t0 = _tick(p, P_UPDATE, t0)
-            if update and p.rule.has_con:      # every update is done: project the weights
-                v = tid
-                while v < nt:
-                    apply_constraints(p.rule, P, v, nt)
-                    v = v + nrun
-        cydl_ftz_end(csr)
+                if tid == 0:
+                    finish_scales(p.rule)
+                _sync(p, nrun)
+                t0 = _tick(p, tid, P_NORMS, t0)
+            v = tid
+            while v < nt:
+                _update_part(p, P, G, v, nt)
+                v = v + nrun
+            _sync(p, nrun)
+            t0 = _tick(p, tid, P_UPDATE, t0)
+        if update and p.rule.has_con:      # every update is done: project the weights
+            v = tid
+            while v < nt:
+                apply_constraints(p.rule, P, v, nt)
+                v = v + nrun
+    cydl_ftz_end(csr)
 
 
 # Which dimension of each GEMM the threads split. Splitting the units (columns)
@@ -267,10 +337,10 @@ cdef inline void _sync(StepState* p, int nrun) noexcept nogil:
         cydl_barrier_wait(p.bar, nrun)
 
 
-cdef inline double _tick(StepState* p, int slot, double t0) noexcept nogil:
+cdef inline double _tick(StepState* p, int tid, int slot, double t0) noexcept nogil:
     """Thread 0 adds the time since t0 to a profile slot and returns the new t0."""
     cdef double now
-    if not p.profiling or omp_get_thread_num() != 0:
+    if not p.profiling or tid != 0:
         return t0
     now = omp_get_wtime()
     if slot >= 0:
