@@ -81,6 +81,10 @@ class BuildExt(build_ext):
                 cflags += ["-march=native"]
             # errno is never read, so math calls may be inlined and vectorized.
             cflags += ["-fno-math-errno", "-Wno-unreachable-code", "-Wno-sign-compare"]
+            if sys.platform.startswith("linux"):
+                # the prediction team's worker threads (cydl/_kernels/_team.h)
+                cflags += ["-pthread"]
+                lflags += ["-pthread"]
         for ext in self.extensions:
             ext.extra_compile_args = list(ext.extra_compile_args or []) + cflags
             if ext.name in SIMD_DISPATCHED and self.compiler.compiler_type != "msvc":
