@@ -25,7 +25,7 @@ cdef void gather_rows_span(const src_t* X, Py_ssize_t ld, Py_ssize_t ncols,
     # Shuffled rows come from all over a data set bigger than the caches: each row
     # starts with a cache miss the hardware cannot foresee. Asking for the row
     # GATHER_AHEAD places ahead overlaps those misses (gather of 512 rows of 784
-    # floats: -25 %; a short span is already in cache: _phases' _prefetch_next).
+    # floats: -25 %; a short span is already in cache: _parts.pyx's prefetch_next).
     cdef bint prefetch = idx != NULL and r1 - r0 >= 4 * GATHER_AHEAD
     for r in range(r0, r1):
         row = idx[start + r] if idx != NULL else start + r

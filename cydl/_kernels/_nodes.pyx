@@ -2,7 +2,7 @@
 alpha dropout, PReLU, and Normalization's fixed affine map.
 
 Each kind has a forward part and a backward part that one thread runs on a block of
-units (columns), like the Dense layers' parts in _phases.pyx, and each reuses the
+units (columns), like the Dense layers' parts in _parts.pyx, and each reuses the
 column kernels of its per-op twin (_norm.pyx, _prelu.pyx, _dropout.pyx), so the fused
 and the per-op paths compute the same numbers. A node's input is the previous node's
 output (column-major, leading dimension B) or, for the first node, the batch rows

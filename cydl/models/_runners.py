@@ -54,7 +54,7 @@ _ROW_ALIGN = 64           # block sizes: multiples of the GEMM kernels' row unro
 # How the kernels cut a Dense layer's GEMM among threads (mirrored here to bound
 # the smallest call): column parts on multiples of COL_ALIGN (cydl/_kernels/_dense
 # .pxd; split_range in _parallel.pxd), except in the plan, which cuts rows for a
-# layer narrower than NARROW (_phases.pyx).
+# layer narrower than NARROW (_parts.pxd).
 _COL_ALIGN = 8
 _NARROW = 4 * _COL_ALIGN
 

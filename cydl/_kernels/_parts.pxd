@@ -1,0 +1,68 @@
+from cython cimport floating
+from cydl._kernels._phases cimport StepState, LayerDesc, SRC_F32, SRC_F64
+from cydl._kernels._parallel cimport parts_for
+from cydl._kernels._dense cimport GEMM_MIN_WORK, COL_ALIGN
+
+# Which dimension of each GEMM the threads split. Splitting the units (columns)
+# gives each thread its own block of W in every phase, which is what the cache
+# wants; a row split makes every thread pack all of W. Measured on the 2-core
+# development machine, a row split of the large layers ranged from 6% faster to
+# 19% slower from one run to the next, so units are split unless a layer is too
+# narrow to share out in 8-column blocks (e.g. a 10-class output layer).
+cdef enum:
+    NARROW = 4 * COL_ALIGN
+    GEMV_MIN_WORK = 8192     # multiply-adds of a one-row layer worth a thread
+
+
+cdef inline bint fwd_rows(Py_ssize_t B, LayerDesc* L) noexcept nogil:
+    return L.n_out < NARROW and B >= NARROW
+
+
+cdef inline bint dw_rows(Py_ssize_t B, LayerDesc* L) noexcept nogil:
+    return L.n_out < NARROW and L.n_in >= NARROW
+
+
+cdef inline int fwd_parts(Py_ssize_t B, LayerDesc* L, int nt) noexcept nogil:
+    """Parts of a dense layer's forward: rows (a narrow layer) or units; one row is a
+    GEMV, bound by reading W, so worth sharing out from a smaller size."""
+    cdef double work = <double>B * L.n_in * L.n_out
+    if fwd_rows(B, L):
+        return parts_for(work, GEMM_MIN_WORK, nt, B)
+    return parts_for(work, GEMM_MIN_WORK if B > 1 else GEMV_MIN_WORK, nt, L.n_out)
+
+
+cdef inline bint rows_in_place(StepState* p) noexcept nogil:
+    """Whether the rows are used in place: already the model dtype, and in order."""
+    return p.idx == NULL and p.src_kind == (SRC_F64 if p.is_double else SRC_F32)
+
+
+cdef inline int gather_parts(StepState* p, Py_ssize_t B, int nt) noexcept nogil:
+    return parts_for(<double>B * p.n_features, 8192, nt, B)
+
+
+cdef inline int softmax_parts(Py_ssize_t B, Py_ssize_t C, int nt) noexcept nogil:
+    return parts_for(<double>B * C * 20, 40000, nt, B)
+
+
+cdef inline bint dx_rows(Py_ssize_t B, LayerDesc* L) noexcept nogil:
+    return L.n_in < NARROW and B >= NARROW
+
+
+cdef void gather_part(StepState* p, floating* P, int t, int nt, Py_ssize_t start,
+                      Py_ssize_t B, bint x_direct, int mode) noexcept nogil
+cdef void prefetch_next(StepState* p, int t, int nt, Py_ssize_t start,
+                        Py_ssize_t B) noexcept nogil
+cdef void forward_part(StepState* p, floating* P, const floating* X, int l, int t, int nt,
+                       Py_ssize_t B, int mode) noexcept nogil
+cdef void softmax_part(StepState* p, floating* WS, int t, int nt, Py_ssize_t B,
+                       int mode) noexcept nogil
+cdef void loss_part(StepState* p, floating* WS, int t, int nt, Py_ssize_t B,
+                    bint grad) noexcept nogil
+cdef void activity_part(StepState* p, floating* WS, int t, int nt, Py_ssize_t B,
+                        bint grad) noexcept nogil
+cdef void accum_act_part(StepState* p, int l, int t, int nt, Py_ssize_t B) noexcept nogil
+cdef void backward_part(StepState* p, floating* P, floating* G, const floating* X, int l,
+                        int t, int nt, Py_ssize_t B, bint fold) noexcept nogil
+cdef void update_layer_part(StepState* p, floating* P, floating* G, int l, int t, int nt,
+                            Py_ssize_t B, bint folded) noexcept nogil
+cdef void update_part(StepState* p, floating* P, floating* G, int t, int nt) noexcept nogil

@@ -1,0 +1,381 @@
+"""The parts of a fused step's phases: thread t's share of the gather, of one
+layer's forward and backward, of the softmax, the loss, the activity penalties and
+the optimizer update. _phases.pyx runs them, phase after phase, on every thread of
+a step; each works on a StepState (a plain C struct) and the buffers it points to.
+How a phase is cut into parts (rows or units) is in _parts.pxd.
+"""
+from cython cimport floating
+from libc.string cimport memset, memcpy
+from cydl._kernels._parallel cimport Span, split_range, parts_for, cydl_prefetch
+from cydl._kernels._blas cimport gemm
+from cydl._kernels._activations cimport (bias_act_forward, act_backward, softmax_rows,
+                                         softmax_backward_rows, ACT_SOFTMAX, ACT_LINEAR)
+from cydl._kernels._dense cimport (dense_forward_cols, dense_weight_grad_cols,
+                                   dense_weight_grad_rows, bias_grad_cols,
+                                   dense_input_grad_cols, GEMM_MIN_WORK, COL_ALIGN)
+from cydl._kernels._losses cimport loss_rows, N_STATS
+from cydl._kernels._data cimport gather_rows_span
+from cydl._kernels._optim cimport update_range
+from cydl._kernels._nodes cimport node_forward_part
+from cydl._kernels._phases cimport (StepState, LayerDesc, OutDesc, NODE_DENSE, SRC_U8,
+                                     SRC_F32, SRC_F64)
+from cydl._kernels._parts cimport (fwd_rows, dw_rows, fwd_parts, gather_parts, softmax_parts,
+                                    dx_rows)
+
+
+cdef void gather_part(StepState* p, floating* P, int t, int nt, Py_ssize_t start, Py_ssize_t B,
+                       bint x_direct, int mode) noexcept nogil:
+    cdef Span sp
+    cdef Py_ssize_t r, row, F = p.n_features
+    cdef int C = p.y_cols
+    cdef floating* yb = <floating*>p.YB
+    cdef floating* swb = <floating*>p.SWB
+    cdef int parts, l, j
+    cdef floating* WS = <floating*>p.WS
+    memset(p.part_stats + t * p.stat_stride, 0, p.stat_stride * sizeof(double))
+    if mode == 2:       # the gradients that several readers add into start at zero
+        l = t
+        while l < p.n_layers:
+            if p.L[l].accum:
+                memset(WS + p.L[l].d, 0, B * p.L[l].n_out * sizeof(floating))
+            l += nt
+    parts = gather_parts(p, B, nt)
+    if t >= parts:
+        return
+    sp = split_range(B, parts, t, 1)
+    if not x_direct:
+        if p.src_kind == SRC_U8:
+            gather_rows_span(<const unsigned char*>p.X, F, F, p.idx, start, sp.lo, sp.hi, <floating*>p.XB)
+        elif p.src_kind == SRC_F32:
+            gather_rows_span(<const float*>p.X, F, F, p.idx, start, sp.lo, sp.hi, <floating*>p.XB)
+        else:
+            gather_rows_span(<const double*>p.X, F, F, p.idx, start, sp.lo, sp.hi, <floating*>p.XB)
+    if mode == 0:
+        return
+    for r in range(sp.lo, sp.hi):
+        row = p.idx[start + r] if p.idx != NULL else start + r
+        if p.labels != NULL:      # label columns go column-major: one per sparse output
+            for j in range(p.label_cols):
+                p.LB[j * p.bmax + r] = p.labels[row * p.label_cols + j]
+        if p.Y != NULL:
+            memcpy(yb + r * C, <const floating*>p.Y + row * C, C * sizeof(floating))
+        if p.SW != NULL:
+            swb[r] = (<const floating*>p.SW)[row]
+
+
+cdef void prefetch_next(StepState* p, int t, int nt, Py_ssize_t start, Py_ssize_t B) noexcept nogil:
+    """Prefetch this thread's share of the next batch's input rows: shuffled rows
+    come from all over the data set, and the next gather then finds them in cache."""
+    cdef Py_ssize_t r, row, off, item, row_bytes
+    cdef Span sp
+    cdef const char* base
+    if start + B > p.n_rows or p.idx == NULL:
+        return       # in-order rows: the hardware prefetcher already streams them
+    item = 1 if p.src_kind == SRC_U8 else (8 if p.src_kind == SRC_F64 else 4)
+    row_bytes = p.n_features * item
+    sp = split_range(B, nt, t, 1)
+    for r in range(sp.lo, sp.hi):
+        row = p.idx[start + r]
+        base = p.X + row * row_bytes
+        off = 0
+        while off < row_bytes:
+            cydl_prefetch(base + off)
+            off += 64
+
+
+cdef void forward_part(StepState* p, floating* P, const floating* X, int l, int t, int nt,
+                        Py_ssize_t B, int mode) noexcept nogil:
+    cdef LayerDesc* L = &p.L[l]
+    if L.kind != NODE_DENSE:
+        node_forward_part(p, P, X, l, t, nt, B, mode)
+        return
+    cdef floating* WS = <floating*>p.WS
+    cdef const floating* x
+    cdef Py_ssize_t ldx
+    cdef char xt
+    cdef floating* A = WS + L.a
+    cdef floating* Z = A
+    cdef int act = L.act, parts
+    cdef Span sp
+    if L.src[0] < 0:
+        x, ldx, xt = X + p.in_off[-1 - L.src[0]], p.n_features, c'T'
+    else:
+        x, ldx, xt = WS + p.L[L.src[0]].a, B, c'N'
+    if mode > 0 and L.keep_z:
+        Z = WS + L.z
+    if L.out >= 0 and (act == ACT_SOFTMAX or (mode > 0 and p.outs[L.out].on_logits)):
+        act = ACT_LINEAR   # a fused loss works on the logits; softmax is a row phase
+    if fwd_rows(B, L):
+        parts = fwd_parts(B, L, nt)
+        if t >= parts:
+            return
+        sp = split_range(B, parts, t, COL_ALIGN)
+        if sp.hi <= sp.lo:
+            return
+        # rows lo..hi of Z = X W, then bias + activation on those rows of every column
+        gemm(xt, c'N', <int>(sp.hi - sp.lo), L.n_out, L.n_in, <floating>1,
+             x + (sp.lo * ldx if xt == c'T' else sp.lo), <int>ldx, P + L.w, L.n_in,
+             <floating>0, Z + sp.lo, <int>B)
+        bias_act_forward(act, <floating>L.alpha, sp.hi - sp.lo, 0, L.n_out, Z + sp.lo, B,
+                         P + L.b if L.b >= 0 else NULL, A + sp.lo, B)
+        return
+    parts = fwd_parts(B, L, nt)
+    if t >= parts:
+        return
+    sp = split_range(L.n_out, parts, t, COL_ALIGN)
+    dense_forward_cols(act, <floating>L.alpha, B, L.n_in, x, ldx, xt, P + L.w, L.n_in,
+                       P + L.b if L.b >= 0 else NULL, Z, B, A, B, sp.lo, sp.hi)
+
+
+cdef void softmax_part(StepState* p, floating* WS, int t, int nt, Py_ssize_t B,
+                        int mode) noexcept nogil:
+    cdef LayerDesc* L
+    cdef int parts, k
+    cdef Span sp
+    for k in range(p.n_outputs):
+        L = &p.L[p.outs[k].node]
+        if L.act != ACT_SOFTMAX or (mode > 0 and p.outs[k].on_logits):
+            continue
+        parts = softmax_parts(B, L.n_out, nt)
+        if t >= parts:
+            continue
+        sp = split_range(B, parts, t, 1)
+        softmax_rows(sp.lo, sp.hi, L.n_out, WS + L.a, B, WS + L.a, B)
+
+
+cdef void loss_part(StepState* p, floating* WS, int t, int nt, Py_ssize_t B, bint grad) noexcept nogil:
+    """Each output's loss on a share of the rows: statistics per output, and the
+    gradient (times the output's loss weight) into its node's d."""
+    cdef LayerDesc* L
+    cdef OutDesc* o
+    cdef int C, parts, k
+    cdef floating* A
+    cdef floating* D
+    cdef Span sp
+    for k in range(p.n_outputs):
+        o = &p.outs[k]
+        L = &p.L[o.node]
+        C = L.n_out
+        A = WS + L.a
+        D = WS + L.d
+        parts = parts_for(<double>B * C * 30, 40000, nt, B)
+        if t >= parts:
+            continue
+        sp = split_range(B, parts, t, 1)
+        loss_rows(o.loss_kind, o.acc_mode, o.param, o.thresh, o.smooth, sp.lo, sp.hi, C,
+                  A, 1, B, p.LB + o.col * p.bmax if o.sparse else NULL,
+                  <floating*>p.YB + o.col if not o.sparse else NULL, p.y_cols, 1,
+                  <floating*>p.SWB if p.SW != NULL else NULL,
+                  D if grad else NULL, 1, B, <floating>(o.weight / p.loss_rows),
+                  p.part_stats + t * p.stat_stride + k * N_STATS)
+        if grad and L.ar_slot >= 0:
+            # the output's own activity penalty (not scaled by the loss weight, as in
+            # Keras); the plan never folds an activation into the loss of such a node
+            _activity_grad(L, A, D, B, p.loss_rows, 0, C, sp.lo, sp.hi, True)
+        if not grad or o.on_logits or L.act == ACT_LINEAR:
+            continue
+        # the loss saw the activated output: chain through the output activation
+        if L.act == ACT_SOFTMAX:
+            softmax_backward_rows(sp.lo, sp.hi, C, D, B, A, B, D, B)
+        else:
+            act_backward(L.act, <floating>L.alpha, sp.hi - sp.lo, 0, C, D + sp.lo, B,
+                         A + sp.lo, B, WS + L.z + sp.lo if L.keep_z else NULL, B, D + sp.lo, B)
+
+
+cdef inline void _activity_grad(LayerDesc* L, const floating* A, floating* D, Py_ssize_t B,
+                                double rows,
+                                Py_ssize_t c0, Py_ssize_t c1, Py_ssize_t r0, Py_ssize_t r1,
+                                bint add) noexcept nogil:
+    """D (=, or += with add) the gradient of the node's activity penalty over the
+    batch size, (l1 sign(a) + 2 l2 a) / rows, on columns [c0, c1) and rows [r0, r1)
+    (`rows` is B, or the global batch under data parallelism); the same expression,
+    in the same order, as L1L2.gradient times 1/B on the graph runner."""
+    cdef Py_ssize_t r, c
+    cdef floating a, sg, l1 = <floating>L.ar_l1, l2x2 = <floating>(2.0 * L.ar_l2)
+    cdef floating inv = <floating>(1.0 / rows)
+    for c in range(c0, c1):
+        for r in range(r0, r1):
+            a = A[r + c * B]
+            sg = <floating>((a > 0) - (a < 0))
+            if add:
+                D[r + c * B] += inv * (l1 * sg + l2x2 * a)
+            else:
+                D[r + c * B] = inv * (l1 * sg + l2x2 * a)
+
+
+cdef void activity_part(StepState* p, floating* WS, int t, int nt, Py_ssize_t B,
+                         bint grad) noexcept nogil:
+    """Each regularized node's penalty l1 sum|a| + l2 sum a^2 on a block of its units,
+    into this part's statistics (the runner divides by the batch size, as Keras does);
+    with grad, a hidden node's d starts as the penalty's gradient (its readers add
+    theirs: such a node always accumulates, see _plan_spec). An output node gets its
+    gradient in the loss phase, which writes its d."""
+    cdef LayerDesc* L
+    cdef int l, parts
+    cdef Span sp
+    cdef Py_ssize_t r, c
+    cdef const floating* A
+    cdef floating a
+    cdef double s1, s2
+    for l in range(p.n_layers):
+        L = &p.L[l]
+        if L.ar_slot < 0:
+            continue
+        parts = parts_for(<double>B * L.n_out * 4, 40000, nt, L.n_out)
+        if t >= parts:
+            continue
+        sp = split_range(L.n_out, parts, t, 1)
+        A = WS + L.a
+        s1 = 0
+        s2 = 0
+        for c in range(sp.lo, sp.hi):
+            for r in range(B):
+                a = A[r + c * B]
+                s1 += a if a >= 0 else -a
+                s2 += <double>a * a
+        p.part_stats[t * p.stat_stride + p.n_outputs * N_STATS + L.ar_slot] += \
+            L.ar_l1 * s1 + L.ar_l2 * s2
+        if grad and L.out < 0 and L.needs_bwd:
+            _activity_grad(L, A, WS + L.d, B, p.loss_rows, sp.lo, sp.hi, 0, B, False)
+
+
+cdef void accum_act_part(StepState* p, int l, int t, int nt, Py_ssize_t B) noexcept nogil:
+    """dA -> dZ in place for a node that several readers added their gradients into."""
+    cdef LayerDesc* L = &p.L[l]
+    cdef int parts = parts_for(<double>B * L.n_out * 4, 40000, nt, L.n_out)
+    cdef Span sp
+    if t >= parts:
+        return
+    sp = split_range(L.n_out, parts, t, 1)
+    if p.is_double:
+        _accum_act(L, <double*>p.WS, sp, B)
+    else:
+        _accum_act(L, <float*>p.WS, sp, B)
+
+
+cdef void _accum_act(LayerDesc* L, floating* WS, Span sp, Py_ssize_t B) noexcept nogil:
+    act_backward(L.act, <floating>L.alpha, B, sp.lo, sp.hi, WS + L.d, B, WS + L.a, B,
+                 WS + L.z if L.keep_z else NULL, B, WS + L.d, B)
+
+
+cdef void backward_part(StepState* p, floating* P, floating* G, const floating* X, int l, int t,
+                         int nt, Py_ssize_t B, bint fold) noexcept nogil:
+    cdef LayerDesc* L = &p.L[l]
+    cdef LayerDesc* prev
+    cdef floating* WS = <floating*>p.WS
+    cdef floating* dZ = WS + L.d
+    cdef const floating* x
+    cdef Py_ssize_t ldx
+    cdef char xt
+    cdef int parts, tt
+    cdef Span sp
+    cdef double work = <double>B * L.n_in * L.n_out
+    cdef floating beta
+    if L.src[0] < 0:
+        x, ldx, xt = X + p.in_off[-1 - L.src[0]], p.n_features, c'T'
+    else:
+        x, ldx, xt = WS + p.L[L.src[0]].a, B, c'N'
+    if L.trainable and dw_rows(B, L):     # (never folded: see _step)
+        parts = parts_for(work, GEMM_MIN_WORK, nt, L.n_in)
+        if t < parts:
+            sp = split_range(L.n_in, parts, t, COL_ALIGN)
+            dense_weight_grad_rows(B, L.n_out, x, ldx, xt, dZ, B, G + L.w, L.n_in,
+                                   sp.lo, sp.hi, 0)
+        if L.b >= 0:
+            sp = split_range(L.n_out, nt, t, COL_ALIGN)
+            bias_grad_cols(B, dZ, B, G + L.b, sp.lo, sp.hi, 0)
+    elif L.trainable and fold:
+        parts = parts_for(work, GEMM_MIN_WORK, nt, L.n_out)
+        if t < parts:
+            sp = split_range(L.n_out, parts, t, COL_ALIGN)
+            if sp.hi > sp.lo:
+                gemm(c'T' if xt == c'N' else c'N', c'N', L.n_in, <int>(sp.hi - sp.lo), <int>B,
+                     <floating>(-p.rule.s.lr), x, <int>ldx, dZ + sp.lo * B, <int>B,
+                     <floating>1, P + L.w + sp.lo * L.n_in, L.n_in)
+                if L.b >= 0:
+                    bias_grad_cols(B, dZ, B, G + L.b, sp.lo, sp.hi, 0)
+    elif L.trainable:
+        parts = parts_for(work, GEMM_MIN_WORK, nt, L.n_out)
+        if t < parts:
+            sp = split_range(L.n_out, parts, t, COL_ALIGN)
+            dense_weight_grad_cols(B, L.n_in, x, ldx, xt, dZ, B, G + L.w, L.n_in,
+                                   G + L.b if L.b >= 0 else NULL, sp.lo, sp.hi, 0)
+    if not L.need_dx:
+        return
+    # input gradient, handed out from the last thread down so that two one-part
+    # GEMMs of this phase land on different threads; a source with several readers
+    # gets it added (beta 1) and applies its activation derivative itself
+    prev = &p.L[L.src[0]]
+    beta = 1 if prev.accum else 0
+    tt = nt - 1 - t
+    if dx_rows(B, L):
+        parts = parts_for(work, GEMM_MIN_WORK, nt, B)
+        if tt >= parts:
+            return
+        sp = split_range(B, parts, tt, COL_ALIGN)
+        if sp.hi <= sp.lo:
+            return
+        gemm(c'N', c'T', <int>(sp.hi - sp.lo), L.n_in, L.n_out, <floating>1, dZ + sp.lo,
+             <int>B, P + L.w, L.n_in, beta, WS + prev.d + sp.lo, <int>B)
+        if prev.accum:
+            return
+        act_backward(prev.act, <floating>prev.alpha, sp.hi - sp.lo, 0, L.n_in,
+                     WS + prev.d + sp.lo, B, WS + prev.a + sp.lo, B,
+                     WS + prev.z + sp.lo if prev.keep_z else NULL, B, WS + prev.d + sp.lo, B)
+        return
+    parts = parts_for(work, GEMM_MIN_WORK, nt, L.n_in)
+    if tt >= parts:
+        return
+    sp = split_range(L.n_in, parts, tt, COL_ALIGN)
+    dense_input_grad_cols(B, L.n_out, dZ, B, P + L.w, L.n_in, WS + prev.d, B, sp.lo, sp.hi, beta)
+    if prev.accum:
+        return
+    act_backward(prev.act, <floating>prev.alpha, B, sp.lo, sp.hi, WS + prev.d, B,
+                 WS + prev.a, B, WS + prev.z if prev.keep_z else NULL, B, WS + prev.d, B)
+
+
+cdef void update_layer_part(StepState* p, floating* P, floating* G, int l, int t, int nt,
+                             Py_ssize_t B, bint folded) noexcept nogil:
+    """Optimizer step on the columns of layer l whose gradient thread t computed
+    (the same split as its weight-gradient GEMM, so the block is still in cache)."""
+    cdef LayerDesc* L = &p.L[l]
+    cdef int parts
+    cdef Span sp
+    cdef Py_ssize_t c, col
+    cdef floating* S1 = <floating*>p.S1
+    cdef floating* S2 = <floating*>p.S2
+    cdef floating* S3 = <floating*>p.S3
+    if not L.trainable or L.kind != NODE_DENSE:    # other nodes update in their own part
+        return
+    if dw_rows(B, L):
+        # this thread computed rows lo..hi of dW: a piece of every column
+        parts = parts_for(<double>B * L.n_in * L.n_out, GEMM_MIN_WORK, nt, L.n_in)
+        if t < parts:
+            sp = split_range(L.n_in, parts, t, COL_ALIGN)
+            if sp.hi > sp.lo:
+                for c in range(L.n_out):
+                    col = L.w + c * L.n_in
+                    update_range(p.rule, col + sp.lo, col + sp.hi, P, G, S1, S2, S3, t)
+        if L.b >= 0:
+            sp = split_range(L.n_out, nt, t, COL_ALIGN)
+            update_range(p.rule, L.b + sp.lo, L.b + sp.hi, P, G, S1, S2, S3, t)
+        return
+    parts = parts_for(<double>B * L.n_in * L.n_out, GEMM_MIN_WORK, nt, L.n_out)
+    if t >= parts:
+        return
+    sp = split_range(L.n_out, parts, t, COL_ALIGN)
+    if not folded:      # folded: the weight-gradient GEMM already updated W
+        update_range(p.rule, L.w + sp.lo * L.n_in, L.w + sp.hi * L.n_in, P, G, S1, S2, S3, t)
+    if L.b >= 0:
+        update_range(p.rule, L.b + sp.lo, L.b + sp.hi, P, G, S1, S2, S3, t)
+
+
+cdef void update_part(StepState* p, floating* P, floating* G, int t, int nt) noexcept nogil:
+    cdef Py_ssize_t n = p.n_trainable
+    cdef int parts = parts_for(<double>n, 16384, nt, n)
+    cdef Span sp
+    if t >= parts:
+        return
+    sp = split_range(n, parts, t, 16)
+    update_range(p.rule, sp.lo, sp.hi, P, G, <floating*>p.S1, <floating*>p.S2,
+                 <floating*>p.S3, t)
