@@ -56,16 +56,12 @@ def simd_variant():
 def set_simd(name):
     """Use the variant `name` for the activation loops, softmax and the softmax cross-
     entropy of _losses (see _optim.set_simd)."""
-    from cydl._kernels import _optim, _losses
-    before = _optim.simd_variant()
-    try:
-        got = _optim.set_simd(name)          # validates the name against this CPU
-    finally:
-        _optim.set_simd(before)
-    cydl_va_set(_optim.SIMD_VARIANTS.index(got))
-    cydl_vl_set(_optim.SIMD_VARIANTS.index(got))
-    _losses.set_simd(got)
-    return got
+    from cydl._kernels import _losses
+    from cydl._kernels._optim import SIMD_VARIANTS, simd_level
+    level = simd_level(name)
+    cydl_va_set(level)
+    cydl_vl_set(level)          # this module's softmax
+    return _losses.set_simd(SIMD_VARIANTS[level])
 
 
 from cydl._kernels._optim import simd_variant as _optim_simd_variant

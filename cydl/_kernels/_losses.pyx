@@ -53,14 +53,10 @@ def simd_variant():
 def set_simd(name):
     """Use the variant `name` for the softmax cross-entropy (see _optim.set_simd);
     _activations.set_simd calls this too."""
-    from cydl._kernels import _optim
-    before = _optim.simd_variant()
-    try:
-        got = _optim.set_simd(name)          # validates the name against this CPU
-    finally:
-        _optim.set_simd(before)
-    cydl_vl_set(_optim.SIMD_VARIANTS.index(got))
-    return got
+    from cydl._kernels._optim import SIMD_VARIANTS, simd_level
+    level = simd_level(name)
+    cydl_vl_set(level)
+    return SIMD_VARIANTS[level]
 
 
 from cydl._kernels._optim import simd_variant as _optim_simd_variant

@@ -58,17 +58,25 @@ def simd_variant():
     return SIMD_VARIANTS[cydl_vu_level()]
 
 
+def simd_level(name):
+    """The index in SIMD_VARIANTS of variant `name` ("auto": the widest this CPU
+    runs); ValueError for an unknown name or one this CPU does not run. Every
+    module with SIMD loops (the update here, _activations, _losses) owns its own
+    dispatch table and sets it from this."""
+    if name == "auto":
+        return cydl_simd_best()
+    if name not in SIMD_VARIANTS:
+        raise ValueError(f"Unknown SIMD variant {name!r}. Known: {SIMD_VARIANTS + ('auto',)}")
+    if not cydl_simd_supported(SIMD_VARIANTS.index(name)):
+        raise ValueError(f"SIMD variant {name!r} is not supported by this CPU. "
+                         f"Available: {simd_available()}")
+    return SIMD_VARIANTS.index(name)
+
+
 def set_simd(name):
     """Use variant `name` (one of simd_available(), or "auto" for the widest) from now
     on. Every variant gives the same bits; this exists for tests and A/B timing."""
-    if name == "auto":
-        cydl_vu_set(cydl_simd_best())
-        return simd_variant()
-    if name not in SIMD_VARIANTS:
-        raise ValueError(f"Unknown SIMD variant {name!r}. Known: {SIMD_VARIANTS + ('auto',)}")
-    if cydl_vu_set(SIMD_VARIANTS.index(name)) < 0:
-        raise ValueError(f"SIMD variant {name!r} is not supported by this CPU. "
-                         f"Available: {simd_available()}")
+    cydl_vu_set(simd_level(name))
     return simd_variant()
 
 
