@@ -81,13 +81,15 @@ cdef class ThreadMemo:
                 omp_get_max_threads() == self.seen_omp:
             return self.n
         # read before asking: a change in between makes the next call ask again
-        self.seen_env = <object>self._env()
-        self.seen_n = self.config.get("_N_THREADS")
-        self.seen_fork = self.config.get("_FORKED")
-        self.seen_omp = omp_get_max_threads()
+        env = <object>self._env()
+        count = self.config.get("_N_THREADS")
+        fork = self.config.get("_FORKED")
+        omp = omp_get_max_threads()
         self.n = 0
+        self.seen_env, self.seen_n, self.seen_fork, self.seen_omp = env, count, fork, omp
         n = self.resolve()
-        self.n = n
+        if self.seen_env is env and self.seen_n is count and self.seen_fork is fork:
+            self.n = n      # (unless another Python thread asked meanwhile)
         return n
 
     def __call__(self):
@@ -129,14 +131,14 @@ cdef class FastCall:
                  ThreadMemo threads not None, tapes, out_shape):
         cdef int i
         sample_shape = tuple(int(d) for d in sample_shape)
+        if plan.st.n_outputs != 1:
+            raise ValueError("FastCall: the plan must have one output")
         self.out_tail = tuple(int(d) for d in out_shape)
         if int(np.prod(self.out_tail)) != plan.st.L[plan.st.outs[0].node].n_out:
             raise ValueError(f"FastCall: output shape {self.out_tail} does not hold the "
                              f"plan's outputs")
         self.threads = threads
         self.tapes = tapes
-        if plan.st.n_outputs != 1:
-            raise ValueError("FastCall: the plan must have one output")
         if len(sample_shape) + 1 > MAX_DIMS or \
                 int(np.prod(sample_shape)) != plan.st.n_features:
             raise ValueError(f"FastCall: sample shape {sample_shape} does not hold the "

@@ -11,9 +11,8 @@ from cydl import _ops as ops
 def fast_call(plan, store, input_shape, output_shape, lock, max_rows=256):
     """The model's FastCall, bound to one compiled plan (None where the model has
     no fixed row size, or several inputs or outputs); invalid once the model's
-    weights move. Calls from several
-    threads take turns on the plan's workspace through `lock`, the model's
-    (uncontended it costs well under a microsecond)."""
+    weights move. Calls from several threads take turns on the plan's workspace
+    through `lock`, the model's (uncontended it costs well under a microsecond)."""
     if isinstance(output_shape, list) and len(output_shape) == 1:
         output_shape = output_shape[0]    # Model(x, [y]) answers one array, as Keras's
     if not (_one_array(input_shape) and _one_array(output_shape)):
