@@ -150,6 +150,7 @@ def get_num_threads():
     time. Results do not change with that choice (the work is split the same way).
     CYDL_ADAPTIVE_THREADS=0 turns it off."""
     if not _openmp_enabled() or _FORKED:
+        _sync_adaptive(False)      # one thread: nothing to choose
         return 1
     auto = False
     if _N_THREADS is not None:
