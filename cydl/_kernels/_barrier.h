@@ -43,37 +43,53 @@ static inline void cydl_barrier_init(cydl_barrier_t* b) {
     b->sleepers = 0;
 }
 
+/* Wait until *word is no longer `old` and return its new value: spin
+   cydl_spin_limit pauses, then sleep on it in the kernel, counted in *sleepers.
+   Whoever changes *word calls cydl_wake after the change. (The barrier below and
+   the prediction team's mailboxes, _team.h, both wait this way.) */
+static inline int cydl_wait_while(int* word, int old, int* sleepers) {
+    long spins = 0;
+    int v;
+    while ((v = __atomic_load_n(word, __ATOMIC_ACQUIRE)) == old) {
+        if (spins < cydl_spin_limit) {
+            CYDL_PAUSE();
+            spins++;
+            continue;
+        }
+        __atomic_add_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
+#if defined(__linux__)
+        /* returns at once if *word already moved; spurious wakeups loop */
+        syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, old, NULL, NULL, 0);
+#else
+        sched_yield();
+#endif
+        __atomic_sub_fetch(sleepers, 1, __ATOMIC_SEQ_CST);
+    }
+    return v;
+}
+
+/* After a sequentially consistent change of *word: wake its sleepers, if any
+   (the system call only then). */
+static inline void cydl_wake(int* word, int* sleepers) {
+    if (__atomic_load_n(sleepers, __ATOMIC_SEQ_CST) > 0) {
+#if defined(__linux__)
+        syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+#endif
+    }
+}
+
 static inline void cydl_barrier_wait(cydl_barrier_t* b, int n) {
     int g = __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE);
-    long spins = 0;
     if (n <= 1)
         return;
     if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == n) {
         /* every other thread waits on gen: nobody touches count until it moves */
         __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&b->gen, g + 1, __ATOMIC_SEQ_CST);
-        if (__atomic_load_n(&b->sleepers, __ATOMIC_SEQ_CST) > 0) {
-#if defined(__linux__)
-            syscall(SYS_futex, &b->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-#endif
-        }
+        cydl_wake(&b->gen, &b->sleepers);
         return;
     }
-    while (__atomic_load_n(&b->gen, __ATOMIC_ACQUIRE) == g) {
-        if (spins < cydl_spin_limit) {
-            CYDL_PAUSE();
-            spins++;
-            continue;
-        }
-        __atomic_add_fetch(&b->sleepers, 1, __ATOMIC_SEQ_CST);
-#if defined(__linux__)
-        /* returns at once if gen already moved; spurious wakeups loop */
-        syscall(SYS_futex, &b->gen, FUTEX_WAIT_PRIVATE, g, NULL, NULL, 0);
-#else
-        sched_yield();
-#endif
-        __atomic_sub_fetch(&b->sleepers, 1, __ATOMIC_SEQ_CST);
-    }
+    cydl_wait_while(&b->gen, g, &b->sleepers);
 }
 
 static inline void cydl_barrier_set_spin(long n) { cydl_spin_limit = n < 0 ? 0 : n; }

@@ -37,7 +37,7 @@ typedef void (*cydl_job_fn)(void* arg, int tid);
 
 typedef struct {
     int seq;            /* bumped by the caller to post a job */
-    int sleeping;       /* 1 while the worker sleeps (or is about to) on seq */
+    int sleepers;       /* the worker, while it sleeps (or is about to) on seq */
     int n;              /* the job's thread count */
     cydl_job_fn fn;
     void* arg;
@@ -56,20 +56,7 @@ static void* cydl_team_worker(void* arg) {
     /* the mailbox was cleared before this thread started: seq 0 means "no job" */
     int seen = 0;
     for (;;) {
-        long spins = 0;
-        int s;
-        while ((s = __atomic_load_n(&box->seq, __ATOMIC_ACQUIRE)) == seen) {
-            if (spins < cydl_spin_limit) {
-                CYDL_PAUSE();
-                spins++;
-                continue;
-            }
-            __atomic_store_n(&box->sleeping, 1, __ATOMIC_SEQ_CST);
-            if (__atomic_load_n(&box->seq, __ATOMIC_SEQ_CST) == seen)
-                syscall(SYS_futex, &box->seq, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
-            __atomic_store_n(&box->sleeping, 0, __ATOMIC_RELAXED);
-        }
-        seen = s;
+        seen = cydl_wait_while(&box->seq, seen, &box->sleepers);
         box->fn(box->arg, tid);
         cydl_barrier_wait(&cydl_team_bar, box->n);
     }
@@ -81,7 +68,7 @@ static void cydl_team_after_fork(void) {
     /* the parent's workers do not exist here */
     for (i = 0; i < CYDL_TEAM_MAX; i++) {
         cydl_boxes[i].seq = 0;
-        cydl_boxes[i].sleeping = 0;
+        cydl_boxes[i].sleepers = 0;
     }
     cydl_barrier_init(&cydl_team_bar);
     cydl_team_workers = 0;
@@ -106,7 +93,7 @@ static inline int cydl_team_claim(int n) {
         sigset_t all, old;
         int err;
         cydl_boxes[i].seq = 0;
-        cydl_boxes[i].sleeping = 0;
+        cydl_boxes[i].sleepers = 0;
         /* signals go to Python's threads, never to a worker */
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -134,8 +121,7 @@ static inline void cydl_team_run(cydl_job_fn fn, void* arg, int n) {
         box->fn = fn;
         box->arg = arg;
         __atomic_add_fetch(&box->seq, 1, __ATOMIC_SEQ_CST);
-        if (__atomic_load_n(&box->sleeping, __ATOMIC_SEQ_CST))
-            syscall(SYS_futex, &box->seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        cydl_wake(&box->seq, &box->sleepers);
     }
     fn(arg, 0);
     cydl_barrier_wait(&cydl_team_bar, n);
