@@ -28,6 +28,7 @@ def config_dict():
         "cpus_available": _config._available_cpus(),
         "blas": blas["config"],
         "blas_thread_control": blas["bound"],
+        "blas_small_tiles": blas["small_tiles"],
         "floatx": _config.floatx(),
         "simd": _optim.simd_variant(),
         "simd_available": _optim.simd_available(),
@@ -72,7 +73,8 @@ def show_config():
               f"{'the runtime default' if spin is None else f'{spin} times'}, then sleep "
               f"({'cydl default' if src == 'cydl' else src})")
     print(f"  BLAS:      {c['blas']} (via scipy.linalg.cython_blas; "
-          f"{'pinned to 1 thread inside kernels' if c['blas_thread_control'] else 'threads not controlled'})")
+          f"{'pinned to 1 thread inside kernels' if c['blas_thread_control'] else 'threads not controlled'}"
+          f"{'; float GEMMs in pieces for its small-matrix kernels' if c['blas_small_tiles'] else ''})")
     print(f"  floatx:    {c['floatx']}")
     print(f"  SIMD:      {c['simd']} (runtime dispatch among "
           f"{', '.join(c['simd_available'])}; CYDL_SIMD to force)")

@@ -18,6 +18,16 @@ from cydl.models import _runners
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+@pytest.fixture(autouse=True, params=[True, False], ids=["gemm_pieces", "gemm_whole"])
+def _gemm_pieces(request):
+    """Every test both ways: float GEMMs in pieces for OpenBLAS's small-matrix kernels
+    (cydl/_kernels/_blas.pyx, on where OpenBLAS has them) and whole."""
+    from cydl._kernels import _blas
+    old = _blas.set_small_tiles(request.param)
+    yield
+    _blas.set_small_tiles(old)
+
+
 @pytest.fixture
 def small_blocks(monkeypatch):
     """Blocks as small as the BLAS bounds allow, for the small test networks. (Their

@@ -53,10 +53,138 @@ cdef inline void _gemv(char t, int m, int n, floating alpha, const floating* A, 
         dgemv(&t, &m, &n, &alpha, <double*>A, &lda, <double*>x, &incx, &beta, y, &incy)
 
 
+cdef enum:
+    # What OpenBLAS's small-matrix SGEMM kernels accept (SkylakeX-family cores,
+    # kernel/x86_64/sgemm_small_kernel_permit_skylakex.c): M*N*K <= 100^3, not
+    # A^T B^T, and for A^T B also M*N <= 1200 and K >= 32
+    SMALL_MNK = 1000000
+    SMALL_TN_MN = 1200
+    # pieces at least this many rows tall, where the columns allow (1 thread:
+    # 32, 64 and 128 gave the same times within 3 %, but 128 at K 512-784)
+    TILE_MIN_ROWS = 32
+    # A^T B pieces are slower than one packed call below this K (measured: K 32
+    # 0.8x, 64 1.0x, 128 1.2x); past TILE_MAX_K pieces get too thin to pay
+    TILE_TN_MIN_K = 128
+    TILE_MAX_K = 2048
+
+cdef bint _small = False
+
+
+def set_small_tiles(bint on):
+    """Whether float GEMMs are cut into pieces that OpenBLAS runs on its small-matrix
+    kernels. cydl turns it on where OpenBLAS has them (cydl._ops._blas_threads);
+    returns the previous setting. For A/B measurements and tests."""
+    global _small
+    old = _small
+    _small = on
+    return old
+
+
 cdef void gemm(char ta, char tb, int m, int n, int k, floating alpha,
                const floating* A, int lda, const floating* B, int ldb,
                floating beta, floating* C, int ldc) noexcept nogil:
-    """C[m,n] := alpha op(A)[m,k] op(B)[k,n] + beta C (column-major, 'N' or 'T')."""
+    """C[m,n] := alpha op(A)[m,k] op(B)[k,n] + beta C (column-major, 'N' or 'T').
+
+    OpenBLAS packs both operands of every GEMM it runs on its main kernels: for the
+    shapes of a dense layer's step (a few hundred rows, a thread's 50-150 units)
+    packing costs 10-40 % of the call. Where it also has small-matrix kernels,
+    which read the operands in place, a float GEMM goes to them in pieces they
+    accept: one thread's GEMMs of the benchmark MLP's step take 0.71-0.93x the
+    time (benchmarks/lab/small_gemm.py). The pieces depend on N and K alone, and
+    _pieces ends each call so that a row's result depends on neither its batch nor
+    its place in it, nor on the thread count."""
+    cdef int cm, cn, j, nn
+    if floating is float:
+        if _small and m > 1 and n > 1 and _tiles(ta, tb, n, k, beta == 0, &cm, &cn):
+            j = 0
+            while j < n:
+                nn = min(cn, n - j)
+                if n - j == cn + 1:       # no one-column piece: two halves
+                    nn = (cn + 1) // 2
+                _pieces(ta, tb, m, nn, k, alpha, A, lda,
+                        B + (<Py_ssize_t>j * ldb if tb == c'N' else j), ldb, beta,
+                        C + <Py_ssize_t>j * ldc, ldc, cm)
+                j += nn
+            return
+    _gemm1(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc)
+
+
+cdef void _pieces(char ta, char tb, int m, int n, int k, float alpha, const float* A,
+                  int lda, const float* B, int ldb, float beta, float* C,
+                  int ldc, int cm) noexcept nogil:
+    """The rows of one column piece, cm at a time, ending so that every row is
+    computed the same way wherever it sits (kernel/x86_64/sgemm_small_kernel_*_
+    skylakex.c). The A B kernel sums a row with one FMA chain over K, except the
+    last 1-8 rows of a call when K >= 32, which it sums as dot products: the body
+    here is a multiple of 16 rows and the last 17-33 rows go in pieces of 9-15
+    rows. The A^T B kernel reduces a dot product in two orders, one of them only
+    for the last (rows mod 4) rows and (columns mod 4) columns: every piece is a
+    multiple of 4 rows, the last 4 rows again on their own (beta is 0 there, so
+    rows computed twice get the same values). The A B^T kernel has one order."""
+    cdef int i = 0, body = m, t = 0, h
+    if ta == c'N' and tb == c'N' and k >= 32:
+        t = m % 16
+        if 1 <= t <= 8 and m >= (16 + t if t >= 2 else 33):
+            body = m - (16 + t if t >= 2 else 33)
+    elif ta == c'T':
+        if m % 4 and m >= 4:
+            body = m - m % 4
+    elif m > cm and m % cm == 1:        # no one-row piece: two halves
+        body = m - cm - 1
+    while i < body:
+        _piece(ta, tb, min(cm, body - i), n, k, alpha, A, lda, B, ldb, beta, C, ldc, i)
+        i += cm
+    if body == m:
+        return
+    if ta == c'T':
+        _piece(ta, tb, 4, n, k, alpha, A, lda, B, ldb, beta, C, ldc, m - 4)
+    elif ta == c'N' and tb == c'N' and k >= 32 and t >= 2:
+        _piece(ta, tb, 9, n, k, alpha, A, lda, B, ldb, beta, C, ldc, body)
+        _piece(ta, tb, 7 + t, n, k, alpha, A, lda, B, ldb, beta, C, ldc, body + 9)
+    elif ta == c'N' and tb == c'N' and k >= 32:
+        for h in range(3):
+            _piece(ta, tb, 11, n, k, alpha, A, lda, B, ldb, beta, C, ldc, body + 11 * h)
+    else:
+        h = (m - body) // 2
+        _piece(ta, tb, h, n, k, alpha, A, lda, B, ldb, beta, C, ldc, body)
+        _piece(ta, tb, m - body - h, n, k, alpha, A, lda, B, ldb, beta, C, ldc, body + h)
+
+
+cdef inline void _piece(char ta, char tb, int m, int n, int k, float alpha, const float* A,
+                        int lda, const float* B, int ldb, float beta, float* C,
+                        int ldc, int i) noexcept nogil:
+    # rows i.. of the piece, straight to sgemm (a one-row call is not a GEMV here)
+    sgemm(&ta, &tb, &m, &n, &k, &alpha, <float*>(A + (i if ta == c'N' else <Py_ssize_t>i * lda)),
+          &lda, <float*>B, &ldb, &beta, C + i, &ldc)
+
+
+cdef bint _tiles(char ta, char tb, int n, int k, bint beta0, int* cm, int* cn) noexcept nogil:
+    """Whether a float GEMM with N columns and inner size K goes to OpenBLAS's small
+    kernels in pieces, and the piece's rows and columns: as many columns as keep
+    TILE_MIN_ROWS rows within the kernels' bounds (all of N if they fit, else a
+    multiple of 8), then as many rows as those columns allow (a multiple of 16).
+    A^T B only with beta 0 (see _pieces)."""
+    cdef bint tn = ta == c'T' and tb == c'N'
+    cdef long c, r
+    if (ta == c'T' and tb == c'T') or k > TILE_MAX_K or (tn and (k < TILE_TN_MIN_K or not beta0)):
+        return False
+    c = SMALL_MNK // (<long>TILE_MIN_ROWS * k)
+    if tn:
+        c = min(c, SMALL_TN_MN // TILE_MIN_ROWS)
+    c = n if n <= c else max(8, c // 8 * 8)
+    r = SMALL_MNK // (c * k)
+    if tn:
+        r = min(r, SMALL_TN_MN // c)
+    if r < 16:
+        return False
+    cm[0] = <int>(r // 16 * 16)
+    cn[0] = <int>c
+    return True
+
+
+cdef void _gemm1(char ta, char tb, int m, int n, int k, floating alpha,
+                 const floating* A, int lda, const floating* B, int ldb,
+                 floating beta, floating* C, int ldc) noexcept nogil:
     cdef int i, j
     if m <= 0 or n <= 0:
         return
@@ -81,3 +209,36 @@ cdef void gemm(char ta, char tb, int m, int n, int k, floating alpha,
         sgemm(&ta, &tb, &m, &n, &k, &alpha, <float*>A, &lda, <float*>B, &ldb, &beta, C, &ldc)
     else:
         dgemm(&ta, &tb, &m, &n, &k, &alpha, <double*>A, &lda, <double*>B, &ldb, &beta, C, &ldc)
+
+
+def tile_shape(str ta, str tb, int n, int k, bint beta0=True):
+    """(rows, columns) of the pieces a float GEMM with N columns and inner size K is
+    cut into when small tiles are on (and it has 2 rows and 2 columns or more), or
+    None for one call. For tests."""
+    cdef int cm = 0, cn = 0
+    if _tiles(ord(ta), ord(tb), n, k, beta0, &cm, &cn):
+        return cm, cn
+    return None
+
+
+def gemm_into(str ta, str tb, int m, int n, int k, double alpha, const floating[::1] A,
+              int lda, const floating[::1] B, int ldb, double beta, floating[::1] C,
+              int ldc):
+    """C := alpha op(A) op(B) + beta C through `gemm`, on flat column-major buffers
+    with explicit leading dimensions (strided views of bigger matrices). For tests."""
+    cdef char a = ord(ta) if ta in ("N", "T") else 0
+    cdef char b = ord(tb) if tb in ("N", "T") else 0
+    if not a or not b:
+        raise ValueError(f"ta and tb must be 'N' or 'T'. Received ta={ta!r}, tb={tb!r}")
+    if m < 0 or n < 0 or k < 0:
+        raise ValueError(f"m, n, k must be >= 0. Received m={m}, n={n}, k={k}")
+    for name, buf, rows, cols, ld in (("A", A, m if ta == "N" else k, k if ta == "N" else m, lda),
+                                      ("B", B, k if tb == "N" else n, n if tb == "N" else k, ldb),
+                                      ("C", C, m, n, ldc)):
+        if ld < max(1, rows) or (rows and cols and buf.shape[0] < ld * (cols - 1) + rows):
+            raise ValueError(f"{name} needs leading dimension >= {max(1, rows)} and "
+                             f"{ld * (cols - 1) + rows} elements. Received ld={ld}, "
+                             f"size={buf.shape[0]}")
+    with nogil:
+        gemm(a, b, m, n, k, <floating>alpha, &A[0], lda, &B[0], ldb, <floating>beta, &C[0],
+             ldc)

@@ -13,8 +13,14 @@ _GET_NAMES = ("scipy_openblas_get_num_threads", "openblas_get_num_threads",
               "scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_")
 _CONFIG_NAMES = ("scipy_openblas_get_config", "openblas_get_config",
                  "scipy_openblas_get_config64_", "openblas_get_config64_")
+_CORE_NAMES = ("scipy_openblas_get_corename", "openblas_get_corename",
+               "scipy_openblas_get_corename64_", "openblas_get_corename64_")
+# the OpenBLAS cores with small-matrix SGEMM kernels (KERNEL.SKYLAKEX and the
+# cores that reuse it), which the kernels' GEMM then feeds in pieces (_blas.pyx)
+SMALL_KERNEL_CORES = ("skylakex", "cooperlake", "sapphirerapids")
 
-_info = {"bound": False, "config": "unknown BLAS (thread count not controlled)"}
+_info = {"bound": False, "config": "unknown BLAS (thread count not controlled)",
+         "core": None, "small_tiles": False}
 
 
 def _lookup(lib, names):
@@ -41,6 +47,12 @@ def bind():
     if config is not None:
         config.restype = ctypes.c_char_p
         _info["config"] = config().decode(errors="replace")
+    core = _lookup(lib, _CORE_NAMES)
+    if core is not None:
+        core.restype = ctypes.c_char_p
+        _info["core"] = core().decode(errors="replace")
+        _info["small_tiles"] = _info["core"].strip().lower() in SMALL_KERNEL_CORES
+        _blas.set_small_tiles(_info["small_tiles"])
     if set_fn is not None and get_fn is not None:
         get_fn.restype = ctypes.c_int
         _blas.bind_thread_control(ctypes.cast(set_fn, ctypes.c_void_p).value,

@@ -1,0 +1,72 @@
+"""Training with float GEMMs cut into pieces for OpenBLAS's small-matrix kernels
+against whole GEMMs, in one process, interleaved (cydl/_kernels/_blas.pyx).
+
+    python benchmarks/lab/tiles_ab.py [--net mlp] [--batch 32] [--opt sgd] [--rounds 6]
+
+Each round runs one `fit` epoch of the benchmark network each way (order alternating
+between rounds, a warm-up epoch before each), with the plan's phase profiler on.
+Prints samples/s, the median of the per-round ratios [min-max] and each phase's
+median microseconds per step. One process, so the VM's fast and slow states fall
+on both sides alike.
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
+
+from _workload import N_SAMPLES, NETS, data  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--net", default="mlp", choices=sorted(NETS))
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--opt", default="sgd", choices=["sgd", "adam"])
+    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    import cydl
+    from cydl import layers
+    from cydl._kernels import _blas
+    cydl.set_num_threads(a.threads)
+    sizes = NETS[a.net]
+    x, y = data(a.net)
+    cydl.utils.set_random_seed(0)
+    model = cydl.Sequential([layers.Input((sizes[0],))] +
+                            [layers.Dense(s, activation="relu") for s in sizes[1:-1]] +
+                            [layers.Dense(sizes[-1], activation="softmax")])
+    model.compile(a.opt, "sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=a.batch, epochs=1, verbose=0)
+    plan = model._runners["train"].plan
+    rate, phases = {True: [], False: []}, {True: [], False: []}
+    old = _blas.set_small_tiles(True)
+    for r in range(a.rounds):
+        for on in ((True, False) if r % 2 == 0 else (False, True)):
+            _blas.set_small_tiles(on)
+            model.fit(x, y, batch_size=a.batch, epochs=1, verbose=0)
+            plan.set_profiling(True)
+            t = time.perf_counter()
+            model.fit(x, y, batch_size=a.batch, epochs=1, verbose=0)
+            rate[on].append(N_SAMPLES / (time.perf_counter() - t))
+            phases[on].append(plan.profile())
+            plan.set_profiling(False)
+    _blas.set_small_tiles(old)
+    ratios = [p / w for p, w in zip(rate[True], rate[False])]
+    print(f"{a.net} b{a.batch} {a.opt}, {a.threads} threads, {a.rounds} rounds: pieces "
+          f"{np.median(rate[True]) / 1e3:.1f}k samples/s, whole {np.median(rate[False]) / 1e3:.1f}k;"
+          f" pieces / whole {np.median(ratios):.3f}x [{min(ratios):.3f}-{max(ratios):.3f}]")
+    for on in (True, False):
+        med = {k: np.median([p[k] for p in phases[on]]) * 1e3 for k in phases[on][0]}
+        print(f"  {'pieces' if on else 'whole '} us/step: " +
+              " ".join(f"{k.replace('backward ', 'b').replace('forward ', 'f')}={v:.0f}"
+                       for k, v in med.items()))
+
+
+if __name__ == "__main__":
+    main()
