@@ -166,7 +166,8 @@ cdef bint _tiles(char ta, char tb, int n, int k, bint beta0, int* cm, int* cn) n
     A^T B only with beta 0 (see _pieces)."""
     cdef bint tn = ta == c'T' and tb == c'N'
     cdef long c, r
-    if (ta == c'T' and tb == c'T') or k > TILE_MAX_K or (tn and (k < TILE_TN_MIN_K or not beta0)):
+    if (ta == c'T' and tb == c'T') or k < 1 or k > TILE_MAX_K or \
+            (tn and (k < TILE_TN_MIN_K or not beta0)):
         return False
     c = SMALL_MNK // (<long>TILE_MIN_ROWS * k)
     if tn:
@@ -239,6 +240,9 @@ def gemm_into(str ta, str tb, int m, int n, int k, double alpha, const floating[
             raise ValueError(f"{name} needs leading dimension >= {max(1, rows)} and "
                              f"{ld * (cols - 1) + rows} elements. Received ld={ld}, "
                              f"size={buf.shape[0]}")
+    if m == 0 or n == 0:
+        return
+    cdef const floating* pa = &A[0] if k else NULL     # k == 0: C := beta C only
+    cdef const floating* pb = &B[0] if k else NULL
     with nogil:
-        gemm(a, b, m, n, k, <floating>alpha, &A[0], lda, &B[0], ldb, <floating>beta, &C[0],
-             ldc)
+        gemm(a, b, m, n, k, <floating>alpha, pa, lda, pb, ldb, <floating>beta, &C[0], ldc)

@@ -122,3 +122,12 @@ def test_gemm_into_rejects_bad_arguments():
         _blas.gemm_into("N", "N", 4, 4, 4, 1.0, buf, 3, buf, 4, 0.0, buf, 4)
     with pytest.raises(ValueError, match="elements"):
         _blas.gemm_into("N", "N", 5, 5, 5, 1.0, buf, 5, buf, 5, 0.0, buf, 5)
+    empty = np.zeros(0, np.float32)
+    _blas.gemm_into("N", "N", 0, 3, 0, 1.0, empty, 1, empty, 1, 0.0, empty, 1)  # no-op
+    for on in (True, False):            # K = 0: C := beta C (no division by K)
+        old = _blas.set_small_tiles(on)
+        c = np.ones(4, np.float32)
+        _blas.gemm_into("N", "N", 2, 2, 0, 1.0, empty, 2, empty, 1, 0.5, c, 2)
+        _blas.set_small_tiles(old)
+        assert np.array_equal(c, np.full(4, 0.5, np.float32))
+    assert _blas.tile_shape("N", "N", 10, 0) is None
