@@ -184,7 +184,7 @@ cdef bint _tiles(char ta, char tb, int n, int k, bint beta0, int* cm, int* cn) n
     A^T B only with beta 0 (see _pieces)."""
     cdef bint tn = ta == c'T' and tb == c'N'
     cdef long c, r
-    if (ta == c'T' and tb == c'T') or k < 1 or k > TILE_MAX_K or \
+    if (ta == c'T' and tb == c'T') or n < 1 or k < 1 or k > TILE_MAX_K or \
             (tn and (k < TILE_TN_MIN_K or not beta0)):
         return False
     c = SMALL_MNK // (<long>TILE_MIN_ROWS * k)

@@ -131,3 +131,4 @@ def test_gemm_into_rejects_bad_arguments():
         _blas.set_small_tiles(old)
         assert np.array_equal(c, np.full(4, 0.5, np.float32))
     assert _blas.tile_shape("N", "N", 10, 0) is None
+    assert _blas.tile_shape("N", "N", 0, 10) is None    # (divided by N before)
