@@ -132,7 +132,9 @@ cdef void _pieces(char ta, char tb, int m, int n, int k, float alpha, const floa
     last (rows mod 4) rows and (columns mod 4) columns: every piece is a multiple of 4
     rows, the last 4 rows again on their own (beta is 0 there, so rows computed twice
     get the same values). The A B^T kernel has one order."""
-    cdef int i = 0, body = m, t = 0, h
+    # Py_ssize_t: i + cm must not overflow an int for m near INT_MAX
+    cdef Py_ssize_t i = 0, body = m
+    cdef int t = 0, h
     if ta == c'N' and tb == c'N' and k >= 32:
         t = m % 16
         if 1 <= t <= 8 and m >= (16 + t if t >= 2 else 33):
@@ -143,7 +145,7 @@ cdef void _pieces(char ta, char tb, int m, int n, int k, float alpha, const floa
     elif m > cm and m % cm == 1:        # no one-row piece: two halves
         body = m - cm - 1
     while i < body:
-        _piece(ta, tb, min(cm, body - i), n, k, alpha, A, lda, B, ldb, beta, C, ldc, i, cn)
+        _piece(ta, tb, <int>min(cm, body - i), n, k, alpha, A, lda, B, ldb, beta, C, ldc, i, cn)
         i += cm
     if body == m:
         return
@@ -156,18 +158,19 @@ cdef void _pieces(char ta, char tb, int m, int n, int k, float alpha, const floa
         for h in range(3):
             _piece(ta, tb, 11, n, k, alpha, A, lda, B, ldb, beta, C, ldc, body + 11 * h, cn)
     else:
-        h = (m - body) // 2
+        h = <int>((m - body) // 2)
         _piece(ta, tb, h, n, k, alpha, A, lda, B, ldb, beta, C, ldc, body, cn)
-        _piece(ta, tb, m - body - h, n, k, alpha, A, lda, B, ldb, beta, C, ldc, body + h, cn)
+        _piece(ta, tb, <int>(m - body - h), n, k, alpha, A, lda, B, ldb, beta, C, ldc, body + h,
+               cn)
 
 
 cdef inline void _piece(char ta, char tb, int m, int n, int k, float alpha, const float* A,
                         int lda, const float* B, int ldb, float beta, float* C,
-                        int ldc, int i, int cn) noexcept nogil:
+                        int ldc, Py_ssize_t i, int cn) noexcept nogil:
     # rows i..i+m, in column pieces of cn, straight to sgemm (a one-row or
     # one-column call is not a GEMV here: the small kernel sums it like the others)
     cdef int j = 0, nn
-    cdef const float* a = A + (i if ta == c'N' else <Py_ssize_t>i * lda)
+    cdef const float* a = A + (i if ta == c'N' else i * lda)
     while j < n:
         nn = _next_cols(n - j, cn)
         sgemm(&ta, &tb, &m, &nn, &k, &alpha, <float*>a, &lda,

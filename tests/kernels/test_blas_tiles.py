@@ -132,3 +132,36 @@ def test_gemm_into_rejects_bad_arguments():
         assert np.array_equal(c, np.full(4, 0.5, np.float32))
     assert _blas.tile_shape("N", "N", 10, 0) is None
     assert _blas.tile_shape("N", "N", 0, 10) is None    # (divided by N before)
+
+
+# The shapes where _pieces takes its special turns, named (the hypothesis tests
+# above meet them only by chance): (op, m, n, k, beta)
+EDGES = ([(("N", "N"), m, 50, 300, 0.0) for m in range(33, 66)] +        # whole batches
+         [(("T", "N"), m, 150, 784, 0.0) for m in range(33, 40)] +
+         [(("N", "T"), m, 150, 100, 1.0) for m in range(33, 40)] +
+         [(("N", "N"), 97, 105, 300, 1.0),       # n = cn + 1: two half pieces
+          (("T", "N"), 70, 33, 784, 0.0),
+          (("N", "N"), 200, 20, 2048, 0.0),      # k at TILE_MAX_K: 8-column pieces
+          (("N", "N"), 2497, 50, 8, 1.0),        # k < 32, m = cm + 1: two half pieces
+          (("N", "T"), 513, 150, 100, 0.0)] +    # m = 8 cm + 1
+         [(("T", "N"), m, 37, 256, 0.0) for m in range(4, 8)])   # TN's last 4 rows again
+
+
+@pytest.mark.parametrize("op, m, n, k, beta", EDGES)
+def test_edge_shapes(op, m, n, k, beta):
+    ta, tb = op
+    assert _blas.tile_shape(ta, tb, n, k, beta == 0) is not None
+    old = _blas.set_small_tiles(True)
+    try:
+        got, want = _gemm(ta, tb, m, n, k, 1.0, beta, np.float32, m * 7 + n)
+        np.testing.assert_allclose(got, want, rtol=1e-5 * np.sqrt(k), atol=4e-5 * np.sqrt(k))
+        if m >= 33:      # the same rows inside a bigger batch, at an odd offset
+            rng = np.random.default_rng(m)
+            X = rng.standard_normal((m + 37, k)).astype(np.float32)
+            W = rng.standard_normal((k, n)).astype(np.float32)
+            C0 = rng.standard_normal((m + 37, n)).astype(np.float32)
+            big = _product(ta, tb, X, W, beta, C0)
+            alone = _product(ta, tb, X[5:5 + m], W, beta, C0[5:5 + m])
+            assert np.array_equal(alone, big[5:5 + m])
+    finally:
+        _blas.set_small_tiles(old)
