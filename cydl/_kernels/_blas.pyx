@@ -59,8 +59,8 @@ cdef enum:
     # A^T B^T, and for A^T B also M*N <= 1200 and K >= 32
     SMALL_MNK = 1000000
     SMALL_TN_MN = 1200
-    # pieces at least this many rows tall, where the columns allow (1 thread:
-    # 32, 64 and 128 gave the same times within 3 %, but 128 at K 512-784)
+    # pieces at least this many rows tall, where the columns allow (1 thread, the
+    # MLP's shapes: 64 within 3 % of 32, 128 up to 8 % slower at K 512-784)
     TILE_MIN_ROWS = 32
     # A^T B pieces are slower than one packed call below this K (measured: K 32
     # 0.8x, 64 1.0x, 128 1.2x); past TILE_MAX_K pieces get too thin to pay
