@@ -135,11 +135,13 @@ cdef void _pieces(char ta, char tb, int m, int n, int k, float alpha, const floa
     get the same values). The A B^T kernel has one order."""
     # Py_ssize_t: i + cm must not overflow an int for m near INT_MAX
     cdef Py_ssize_t i = 0, body = m
-    cdef int t = 0, h
-    if ta == c'N' and tb == c'N' and k >= 32:
+    cdef int t = 0, h, end
+    cdef bint dot_tail = ta == c'N' and tb == c'N' and k >= 32     # AB's other order
+    if dot_tail:
         t = m % 16
-        if 1 <= t <= 8 and m >= (16 + t if t >= 2 else 33):
-            body = m - (16 + t if t >= 2 else 33)
+        end = 16 + t if t >= 2 else 33
+        if 1 <= t <= 8 and m >= end:
+            body = m - end
     elif ta == c'T':
         if m % 4 and m >= 4:
             body = m - m % 4
@@ -152,10 +154,10 @@ cdef void _pieces(char ta, char tb, int m, int n, int k, float alpha, const floa
         return
     if ta == c'T':
         _piece(ta, tb, 4, n, k, alpha, A, lda, B, ldb, beta, C, ldc, m - 4, cn)
-    elif ta == c'N' and tb == c'N' and k >= 32 and t >= 2:
+    elif dot_tail and t >= 2:
         _piece(ta, tb, 9, n, k, alpha, A, lda, B, ldb, beta, C, ldc, body, cn)
         _piece(ta, tb, 7 + t, n, k, alpha, A, lda, B, ldb, beta, C, ldc, body + 9, cn)
-    elif ta == c'N' and tb == c'N' and k >= 32:
+    elif dot_tail:
         for h in range(3):
             _piece(ta, tb, 11, n, k, alpha, A, lda, B, ldb, beta, C, ldc, body + 11 * h, cn)
     else:
