@@ -5,6 +5,8 @@ cdef enum:
     GEMM_MIN_WORK = 40000
     # Column blocks handed to threads start on multiples of this.
     COL_ALIGN = 8
+    # Interleaved partial sums of a column sum (bias_grad_cols).
+    SUM_LANES = 16
 
 cdef void dense_forward_cols(int act, floating alpha, Py_ssize_t B, Py_ssize_t n_in,
                              const floating* X, Py_ssize_t ldx, char xt,

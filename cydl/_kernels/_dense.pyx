@@ -79,16 +79,34 @@ cdef void dense_weight_grad_rows(Py_ssize_t B, Py_ssize_t n_out,
 
 cdef void bias_grad_cols(Py_ssize_t B, const floating* dZ, Py_ssize_t lddz, floating* db,
                          Py_ssize_t c0, Py_ssize_t c1, floating beta) noexcept nogil:
-    """db[c] = sum_r dZ[r, c] + beta db[c] for c in [c0, c1)."""
-    cdef Py_ssize_t r, c
-    cdef floating s
+    """db[c] = sum_r dZ[r, c] + beta db[c] for c in [c0, c1).
+
+    Each column is summed in SUM_LANES interleaved partial sums (lane j takes rows
+    j, j + SUM_LANES, ...) added up in a fixed tree at the end. One running sum is
+    a chain of dependent adds, 3-4 cycles each: at batch 512 the first layer's 150
+    columns per thread took 59 us of a 3.3 ms step, 4.7 us in lanes. The order is
+    fixed by this code, not by the compiler or the SIMD width, so every build and
+    thread count gets the same bits."""
+    cdef Py_ssize_t r, c, j, w, full = B - B % SUM_LANES
+    cdef floating acc[SUM_LANES]
     cdef const floating* col
     for c in range(c0, c1):
         col = dZ + c * lddz
-        s = 0
-        for r in range(B):
-            s = s + col[r]
-        db[c] = s if beta == 0 else s + beta * db[c]
+        for j in range(SUM_LANES):
+            acc[j] = 0
+        r = 0
+        while r < full:
+            for j in range(SUM_LANES):
+                acc[j] = acc[j] + col[r + j]
+            r = r + SUM_LANES
+        for j in range(B - full):
+            acc[j] = acc[j] + col[full + j]
+        w = SUM_LANES // 2
+        while w > 0:
+            for j in range(w):
+                acc[j] = acc[j] + acc[j + w]
+            w = w // 2
+        db[c] = acc[0] if beta == 0 else acc[0] + beta * db[c]
 
 
 cdef void dense_input_grad_cols(Py_ssize_t B, Py_ssize_t n_out,
