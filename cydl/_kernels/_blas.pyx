@@ -62,13 +62,16 @@ cdef enum:
     # pieces at least this many rows tall, where the columns allow (1 thread, the
     # MLP's shapes: 64 within 3 % of 32, 128 up to 8 % slower at K 512-784)
     TILE_MIN_ROWS = 32
-    # A^T B pieces do not beat one packed call below this K (their speed over the
-    # call's, 300 x 50: K 32 0.8x, 64 1.0x, 128 1.2x); past TILE_MAX_K pieces get
-    # too thin to pay
-    TILE_TN_MIN_K = 128
+    # past TILE_MAX_K pieces get too thin to pay (TILE_TN_MIN_K: _blas.pxd)
     TILE_MAX_K = 2048
 
 cdef bint _small = False
+
+
+cdef bint tn_packs(int k) noexcept nogil:
+    """Whether a float A^T B GEMM with inner size k goes to OpenBLAS whole, packed,
+    where an A B GEMM of the same shape would run on its small kernels in pieces."""
+    return _small and k < TILE_TN_MIN_K
 
 
 def set_small_tiles(bint on):

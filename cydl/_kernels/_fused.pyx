@@ -42,9 +42,10 @@ from cydl._kernels._adapt cimport ThreadChooser, adaptive_on, forced_threads
 from cydl._kernels._parallel cimport omp_get_wtime
 from cydl._kernels._phases cimport (StepState, LayerDesc, run_step, copy_out, MAX_THREADS,
                                     cydl_barrier_init,
-                                    NODE_BN, NODE_CONCAT, MAX_OUT,
+                                    NODE_BN, NODE_CONCAT, NODE_DENSE, MAX_OUT,
                                     STAT_STRIDE, SRC_U8, SRC_F32, SRC_F64, P_GATHER, P_LOSS,
                                     P_SOFTMAX, P_NORMS, P_UPDATE, P_LAYERS)
+from cydl._kernels._parts cimport ROW_COPY_MAX_B, row_copy_ld
 import numpy as np
 
 from cydl._kernels._plan_spec import _FLOATS, _SOURCES, _check_array, _checked
@@ -191,7 +192,7 @@ cdef class Plan:
     # ------------------------------------------------------------ setup
     def ensure_batch(self, Py_ssize_t bmax):
         """Size the workspaces for batches of up to bmax rows (no-op if they fit)."""
-        cdef Py_ssize_t off = 0, n
+        cdef Py_ssize_t off = 0, n, item
         cdef int i
         cdef object dt = self._params.dtype
         self._idle()
@@ -211,12 +212,20 @@ cdef class Plan:
             off += n
             self.st.L[i].s = off          # batch statistics (BN)
             off += 2 * self.st.L[i].n_out if self.st.L[i].kind == NODE_BN else 0
+            self.st.L[i].at = -1
+            if _feeds_dense_grad(&self.st, i):
+                self.st.L[i].at = off     # moved onto a cache line below
+                off += min(bmax, ROW_COPY_MAX_B) * row_copy_ld(&self.st.L[i]) + 16
         self._ws = np.zeros(off, dt)
         self._xb = np.zeros(bmax * self.st.n_features, dt)
         self._lb = np.zeros(bmax * max(self.st.label_cols, 1), np.int32)
         self._yb = np.zeros(bmax * max(self.st.y_cols, 1), dt)
         self._swb = np.zeros(bmax, dt)
         self.st.WS = <char*><size_t>self._ws.ctypes.data
+        item = self._ws.itemsize
+        for i in range(self.st.n_layers):
+            if self.st.L[i].at >= 0:
+                self.st.L[i].at += (-(<size_t>self.st.WS + self.st.L[i].at * item) % 64) // item
         self.st.XB = <char*><size_t>self._xb.ctypes.data
         self.st.LB = <int*><size_t>self._lb.ctypes.data
         self.st.YB = <char*><size_t>self._yb.ctypes.data
@@ -569,3 +578,15 @@ cdef class Plan:
         return -1
 
 
+
+
+cdef bint _feeds_dense_grad(StepState* st, int i) noexcept:
+    """Whether Dense node i's output is the input of a trained Dense node, whose
+    weight gradient then reads a row-major copy of it (_parts.row_copy)."""
+    cdef int l
+    if st.L[i].kind != NODE_DENSE:
+        return False
+    for l in range(i + 1, st.n_layers):
+        if st.L[l].kind == NODE_DENSE and st.L[l].trainable and st.L[l].src[0] == i:
+            return True
+    return False

@@ -65,6 +65,9 @@ cdef struct LayerDesc:
     Py_ssize_t z          # pre-activation (-1: computed in place),
     Py_ssize_t d          # and gradient, each bmax x n_out
     Py_ssize_t s          # BN: the batch mean and variance (2 x n_out)
+    Py_ssize_t at         # a row-major copy of the output for its Dense readers'
+                          # weight gradient, while batches are small (-1: none;
+                          # see _parts.row_copy)
     double eps
     double momentum
     double ka             # dropout: kept units -> ka x + kb, dropped -> kc
