@@ -17,7 +17,9 @@ from cydl._kernels import _parts
 from .conftest import budget, seeds, torch_or_skip
 
 torch = torch_or_skip()
-ACTS = {"relu": torch.relu, "tanh": torch.tanh, "linear": lambda t: t}
+# activations whose derivative is exact in float32: tanh's 1 - a^2, for one, loses
+# most digits where a saturates, which would hide a small error in the copy
+ACTS = {"relu": torch.relu, "linear": lambda t: t}
 
 stacks = st.lists(st.tuples(st.sampled_from([1, 3, 8, 31, 32, 33, 70, 100]),
                             st.sampled_from(sorted(ACTS))), min_size=1, max_size=4)
