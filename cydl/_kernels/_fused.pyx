@@ -45,7 +45,7 @@ from cydl._kernels._phases cimport (StepState, LayerDesc, run_step, copy_out, MA
                                     NODE_BN, NODE_CONCAT, NODE_DENSE, MAX_OUT,
                                     STAT_STRIDE, SRC_U8, SRC_F32, SRC_F64, P_GATHER, P_LOSS,
                                     P_SOFTMAX, P_NORMS, P_UPDATE, P_LAYERS)
-from cydl._kernels._parts cimport ROW_COPY_MAX_B, row_copy_ld
+from cydl._kernels._parts cimport ROW_COPY_MAX_B, row_copy_ld, row_copies
 import numpy as np
 
 from cydl._kernels._plan_spec import _FLOATS, _SOURCES, _check_array, _checked
@@ -386,6 +386,7 @@ cdef class Plan:
         self._idle()
         self._check_rule()
         self.st.split = 2
+        self.st.row_copy = False
         self._busy = True
         with nogil:
             run_step(&self.st, 0, 0, nt, nrun, 2)
@@ -541,6 +542,7 @@ cdef class Plan:
             ch = self._chooser(mode, B)
             nrun = ch.choose(nt)
             t0 = omp_get_wtime()
+        self.st.row_copy = mode == 2 and row_copies(&self.st, B)
         self.st.split = split
         self.st.row0 = row0
         self.st.loss_rows = rows if rows > 0 else <double>B
@@ -578,11 +580,9 @@ cdef class Plan:
         return -1
 
 
-
-
 cdef bint _feeds_dense_grad(StepState* st, int i) noexcept:
     """Whether Dense node i's output is the input of a trained Dense node, whose
-    weight gradient then reads a row-major copy of it (_parts.row_copy)."""
+    weight gradient then reads a row-major copy of it (_parts.row_copies)."""
     cdef int l
     if st.L[i].kind != NODE_DENSE:
         return False

@@ -39,23 +39,30 @@ cdef enum:
 cdef bint row_copy_on() noexcept nogil
 
 
-cdef inline bint row_copy(StepState* p, LayerDesc* L, Py_ssize_t B) noexcept nogil:
-    """Whether node L's output gets a row-major copy this training step, for its Dense
-    readers' weight gradient. dW = A^T dZ reads A (column-major) transposed, and
-    below TILE_TN_MIN_K rows OpenBLAS packs that GEMM whole; A B on the copy runs
-    on its small kernels in pieces. The deep 20x100 net at batch 32: a hidden
-    layer's weight gradient and bias took 6.5-7.6 us of its 14 us backward phase;
-    with the copy the phase takes 10-12 us and the forward phase that writes the
-    copy 1 us more (4-5 us). Whole steps in one process, interleaved
-    (benchmarks/lab/switch_ab.py --switch row_copy): deep b32 1.06-1.08x (SGD, Adam), MLP b32-b96
-    1.03-1.05x."""
-    return (L.at >= 0 and B <= ROW_COPY_MAX_B and not p.is_double and tn_packs(<int>B)
+cdef inline bint row_copies(StepState* p, Py_ssize_t B) noexcept nogil:
+    """Whether a training step of B rows keeps a row-major copy of the hidden Dense
+    outputs that Dense layers read, for their weight gradient. dW = A^T dZ reads A
+    (column-major) transposed, and below TILE_TN_MIN_K rows OpenBLAS packs that GEMM
+    whole; A B on the copy runs on its small kernels in pieces. The deep 20x100 net
+    at batch 32: a hidden layer's weight gradient and bias took 6.5-7.6 us of its
+    14 us backward phase; with the copy the phase takes 10-12 us and the forward
+    phase that writes the copy 1 us more (4-5 us). Whole steps in one process,
+    interleaved (benchmarks/lab/switch_ab.py --switch row_copy): deep b32 1.04-1.11x
+    (SGD, Adam), MLP b32-b96 1.03-1.05x. Decided once per step (Plan._run), so the
+    forward phase that writes the copies and the backward that reads them agree."""
+    return (B <= ROW_COPY_MAX_B and not p.is_double and tn_packs(<int>B)
             and row_copy_on())
 
 
+cdef inline bint row_copy(StepState* p, LayerDesc* L) noexcept nogil:
+    """Whether node L has a row-major copy this step."""
+    return p.row_copy and L.at >= 0
+
+
 cdef inline Py_ssize_t row_copy_ld(LayerDesc* L) noexcept nogil:
-    """The row length of a row-major copy: whole cache lines, so that the threads
-    writing their columns of one row share no line where a split falls on one."""
+    """The row length of a row-major copy: whole cache lines, so that every row
+    starts on one and threads whose column blocks split at a multiple of 16 share
+    no line (a split at 8 mod 16 shares one per row)."""
     return (L.n_out + 15) // 16 * 16
 
 

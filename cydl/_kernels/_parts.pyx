@@ -17,14 +17,14 @@ from cydl._kernels._losses cimport loss_rows, N_STATS
 from cydl._kernels._data cimport gather_rows_span
 from cydl._kernels._optim cimport update_range
 from cydl._kernels._nodes cimport node_forward_part
+from cydl._kernels._phases cimport (StepState, LayerDesc, OutDesc, NODE_DENSE, SRC_U8,
+                                     SRC_F32, SRC_F64)
+from cydl._kernels._parts cimport (fwd_rows, dw_rows, row_copy, row_copy_ld, fwd_parts,
+                                    gather_parts, softmax_parts, dx_rows)
 
 cdef extern from "_transpose.h" nogil:
     void cydl_copy_rows_f32(const float* A, Py_ssize_t B, Py_ssize_t r0, Py_ssize_t r1,
                             Py_ssize_t c0, Py_ssize_t c1, float* AT, Py_ssize_t n)
-from cydl._kernels._phases cimport (StepState, LayerDesc, OutDesc, NODE_DENSE, SRC_U8,
-                                     SRC_F32, SRC_F64)
-from cydl._kernels._parts cimport (fwd_rows, dw_rows, row_copy, row_copy_ld, fwd_parts, gather_parts, softmax_parts,
-                                    dx_rows)
 
 
 cdef void gather_part(StepState* p, floating* P, int t, int nt, Py_ssize_t start, Py_ssize_t B,
@@ -122,7 +122,7 @@ cdef void forward_part(StepState* p, floating* P, const floating* X, int l, int 
              <floating>0, Z + sp.lo, <int>B)
         bias_act_forward(act, <floating>L.alpha, sp.hi - sp.lo, 0, L.n_out, Z + sp.lo, B,
                          P + L.b if L.b >= 0 else NULL, A + sp.lo, B)
-        if mode == 2 and row_copy(p, L, B):
+        if mode == 2 and row_copy(p, L):
             _copy_rows(A, B, sp.lo, sp.hi, 0, L.n_out, WS + L.at, row_copy_ld(L))
         return
     parts = fwd_parts(B, L, nt)
@@ -131,7 +131,7 @@ cdef void forward_part(StepState* p, floating* P, const floating* X, int l, int 
     sp = split_range(L.n_out, parts, t, COL_ALIGN)
     dense_forward_cols(act, <floating>L.alpha, B, L.n_in, x, ldx, xt, P + L.w, L.n_in,
                        P + L.b if L.b >= 0 else NULL, Z, B, A, B, sp.lo, sp.hi)
-    if mode == 2 and row_copy(p, L, B):
+    if mode == 2 and row_copy(p, L):
         _copy_rows(A, B, 0, B, sp.lo, sp.hi, WS + L.at, row_copy_ld(L))
 
 
@@ -140,7 +140,7 @@ cdef bint _row_copy = True
 
 def set_row_copy(bint on):
     """Whether small training batches keep a row-major copy of the hidden outputs
-    that Dense layers read (see row_copy in _parts.pxd); returns the previous
+    that Dense layers read (see row_copies in _parts.pxd); returns the previous
     setting. For A/B measurements and tests."""
     global _row_copy
     old = _row_copy
@@ -312,7 +312,7 @@ cdef void backward_part(StepState* p, floating* P, floating* G, const floating* 
     cdef floating beta
     if L.src[0] < 0:
         x, ldx, xt = X + p.in_off[-1 - L.src[0]], p.n_features, c'T'
-    elif row_copy(p, &p.L[L.src[0]], B):
+    elif row_copy(p, &p.L[L.src[0]]):
         x, ldx, xt = WS + p.L[L.src[0]].at, row_copy_ld(&p.L[L.src[0]]), c'T'
     else:
         x, ldx, xt = WS + p.L[L.src[0]].a, B, c'N'

@@ -67,7 +67,7 @@ cdef struct LayerDesc:
     Py_ssize_t s          # BN: the batch mean and variance (2 x n_out)
     Py_ssize_t at         # a row-major copy of the output for its Dense readers'
                           # weight gradient, while batches are small (-1: none;
-                          # see _parts.row_copy)
+                          # see _parts.row_copies)
     double eps
     double momentum
     double ka             # dropout: kept units -> ka x + kb, dropped -> kc
@@ -122,6 +122,8 @@ cdef struct StepState:
     char* YB
     char* SWB
     double* part_stats
+    bint row_copy         # this step writes and reads row-major copies (decided once
+                          # per step, in _fused.Plan._run; see _parts.row_copies)
     # the bound data
     const char* X
     int src_kind
