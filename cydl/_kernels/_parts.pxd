@@ -47,8 +47,8 @@ cdef inline bint row_copies(StepState* p, Py_ssize_t B) noexcept nogil:
     at batch 32: a hidden layer's weight gradient and bias took 6.5-7.6 us of its
     14 us backward phase; with the copy the phase takes 10-12 us and the forward
     phase that writes the copy 1 us more (4-5 us). Whole steps in one process,
-    interleaved (benchmarks/lab/switch_ab.py --switch row_copy): deep b32 1.04-1.11x
-    (SGD, Adam), MLP b32-b96 1.03-1.05x. Decided once per step (Plan._run), so the
+    interleaved (benchmarks/lab/switch_ab.py --switch row_copy): deep b32 1.06-1.11x
+    (SGD), 1.06x (Adam), MLP b32-b96 1.03-1.05x. Decided once per step (Plan._run), so the
     forward phase that writes the copies and the backward that reads them agree."""
     return (B <= ROW_COPY_MAX_B and not p.is_double and tn_packs(<int>B)
             and row_copy_on())
