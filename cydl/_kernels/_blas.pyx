@@ -2,7 +2,8 @@
 
 Every matrix in the kernels is column-major with an explicit leading dimension.
 A C-ordered (rows, cols) array is the column-major (cols x rows) matrix, so it is
-passed with the opposite transpose flag; nothing is ever copied to change order.
+passed with the opposite transpose flag; this wrapper never copies to change order
+(the fused step makes one such copy itself: _parts.row_copies).
 
 GEMMs with one output row or column go to GEMV: OpenBLAS sgemm with n == 1 is about
 10x slower than sgemv on the shapes of a dense layer.

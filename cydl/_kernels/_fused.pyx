@@ -213,7 +213,7 @@ cdef class Plan:
             self.st.L[i].s = off          # batch statistics (BN)
             off += 2 * self.st.L[i].n_out if self.st.L[i].kind == NODE_BN else 0
             self.st.L[i].at = -1
-            if _feeds_dense_grad(&self.st, i):
+            if not self.st.is_double and _feeds_dense_grad(&self.st, i):   # float32 only
                 self.st.L[i].at = off     # moved onto a cache line below
                 off += min(bmax, ROW_COPY_MAX_B) * row_copy_ld(&self.st.L[i]) + 16
         self._ws = np.zeros(off, dt)
