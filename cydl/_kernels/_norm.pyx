@@ -21,45 +21,20 @@ cdef enum:
     BN_BLOCK = 16
 
 
-cdef void _stats_contiguous(Py_ssize_t rows, Py_ssize_t c0, Py_ssize_t c1,
-                            const floating* X, Py_ssize_t sc, floating* mean,
-                            floating* var) noexcept nogil:
-    # one column at a time: side by side, contiguous columns measured slower (their
-    # streams outnumber what the hardware prefetcher follows, and the sums spill)
-    cdef Py_ssize_t r, c
-    cdef const floating* xc
-    cdef double s, d, m
-    for c in range(c0, c1):
-        xc = X + c * sc
-        s = 0
-        for r in range(rows):
-            s += xc[r]
-        m = s / rows
-        s = 0
-        for r in range(rows):
-            d = xc[r] - m
-            s += d * d
-        mean[c] = <floating>m
-        var[c] = <floating>(s / rows)
-
-
 cdef void bn_stats_cols(Py_ssize_t rows, Py_ssize_t c0, Py_ssize_t c1,
                         const floating* X, Py_ssize_t sr, Py_ssize_t sc,
                         floating* mean, floating* var) noexcept nogil:
     """Mean and biased variance of columns [c0, c1), in two passes (no cancellation),
     each column's sums in row order (so the same bits for any split of the columns).
-    Strided rows (row-major inputs) go BN_BLOCK columns side by side: the book's
-    ch. 11 model at batch 32, whose first layer normalizes the 784 input pixels of
-    row-major rows, spent 29-35 us in that layer's forward phase one column at a
-    time, 16-19 us so (benchmarks/lab/bn_phases.py, 2 threads)."""
+    BN_BLOCK columns go side by side. The book's ch. 11 model at batch 32 (2 threads,
+    benchmarks/lab/bn_phases.py): its first layer, over the 784 input pixels of
+    row-major rows, took 29-35 us a forward phase one column at a time, 16-19 us so;
+    the BN of the 300 column-major hidden units 20 -> 13 us (43 -> 31 at batch 128)."""
     cdef Py_ssize_t r, c = c0, j, w
     cdef const floating* xr
     cdef double s[BN_BLOCK]
     cdef double m[BN_BLOCK]
     cdef double d
-    if sr == 1:
-        _stats_contiguous(rows, c0, c1, X, sc, mean, var)
-        return
     while c < c1:
         w = min(<Py_ssize_t>BN_BLOCK, c1 - c)
         for j in range(w):
@@ -129,7 +104,9 @@ cdef void bn_backward_cols(Py_ssize_t rows, Py_ssize_t c0, Py_ssize_t c1,
     c_end = c0
     for c in range(c0, c1):
         if c == c_end and sr != 1:
-            # the sums of the next BN_BLOCK columns side by side (see bn_stats_cols)
+            # the sums of the next BN_BLOCK strided columns side by side (see
+            # bn_stats_cols): the book's model's input BN backward phase 65.6 -> 63.7 us
+            # at batch 32, 113 -> 108 at 128 (medians, in-process A/B)
             w = min(<Py_ssize_t>BN_BLOCK, c1 - c)
             c_end = c + w
             for j in range(w):
@@ -149,7 +126,10 @@ cdef void bn_backward_cols(Py_ssize_t rows, Py_ssize_t c0, Py_ssize_t c1,
         if sr != 1:
             sg = bsg[c - (c_end - w)]
             sgx = bsgx[c - (c_end - w)]
-        else:       # a contiguous column: on its own (see _stats_contiguous)
+        else:
+            # a contiguous column on its own: side by side, the backward's two sums
+            # measured slower on the book's model (the BN of 300 hidden units 20 ->
+            # 21 us at batch 32, 42 -> 48 at 128), unlike the forward's
             sg = 0
             sgx = 0
             for r in range(rows):
