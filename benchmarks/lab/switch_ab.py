@@ -4,9 +4,7 @@ interleaved:
 * `tiles`: float GEMMs cut into pieces for OpenBLAS's small-matrix kernels, against
   whole GEMMs (cydl/_kernels/_blas.pyx);
 * `row_copy`: small batches' row-major copies of hidden outputs for the weight
-  gradient, against A^T B on the column-major outputs (row_copy, _parts.pxd);
-* `steal`: a large dense layer's forward in row blocks that either thread may claim,
-  against a fixed split (_parts._forward_blocks).
+  gradient, against A^T B on the column-major outputs (row_copy, _parts.pxd).
 
     python benchmarks/lab/switch_ab.py [--switch tiles] [--net mlp] [--batch 32]
                                        [--opt sgd] [--rounds 6]
@@ -33,7 +31,7 @@ from _workload import N_SAMPLES, NETS, data  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--switch", default="tiles", choices=["tiles", "row_copy", "steal"])
+    ap.add_argument("--switch", default="tiles", choices=["tiles", "row_copy"])
     ap.add_argument("--net", default="mlp", choices=sorted(NETS))
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--opt", default="sgd", choices=["sgd", "adam"])
@@ -43,8 +41,7 @@ def main():
     import cydl
     from cydl import layers
     from cydl._kernels import _blas, _parts
-    switch = {"tiles": _blas.set_small_tiles, "row_copy": _parts.set_row_copy,
-              "steal": _parts.set_steal}[a.switch]
+    switch = _blas.set_small_tiles if a.switch == "tiles" else _parts.set_row_copy
     cydl.set_num_threads(a.threads)
     sizes = NETS[a.net]
     x, y = data(a.net)

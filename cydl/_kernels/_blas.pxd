@@ -11,4 +11,3 @@ cdef void gemm(char ta, char tb, int m, int n, int k, floating alpha,
 cdef int blas_pin() noexcept nogil
 cdef void blas_unpin(int old) noexcept nogil
 cdef bint tn_packs(int k) noexcept nogil
-cdef bint gemm_tiled(char ta, char tb, int k, bint beta0) noexcept nogil

@@ -75,14 +75,6 @@ cdef bint tn_packs(int k) noexcept nogil:
     return _small and k < TILE_TN_MIN_K
 
 
-cdef bint gemm_tiled(char ta, char tb, int k, bint beta0) noexcept nogil:
-    """Whether a float GEMM of inner size k (and at least 2 x 8 outputs) goes to the
-    small kernels in pieces: then a block of >= 33 rows gets the same bits as the
-    same rows inside a taller call (see _pieces)."""
-    cdef int cm, cn
-    return _small and _tiles(ta, tb, 8, k, beta0, &cm, &cn)
-
-
 def set_small_tiles(bint on):
     """Whether float GEMMs are cut into pieces that OpenBLAS runs on its small-matrix
     kernels. cydl turns it on where OpenBLAS has them (cydl._ops._blas_threads);

@@ -7,7 +7,7 @@ How a phase is cut into parts (rows or units) is in _parts.pxd.
 from cython cimport floating
 from libc.string cimport memset, memcpy
 from cydl._kernels._parallel cimport Span, split_range, parts_for, cydl_prefetch
-from cydl._kernels._blas cimport gemm, gemm_tiled
+from cydl._kernels._blas cimport gemm
 from cydl._kernels._activations cimport (bias_act_forward, act_backward, softmax_rows,
                                          softmax_backward_rows, ACT_SOFTMAX, ACT_LINEAR)
 from cydl._kernels._dense cimport (dense_forward_cols, dense_weight_grad_cols,
@@ -18,19 +18,9 @@ from cydl._kernels._data cimport gather_rows_span
 from cydl._kernels._optim cimport update_range
 from cydl._kernels._nodes cimport node_forward_part
 from cydl._kernels._phases cimport (StepState, LayerDesc, OutDesc, NODE_DENSE, SRC_U8,
-                                     SRC_F32, SRC_F64, MAX_CLAIM)
+                                     SRC_F32, SRC_F64)
 from cydl._kernels._parts cimport (fwd_rows, dw_rows, row_copy, row_copy_ld, fwd_parts,
                                     gather_parts, softmax_parts, dx_rows)
-
-cdef extern from *:
-    """
-    /* the next block index of a part; the phase's barrier orders the blocks' writes */
-    static inline int cydl_claim_next(int* c) {
-        return __atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
-    }
-    """
-    int cydl_claim_next(int* c) nogil
-
 
 cdef extern from "_transpose.h" nogil:
     void cydl_copy_rows_f32(const float* A, Py_ssize_t B, Py_ssize_t r0, Py_ssize_t r1,
@@ -138,92 +128,11 @@ cdef void forward_part(StepState* p, floating* P, const floating* X, int l, int 
     parts = fwd_parts(B, L, nt)
     if t >= parts:
         return
-    if shared_blocks(p, L, B, parts, xt, mode):
-        _forward_blocks(p, P, x, ldx, xt, l, t, parts, B, act, Z, A, mode)
-        return
     sp = split_range(L.n_out, parts, t, COL_ALIGN)
     dense_forward_cols(act, <floating>L.alpha, B, L.n_in, x, ldx, xt, P + L.w, L.n_in,
                        P + L.b if L.b >= 0 else NULL, Z, B, A, B, sp.lo, sp.hi)
     if mode == 2 and row_copy(p, L):
         _copy_rows(A, B, 0, B, sp.lo, sp.hi, WS + L.at, row_copy_ld(L))
-
-
-cdef enum:
-    # rows of a shared-out block at least (>= 33, so that its bits do not depend on
-    # where it sits) and a multiple of 16
-    BLOCK_ROWS = 48
-
-cdef bint _steal = True
-# multiply-adds of a shared-out block at least: below, a block's own cost (one more
-# GEMM call, W read again) is not worth the balance (the 300 x 100 layer in 48-row
-# blocks: its forward phase 189 -> 216 us at batch 512)
-cdef double _block_work = 4e6
-
-
-def set_steal(bint on, double min_work=4e6):
-    """Whether the parts of a large dense layer's training forward share out their
-    row blocks (_forward_blocks), and the least work (multiply-adds) of a block;
-    returns the previous (on, min_work). For A/B measurements and tests (min_work 0:
-    every layer that has two blocks of BLOCK_ROWS rows)."""
-    global _steal, _block_work
-    if not min_work >= 0:
-        raise ValueError(f"min_work must be >= 0. Received: min_work={min_work}")
-    old = (_steal, _block_work)
-    _steal, _block_work = on, min_work
-    return old
-
-
-cdef inline Py_ssize_t _block_rows(double row_work) noexcept nogil:
-    """Rows of a shared-out block whose rows cost row_work multiply-adds each."""
-    cdef Py_ssize_t r = <Py_ssize_t>(_block_work / row_work) + 1
-    r = (r + 15) // 16 * 16
-    return r if r > BLOCK_ROWS else BLOCK_ROWS
-
-
-cdef inline bint shared_blocks(StepState* p, LayerDesc* L, Py_ssize_t B, int parts,
-                               char xt, int mode) noexcept nogil:
-    return (_steal and mode == 2 and not p.is_double and parts > 1 and parts <= MAX_CLAIM
-            and B >= 2 * _block_rows(<double>L.n_in * L.n_out / parts)
-            and gemm_tiled(xt, c'N', L.n_in, True))
-
-
-cdef void _forward_blocks(StepState* p, floating* P, const floating* x, Py_ssize_t ldx,
-                          char xt, int l, int t, int parts, Py_ssize_t B, int act,
-                          floating* Z, floating* A, int mode) noexcept nogil:
-    """Part t's columns of layer l, a block of rows at a time, each block claimed from
-    the part's counter, which any thread may draw from: a thread that is done with
-    its own part takes the blocks that another has not reached yet. The cores of a
-    shared VM do not keep one speed: on the development VM an FMA loop on each core
-    ran at 52 GFLOP/s or at 29-35 for seconds at a time, each core on its own, and a
-    fixed split waits for the slower one at every barrier. With a competing process
-    on one CPU, the 784 x 300 layer's forward phase at batch 512 took 1335 us so
-    against 1688 split fixed; undisturbed, whole steps in-process (switch_ab.py
-    --switch steal, 14 rounds): b512 Adam 1.046x, SGD 1.024x, b128 Adam 1.040x, SGD
-    0.987x. A block of >= 33 rows gets the same bits wherever it sits
-    (_blas._pieces), so the result does not depend on which thread took which."""
-    cdef LayerDesc* L = &p.L[l]
-    cdef int* claim = &p.claim[l % 2][0]
-    cdef Py_ssize_t rb = _block_rows(<double>L.n_in * L.n_out / parts)
-    cdef Py_ssize_t nb = B // rb, i, r0, r1
-    cdef int q, k
-    cdef Span sp
-    cdef floating* WS = <floating*>p.WS
-    # own part first, then the others' (from the next one on, so thieves spread out)
-    for k in range(parts):
-        q = (t + k) % parts
-        sp = split_range(L.n_out, parts, q, COL_ALIGN)
-        while True:
-            i = cydl_claim_next(&claim[q])
-            if i >= nb:
-                break
-            r0 = i * rb
-            r1 = B if i == nb - 1 else r0 + rb       # the last takes the rest
-            dense_forward_cols(act, <floating>L.alpha, r1 - r0, L.n_in,
-                               x + (r0 * ldx if xt == c'T' else r0), ldx, xt, P + L.w,
-                               L.n_in, P + L.b if L.b >= 0 else NULL, Z + r0, B, A + r0, B,
-                               sp.lo, sp.hi)
-            if mode == 2 and row_copy(p, L):
-                _copy_rows(A, B, r0, r1, sp.lo, sp.hi, WS + L.at, row_copy_ld(L))
 
 
 cdef bint _row_copy = True

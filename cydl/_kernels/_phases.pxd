@@ -3,7 +3,6 @@ from cydl._kernels._optim cimport RuleData
 
 cdef enum:
     MAX_THREADS = 256
-    MAX_CLAIM = 16        # parts whose row blocks are shared out (_parts.forward_part)
     STAT_STRIDE = 8       # doubles per thread and output group: one cache line
     MAX_SRC = 8           # inputs of one node (merge layers), and model inputs
     MAX_OUT = 8           # model outputs
@@ -142,10 +141,6 @@ cdef struct StepState:
     Py_ssize_t n_trainable
     # the barrier between phases (a cache line of its own)
     cydl_barrier_t* bar
-    # row blocks of each part of a forward phase that any thread may claim
-    # (_parts._forward_blocks): two banks, the phases alternating, the next one
-    # zeroed by thread 0 during the current one (both zeroed before a step)
-    int claim[2][MAX_CLAIM]
     # optional per-phase timing
     bint profiling
     double* prof

@@ -19,7 +19,6 @@ from cydl._kernels._parts cimport (gather_part, prefetch_next, forward_part, sof
                                    loss_part, activity_part, accum_act_part, backward_part,
                                    update_layer_part, update_part, fwd_parts, dw_rows,
                                    rows_in_place, gather_parts, softmax_parts)
-from libc.string cimport memset
 import os
 
 from cydl._kernels import SPIN as _SPIN
@@ -150,7 +149,6 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
         node_keys(p)
     if c.update:
         reset_penalty(p.rule, nt)     # each part sums the penalty of what it updates
-    memset(&p.claim[0][0], 0, sizeof(p.claim))
     if nrun == 1:
         _step_thread(&c, P, 0)
     elif mode == 0 and cydl_team_claim(nrun):
@@ -197,8 +195,6 @@ cdef void _step_thread(StepCall* c, floating* P, int tid) noexcept nogil:
         _sync(p, nrun)
         t0 = _tick(p, tid, P_GATHER, t0)
     for l in range(p.n_layers if compute else 0):
-        if tid == 0:        # the next forward phase's row-block counters (after _sync)
-            memset(&p.claim[(l + 1) % 2][0], 0, MAX_CLAIM * sizeof(int))
         v = tid
         while v < nt:
             forward_part(p, P, X, l, v, nt, B, mode)
