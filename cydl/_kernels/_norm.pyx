@@ -91,7 +91,7 @@ cdef void bn_backward_cols(Py_ssize_t rows, Py_ssize_t c0, Py_ssize_t c1,
     With batch statistics the mean and variance depend on X, which adds the two
     projection terms: dx = gamma invstd (g - mean(g) - xhat mean(g xhat)).
     """
-    cdef Py_ssize_t r, c, c_end, j, w
+    cdef Py_ssize_t r, c, j, w = 0, c_end = c0
     cdef const floating* gcol
     cdef const floating* xc
     cdef const floating* gr_
@@ -101,7 +101,6 @@ cdef void bn_backward_cols(Py_ssize_t rows, Py_ssize_t c0, Py_ssize_t c1,
     cdef double bsg[BN_BLOCK]
     cdef double bsgx[BN_BLOCK]
     cdef double bm[BN_BLOCK]
-    c_end = c0
     for c in range(c0, c1):
         if c == c_end and sr != 1:
             # the sums of the next BN_BLOCK strided columns side by side (see

@@ -1,10 +1,11 @@
 """Batch normalization's column sums (cydl/_kernels/_norm.pyx) against float64 sums
 taken row by row in NumPy (np.cumsum is sequential, unlike np.sum's pairwise order).
 
-Strided rows (row-major inputs, the book's BatchNormalization on the input pixels)
-are summed 16 columns side by side; contiguous columns one at a time. Either way each
-column's sums run over the rows in order, so the statistics and gradients must match
-the sequential float64 sums to the last float32 bit in the cases drawn here, and must
+The statistics are summed 16 columns side by side, and so are the backward's sums
+of strided rows (row-major inputs: the book's BatchNormalization on the input
+pixels); the backward sums a contiguous column on its own. Either way each column's
+sums run over the rows in order, so the statistics and gradients must match the
+sequential float64 sums to the last float32 bit in the cases drawn here, and must
 not depend on the thread count or on where a column sits in its block.
 """
 import numpy as np
