@@ -23,6 +23,17 @@ _info = {"bound": False, "config": "unknown BLAS (thread count not controlled)",
          "core": None, "small_tiles": False}
 
 
+def rows_exact():
+    """Whether a GEMM row's result has the same bits whatever other rows share its
+    call. True for the OpenBLAS cores with small-matrix kernels (SkylakeX and those
+    that reuse its kernels: cydl feeds those in pieces that keep it, and their packed
+    kernels have it too). Not for its Haswell and Zen kernels (an AMD EPYC Zen 3
+    here): a row's result moves by rounding with its place in the call and the
+    call's size, so there inference row blocks and the threads' row parts agree
+    with a whole batch to rounding, not bit for bit (tests/test_blocks.py)."""
+    return bind()["small_tiles"]
+
+
 def _lookup(lib, names):
     for name in names:
         try:

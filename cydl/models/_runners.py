@@ -30,11 +30,13 @@ from cydl.regularizers import penalty_factors
 # statistics, dropout and noise are off), so a big batch runs as row blocks of
 # bounded work, with the interpreter (and its signal handlers) between them.
 #
-# The outputs stay bit for bit those of the whole batch: each row of a GEMM is
-# computed the same way whatever the number of rows in the call, as long as the
-# call is not so small that BLAS takes another kernel (OpenBLAS' small-matrix path
-# below M*N*K = 1e6; tests/test_blocks.py checks it), and is not a GEMV (one
-# column): see block_rows.
+# Where the BLAS computes each row of a GEMM the same way whatever the number of
+# rows in the call (OpenBLAS's SkylakeX-family kernels: _blas_threads.rows_exact),
+# the outputs stay bit for bit those of the whole batch, as long as the call is not
+# so small that BLAS takes another kernel (OpenBLAS' small-matrix path below
+# M*N*K = 1e6; tests/test_blocks.py checks it), and is not a GEMV (one column): see
+# block_rows. OpenBLAS's Haswell and Zen kernels round a row differently with its
+# place in the call: there blocks agree with the whole batch to rounding.
 # Hence blocks are never small: enough rows that every per-thread GEMM stays well
 # above that size, and the last block of a batch takes the remainder (between one
 # and two blocks) instead of a short tail.
