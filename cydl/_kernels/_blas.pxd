@@ -11,3 +11,4 @@ cdef void gemm(char ta, char tb, int m, int n, int k, floating alpha,
 cdef int blas_pin() noexcept nogil
 cdef void blas_unpin(int old) noexcept nogil
 cdef bint tn_packs(int k) noexcept nogil
+cdef bint gemm_packs(char ta, char tb, int n, int k, bint beta0) noexcept nogil

@@ -75,6 +75,13 @@ cdef bint tn_packs(int k) noexcept nogil:
     return _small and k < TILE_TN_MIN_K
 
 
+cdef bint gemm_packs(char ta, char tb, int n, int k, bint beta0) noexcept nogil:
+    """Whether a float GEMM with N columns and inner size K goes to OpenBLAS whole,
+    which packs both operands (not in pieces for its small kernels)."""
+    cdef int cm, cn
+    return not (_small and _tiles(ta, tb, n, k, beta0, &cm, &cn))
+
+
 def set_small_tiles(bint on):
     """Whether float GEMMs are cut into pieces that OpenBLAS runs on its small-matrix
     kernels. cydl turns it on where OpenBLAS has them (cydl._ops._blas_threads);

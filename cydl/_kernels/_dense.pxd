@@ -33,7 +33,8 @@ cdef void dense_weight_grad_rows(Py_ssize_t B, Py_ssize_t n_out,
                                  const floating* X, Py_ssize_t ldx, char xt,
                                  const floating* dZ, Py_ssize_t lddz,
                                  floating* dW, Py_ssize_t ldw,
-                                 Py_ssize_t i0, Py_ssize_t i1, floating beta) noexcept nogil
+                                 Py_ssize_t i0, Py_ssize_t i1, floating beta,
+                                 floating alpha=*) noexcept nogil
 
 cdef void bias_grad_cols(Py_ssize_t B, const floating* dZ, Py_ssize_t lddz, floating* db,
                          Py_ssize_t c0, Py_ssize_t c1, floating beta) noexcept nogil

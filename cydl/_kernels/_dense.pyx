@@ -65,15 +65,16 @@ cdef void dense_weight_grad_rows(Py_ssize_t B, Py_ssize_t n_out,
                                  const floating* X, Py_ssize_t ldx, char xt,
                                  const floating* dZ, Py_ssize_t lddz,
                                  floating* dW, Py_ssize_t ldw,
-                                 Py_ssize_t i0, Py_ssize_t i1, floating beta) noexcept nogil:
+                                 Py_ssize_t i0, Py_ssize_t i1, floating beta,
+                                 floating alpha=1) noexcept nogil:
     """dW[i0:i1, :] = X[:, i0:i1]^T dZ + beta dW[i0:i1, :] (rows of dW: input units)."""
     if i1 <= i0:
         return
     if xt == c'N':      # X column-major (B x n_in): its columns i0..i1
-        gemm(c'T', c'N', <int>(i1 - i0), <int>n_out, <int>B, <floating>1, X + i0 * ldx,
+        gemm(c'T', c'N', <int>(i1 - i0), <int>n_out, <int>B, alpha, X + i0 * ldx,
              <int>ldx, dZ, <int>lddz, beta, dW + i0, <int>ldw)
     else:               # X row-major: the column-major (n_in x B) matrix's rows i0..i1
-        gemm(c'N', c'N', <int>(i1 - i0), <int>n_out, <int>B, <floating>1, X + i0,
+        gemm(c'N', c'N', <int>(i1 - i0), <int>n_out, <int>B, alpha, X + i0,
              <int>ldx, dZ, <int>lddz, beta, dW + i0, <int>ldw)
 
 

@@ -2,25 +2,53 @@ from cython cimport floating
 from cydl._kernels._phases cimport StepState, LayerDesc, SRC_F32, SRC_F64
 from cydl._kernels._parallel cimport parts_for
 from cydl._kernels._dense cimport GEMM_MIN_WORK, COL_ALIGN
-from cydl._kernels._blas cimport TILE_TN_MIN_K, tn_packs
+from cydl._kernels._blas cimport TILE_TN_MIN_K, tn_packs, gemm_packs
 
 # Which dimension of each GEMM the threads split. Splitting the units (columns)
 # gives each thread its own block of W in every phase, which is what the cache
-# wants; a row split makes every thread pack all of W. Measured on the 2-core
-# development machine, a row split of the large layers ranged from 6% faster to
-# 19% slower from one run to the next, so units are split unless a layer is too
-# narrow to share out in 8-column blocks (e.g. a 10-class output layer).
+# wants, and is the rule where cydl cuts GEMMs into OpenBLAS's small-kernel pieces
+# (on the AVX-512 development machine a row split of the large layers ranged from 6%
+# faster to 19% slower from one run to the next). Where OpenBLAS packs a GEMM, every
+# thread packs whole the operand that the split does not cut: the layer's input for
+# a unit split, W (forward) or dZ (weight gradient) for a row split. So rows go to
+# the threads where that makes the whole operand the smaller one (row_splits). A
+# layer too narrow to share out in 8-column blocks (a 10-class output) splits rows.
 cdef enum:
     NARROW = 4 * COL_ALIGN
     GEMV_MIN_WORK = 8192     # multiply-adds of a one-row layer worth a thread
+    # a packed row split pays from here (in-process A/B on the 2-core Zen 3 VM,
+    # benchmarks/lab/switch_ab.py --switch row_split: b64 0.996x, b256 1.02x, b512 1.08x)
+    ROW_SPLIT_MIN_B = 64
+
+
+cdef bint row_splits_on() noexcept nogil
 
 
 cdef inline bint fwd_rows(Py_ssize_t B, LayerDesc* L) noexcept nogil:
-    return L.n_out < NARROW and B >= NARROW
+    """Whether threads split a dense layer's forward by rows: a narrow layer, or a
+    packed GEMM whose W (n_in x n_out) is smaller than its input (B x n_in)."""
+    if B < NARROW:
+        return False
+    if L.n_out < NARROW:
+        return True
+    return (B >= ROW_SPLIT_MIN_B and L.n_out < B and row_splits_on() and
+            gemm_packs(c'T' if L.src[0] < 0 else c'N', c'N', <int>L.n_out, <int>L.n_in, True))
 
 
-cdef inline bint dw_rows(Py_ssize_t B, LayerDesc* L) noexcept nogil:
-    return L.n_out < NARROW and L.n_in >= NARROW
+cdef inline bint dw_rows(Py_ssize_t B, LayerDesc* L, bint fold) noexcept nogil:
+    """Whether threads split a dense layer's weight gradient by rows (input units): a
+    narrow layer, or plain SGD's folded update (W += -lr X^T dZ) as a packed GEMM
+    whose dZ (B x n_out) is smaller than its X (B x n_in). Another optimizer then
+    updates W in pieces of every column, strided streams of the moments: at batch 128
+    Adam's step took 1.07x the time, so only the fold splits rows."""
+    if L.n_in < NARROW:
+        return False
+    if L.n_out < NARROW:
+        return True
+    # X^T dZ reads X row-major (A B) or column-major (A^T B): both must pack
+    return (fold and B >= ROW_SPLIT_MIN_B and L.n_out < L.n_in and row_splits_on() and
+            gemm_packs(c'N', c'N', <int>L.n_out, <int>B, False) and
+            gemm_packs(c'T', c'N', <int>L.n_out, <int>B, False))
 
 
 cdef inline int fwd_parts(Py_ssize_t B, LayerDesc* L, int nt) noexcept nogil:

@@ -135,6 +135,23 @@ cdef void forward_part(StepState* p, floating* P, const floating* X, int l, int 
         _copy_rows(A, B, 0, B, sp.lo, sp.hi, WS + L.at, row_copy_ld(L))
 
 
+cdef bint _row_splits = True
+
+
+def set_row_splits(bint on):
+    """Whether packed GEMMs of large batches may split rows between threads where
+    that packs less (fwd_rows and dw_rows in _parts.pxd); returns the previous
+    setting. For A/B measurements and tests."""
+    global _row_splits
+    old = _row_splits
+    _row_splits = on
+    return old
+
+
+cdef bint row_splits_on() noexcept nogil:
+    return _row_splits
+
+
 cdef bint _row_copy = True
 
 
@@ -316,12 +333,17 @@ cdef void backward_part(StepState* p, floating* P, floating* G, const floating* 
         x, ldx, xt = WS + p.L[L.src[0]].at, row_copy_ld(&p.L[L.src[0]]), c'T'
     else:
         x, ldx, xt = WS + p.L[L.src[0]].a, B, c'N'
-    if L.trainable and dw_rows(B, L):     # (never folded: see _step)
+    if L.trainable and dw_rows(B, L, fold):
         parts = parts_for(work, GEMM_MIN_WORK, nt, L.n_in)
         if t < parts:
-            sp = split_range(L.n_in, parts, t, COL_ALIGN)
-            dense_weight_grad_rows(B, L.n_out, x, ldx, xt, dZ, B, G + L.w, L.n_in,
-                                   sp.lo, sp.hi, 0)
+            # 16 rows: whole 64-byte lines of float32 W per thread in every column
+            sp = split_range(L.n_in, parts, t, 16)
+            if fold:
+                dense_weight_grad_rows(B, L.n_out, x, ldx, xt, dZ, B, P + L.w, L.n_in,
+                                       sp.lo, sp.hi, 1, <floating>(-p.rule.s.lr))
+            else:
+                dense_weight_grad_rows(B, L.n_out, x, ldx, xt, dZ, B, G + L.w, L.n_in,
+                                       sp.lo, sp.hi, 0, 1)
         if L.b >= 0:
             sp = split_range(L.n_out, nt, t, COL_ALIGN)
             bias_grad_cols(B, dZ, B, G + L.b, sp.lo, sp.hi, 0)
@@ -388,12 +410,12 @@ cdef void update_layer_part(StepState* p, floating* P, floating* G, int l, int t
     cdef floating* S3 = <floating*>p.S3
     if not L.trainable or L.kind != NODE_DENSE:    # other nodes update in their own part
         return
-    if dw_rows(B, L):
+    if dw_rows(B, L, folded):
         # this thread computed rows lo..hi of dW: a piece of every column
         parts = parts_for(<double>B * L.n_in * L.n_out, GEMM_MIN_WORK, nt, L.n_in)
         if t < parts:
-            sp = split_range(L.n_in, parts, t, COL_ALIGN)
-            if sp.hi > sp.lo:
+            sp = split_range(L.n_in, parts, t, 16)
+            if sp.hi > sp.lo and not folded:
                 for c in range(L.n_out):
                     col = L.w + c * L.n_in
                     update_range(p.rule, col + sp.lo, col + sp.hi, P, G, S1, S2, S3, t)

@@ -248,11 +248,9 @@ cdef void _step_thread(StepCall* c, floating* P, int tid) noexcept nogil:
                 if p.L[l].kind != NODE_DENSE:
                     node_backward_part(p, P, G, X, l, v, nt, B, eager)
                 else:
-                    backward_part(p, P, G, X, l, v, nt, B, fold and l == p.first_bwd
-                                   and not dw_rows(B, &p.L[l]))
+                    backward_part(p, P, G, X, l, v, nt, B, fold and l == p.first_bwd)
                 if eager and l == p.first_bwd:
-                    update_layer_part(p, P, G, l, v, nt, B,
-                                       fold and not dw_rows(B, &p.L[l]))
+                    update_layer_part(p, P, G, l, v, nt, B, fold)
                 v = v + nrun
             _sync(p, nrun)
             upd = l
