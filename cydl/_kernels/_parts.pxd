@@ -16,8 +16,10 @@ from cydl._kernels._blas cimport TILE_TN_MIN_K, tn_packs, gemm_packs
 cdef enum:
     NARROW = 4 * COL_ALIGN
     GEMV_MIN_WORK = 8192     # multiply-adds of a one-row layer worth a thread
-    # a packed row split pays from here (in-process A/B on the 2-core Zen 3 VM,
-    # benchmarks/lab/switch_ab.py --switch row_split: b64 0.996x, b256 1.02x, b512 1.08x)
+    # Packed row splits from here. The benchmark MLP on the 2-core Zen 3 VM, speed
+    # with them over without (benchmarks/lab/switch_ab.py --switch row_split --steps,
+    # 200 rounds, median): SGD b64 1.011x, b128 1.020x, b256 1.016x, b512 1.058x;
+    # Adam 1.000x, 1.004x, 1.011x, 1.038x; the deep 20x100 net at b128 1.007x, 0.993x
     ROW_SPLIT_MIN_B = 64
 
 
