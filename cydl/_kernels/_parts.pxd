@@ -21,6 +21,10 @@ cdef enum:
     # 200 rounds, median): SGD b64 1.011x, b128 1.020x, b256 1.016x, b512 1.058x;
     # Adam 1.000x, 1.004x, 1.011x, 1.038x; the deep 20x100 net at b128 1.007x, 0.993x
     ROW_SPLIT_MIN_B = 64
+    # The weight gradient split by rows for optimizers other than plain SGD, with
+    # the update after a barrier, against units (the same A/B, 200-300 rounds): Adam
+    # b128 0.991x, b256 1.007x, b512 1.017x and 1.023x
+    ROW_SPLIT_UPDATE_MIN_B = 256
 
 
 cdef bint row_splits_on() noexcept nogil
@@ -39,16 +43,19 @@ cdef inline bint fwd_rows(Py_ssize_t B, LayerDesc* L) noexcept nogil:
 
 cdef inline bint dw_rows(Py_ssize_t B, LayerDesc* L, bint fold) noexcept nogil:
     """Whether threads split a dense layer's weight gradient by rows (input units): a
-    narrow layer, or plain SGD's folded update (W += -lr X^T dZ) as a packed GEMM
-    whose dZ (B x n_out) is smaller than its X (B x n_in). Another optimizer then
-    updates W in pieces of every column, strided streams of the moments: at batch 128
-    Adam's step took 1.07x the time, so only the fold splits rows."""
+    narrow layer, or a packed GEMM whose dZ (B x n_out) is smaller than its X
+    (B x n_in). Plain SGD's folded update (W += -lr X^T dZ) splits so from
+    ROW_SPLIT_MIN_B rows; another optimizer from ROW_SPLIT_UPDATE_MIN_B, and then
+    updates W in column blocks after a barrier (update_deferred): in pieces of every
+    column right away, the moments' strided streams made Adam's step at b128 take
+    1.07x the time."""
     if L.n_in < NARROW:
         return False
     if L.n_out < NARROW:
         return True
     # X^T dZ reads X row-major (A B) or column-major (A^T B): both must pack
-    return (fold and B >= ROW_SPLIT_MIN_B and L.n_out < L.n_in and row_splits_on() and
+    return (B >= (ROW_SPLIT_MIN_B if fold else ROW_SPLIT_UPDATE_MIN_B) and
+            L.n_out < L.n_in and row_splits_on() and
             gemm_packs(c'N', c'N', <int>L.n_out, <int>B, False) and
             gemm_packs(c'T', c'N', <int>L.n_out, <int>B, False))
 
@@ -129,5 +136,6 @@ cdef void accum_act_part(StepState* p, int l, int t, int nt, Py_ssize_t B) noexc
 cdef void backward_part(StepState* p, floating* P, floating* G, const floating* X, int l,
                         int t, int nt, Py_ssize_t B, bint fold) noexcept nogil
 cdef void update_layer_part(StepState* p, floating* P, floating* G, int l, int t, int nt,
-                            Py_ssize_t B, bint folded) noexcept nogil
+                            Py_ssize_t B, bint folded, bint after_barrier) noexcept nogil
+cdef bint update_deferred(Py_ssize_t B, LayerDesc* L, bint fold) noexcept nogil
 cdef void update_part(StepState* p, floating* P, floating* G, int t, int nt) noexcept nogil

@@ -19,7 +19,7 @@ from cydl._kernels._optim cimport update_range
 from cydl._kernels._nodes cimport node_forward_part
 from cydl._kernels._phases cimport (StepState, LayerDesc, OutDesc, NODE_DENSE, SRC_U8,
                                      SRC_F32, SRC_F64)
-from cydl._kernels._parts cimport (fwd_rows, dw_rows, row_copy, row_copy_ld, fwd_parts,
+from cydl._kernels._parts cimport (NARROW, fwd_rows, dw_rows, row_copy, row_copy_ld, fwd_parts,
                                     gather_parts, softmax_parts, dx_rows)
 
 cdef extern from "_transpose.h" nogil:
@@ -150,6 +150,15 @@ def set_row_splits(bint on):
 
 cdef bint row_splits_on() noexcept nogil:
     return _row_splits
+
+
+cdef bint update_deferred(Py_ssize_t B, LayerDesc* L, bint fold) noexcept nogil:
+    """Whether the lowest trained layer's update waits for a phase of its own, after a
+    barrier, in column blocks: its weight gradient was split by rows (dw_rows) and is
+    not folded into W. (The layers above update at the start of the next phase, after
+    its barrier, in column blocks likewise.)"""
+    return (L.kind == NODE_DENSE and L.trainable and not fold and L.n_out >= NARROW
+            and dw_rows(B, L, False))
 
 
 cdef bint _row_copy = True
@@ -398,9 +407,11 @@ cdef void backward_part(StepState* p, floating* P, floating* G, const floating* 
 
 
 cdef void update_layer_part(StepState* p, floating* P, floating* G, int l, int t, int nt,
-                             Py_ssize_t B, bint folded) noexcept nogil:
+                             Py_ssize_t B, bint folded, bint after_barrier) noexcept nogil:
     """Optimizer step on the columns of layer l whose gradient thread t computed
-    (the same split as its weight-gradient GEMM, so the block is still in cache)."""
+    (the same split as its weight-gradient GEMM, so the block is still in cache), or,
+    after_barrier, on column blocks of a gradient that the threads split by rows
+    (update_deferred). A narrow layer's rows update in pieces of every column."""
     cdef LayerDesc* L = &p.L[l]
     cdef int parts
     cdef Span sp
@@ -410,7 +421,7 @@ cdef void update_layer_part(StepState* p, floating* P, floating* G, int l, int t
     cdef floating* S3 = <floating*>p.S3
     if not L.trainable or L.kind != NODE_DENSE:    # other nodes update in their own part
         return
-    if dw_rows(B, L, folded):
+    if dw_rows(B, L, folded) and not (after_barrier and update_deferred(B, L, folded)):
         # this thread computed rows lo..hi of dW: a piece of every column
         parts = parts_for(<double>B * L.n_in * L.n_out, GEMM_MIN_WORK, nt, L.n_in)
         if t < parts:

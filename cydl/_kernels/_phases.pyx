@@ -17,7 +17,7 @@ from cydl._kernels._optim cimport (seg_sumsq, reset_penalty, apply_constraints, 
 from cydl._kernels._nodes cimport node_keys, node_backward_part
 from cydl._kernels._parts cimport (gather_part, prefetch_next, forward_part, softmax_part,
                                    loss_part, activity_part, accum_act_part, backward_part,
-                                   update_layer_part, update_part, fwd_parts, dw_rows,
+                                   update_layer_part, update_part, fwd_parts, dw_rows, update_deferred,
                                    rows_in_place, gather_parts, softmax_parts)
 import os
 
@@ -244,17 +244,23 @@ cdef void _step_thread(StepCall* c, floating* P, int tid) noexcept nogil:
                 if l == p.n_layers - 1:
                     prefetch_next(p, v, nt, start + B, B)
                 if eager and upd >= 0:
-                    update_layer_part(p, P, G, upd, v, nt, B, False)
+                    update_layer_part(p, P, G, upd, v, nt, B, False, True)
                 if p.L[l].kind != NODE_DENSE:
                     node_backward_part(p, P, G, X, l, v, nt, B, eager)
                 else:
                     backward_part(p, P, G, X, l, v, nt, B, fold and l == p.first_bwd)
-                if eager and l == p.first_bwd:
-                    update_layer_part(p, P, G, l, v, nt, B, fold)
+                if eager and l == p.first_bwd and not update_deferred(B, &p.L[l], fold):
+                    update_layer_part(p, P, G, l, v, nt, B, fold, False)
                 v = v + nrun
             _sync(p, nrun)
             upd = l
             t0 = _tick(p, tid, P_LAYERS + 2 * l + 1, t0)
+        if eager and compute and p.first_bwd >= 0 and update_deferred(B, &p.L[p.first_bwd], fold):
+            v = tid
+            while v < nt:
+                update_layer_part(p, P, G, p.first_bwd, v, nt, B, False, True)
+                v = v + nrun
+            _sync(p, nrun)
         if update and not eager:
             if needs_norms(p.rule):
                 k = tid

@@ -3,10 +3,12 @@ the threads' row splits of packed GEMMs on and off.
 
 Where OpenBLAS packs a GEMM whole, a fused step of 64 or more rows splits a Dense
 layer's forward between the threads by rows when its W is smaller than its input,
-and plain SGD's folded update of the lowest trained layer by rows of W when its dZ
-is smaller than its X (cydl/_kernels/_parts.pxd, fwd_rows and dw_rows). This file
+and a weight gradient by rows of W when its dZ is smaller than its X: plain SGD's
+folded update of the lowest trained layer from 64 rows, any other optimizer from
+256, which then updates in column blocks after a barrier (cydl/_kernels/_parts.pxd,
+fwd_rows, dw_rows and update_deferred; here SGD with momentum). This file
 draws stacks with layers on both sides of those rules (wider and narrower than the
-batch, than their input), batches of 64-300 rows with a shorter last batch, inputs
+batch, than their input), batches of 64-400 rows with a shorter last batch, inputs
 40 or 784 wide, 1-3 threads and a frozen first layer (then the fold reads a hidden
 output). The small-kernel pieces are off, so that every GEMM packs on every CPU.
 Mostly float64, where relu's kink cannot flip between cydl and torch (in float32 a
@@ -14,16 +16,35 @@ pre-activation within rounding of 0 flips one row's share of a unit's gradient:
 seen with 784 inputs); float32 with linear layers for that instantiation."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 
 import cydl
 from cydl import layers
 from cydl._kernels import _blas, _parts
 
 from .conftest import budget, seeds, torch_or_skip
-from .test_row_copy_oracle import ACTS, _torch_steps, _weights
+from .test_row_copy_oracle import ACTS, _weights
 
 torch = torch_or_skip()
+
+def _torch_steps(model, acts, X, y, batch, lr, momentum, frozen):
+    """The weights after SGD steps (Keras' momentum: v = m v - lr g, w += v, the
+    same as torch's buf = m buf + g, w -= lr buf) on the mean sparse cross-entropy
+    of each batch of X in order, float64; the first kernel and bias stay put when
+    frozen."""
+    ws = [torch.tensor(w.astype(np.float64), requires_grad=True) for w in _weights(model)]
+    opt = torch.optim.SGD(ws[2:] if frozen else ws, lr=lr, momentum=momentum)
+    for start in range(0, len(X), batch):
+        t = torch.tensor(X[start:start + batch].astype(np.float64))
+        for k, act in enumerate(acts):
+            t = ACTS[act](t @ ws[2 * k] + ws[2 * k + 1])
+        loss = torch.nn.functional.cross_entropy(
+            t, torch.tensor(y[start:start + batch], dtype=torch.long))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return [w.detach().numpy() for w in ws]
+
 
 stacks = st.lists(st.tuples(st.sampled_from([8, 33, 70, 100, 300]),
                             st.sampled_from(sorted(ACTS))), min_size=1, max_size=3)
@@ -32,10 +53,17 @@ stacks = st.lists(st.tuples(st.sampled_from([8, 33, 70, 100, 300]),
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("rows", [True, False], ids=["row_splits", "unit_splits"])
 @budget(30)
-@given(stack=stacks, batch=st.integers(64, 300), last=st.sampled_from([0, 0, 1, 45]),
+@given(stack=stacks, batch=st.one_of(st.integers(64, 300), st.integers(256, 400)),
+       last=st.sampled_from([0, 0, 1, 45]), momentum=st.sampled_from([0.0, 0.9]),
        n_in=st.sampled_from([40, 784]), threads=st.integers(1, 3), frozen=st.booleans(),
        seed=seeds)
-def test_sgd_steps_match_torch(dtype, rows, stack, batch, last, n_in, threads, frozen, seed):
+# the deferred update: of the first layer, and of a frozen first layer's reader
+@example(stack=[(300, "relu"), (100, "relu")], batch=300, last=45, momentum=0.9, n_in=784,
+         threads=2, frozen=False, seed=1)
+@example(stack=[(300, "relu"), (100, "relu")], batch=320, last=0, momentum=0.9, n_in=40,
+         threads=3, frozen=True, seed=2)
+def test_sgd_steps_match_torch(dtype, rows, stack, batch, last, momentum, n_in, threads,
+                               frozen, seed):
     rng = np.random.default_rng(seed)
     if dtype == "float32":
         stack = [(u, "linear") for u, _ in stack]
@@ -48,14 +76,14 @@ def test_sgd_steps_match_torch(dtype, rows, stack, batch, last, n_in, threads, f
         hidden = [layers.Dense(u, activation=a) for u, a in stack]
         hidden[0].trainable = not frozen
         model = cydl.Sequential([layers.Input(shape=(n_in,))] + hidden + [layers.Dense(4)])
-        model.compile(optimizer=cydl.optimizers.SGD(0.1),
+        model.compile(optimizer=cydl.optimizers.SGD(0.1, momentum=momentum),
                       loss=cydl.losses.SparseCategoricalCrossentropy(from_logits=True))
         n = batch + min(last, batch - 1)       # a second, shorter batch when last > 0
         X = rng.standard_normal((n, n_in)).astype(dtype)
         y = rng.integers(0, 4, n)
         before = [w.copy() for w in _weights(model)]
         want = _torch_steps(model, [a for _, a in stack] + ["linear"], X, y, batch, 0.1,
-                            frozen)
+                            momentum, frozen)
         model.fit(X, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
         assert model._runner(train=True).fused
     finally:
