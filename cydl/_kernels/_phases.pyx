@@ -261,6 +261,7 @@ cdef void _step_thread(StepCall* c, floating* P, int tid) noexcept nogil:
                 update_layer_part(p, P, G, p.first_bwd, v, nt, B, False, True)
                 v = v + nrun
             _sync(p, nrun)
+            t0 = _tick(p, tid, P_UPDATE, t0)
         if update and not eager:
             if needs_norms(p.rule):
                 k = tid
