@@ -17,7 +17,7 @@ from cydl._kernels._optim cimport (seg_sumsq, reset_penalty, apply_constraints, 
 from cydl._kernels._nodes cimport node_keys, node_backward_part
 from cydl._kernels._parts cimport (gather_part, prefetch_next, forward_part, softmax_part,
                                    loss_part, activity_part, accum_act_part, backward_part,
-                                   update_layer_part, update_part, fwd_parts, dw_rows, update_deferred,
+                                   update_layer_part, update_part, update_deferred, fwd_parts,
                                    rows_in_place, gather_parts, softmax_parts)
 import os
 
@@ -255,7 +255,8 @@ cdef void _step_thread(StepCall* c, floating* P, int tid) noexcept nogil:
             _sync(p, nrun)
             upd = l
             t0 = _tick(p, tid, P_LAYERS + 2 * l + 1, t0)
-        if eager and compute and p.first_bwd >= 0 and update_deferred(B, &p.L[p.first_bwd], fold):
+        if (eager and compute and p.first_bwd < p.n_layers
+                and update_deferred(B, &p.L[p.first_bwd], fold)):
             v = tid
             while v < nt:
                 update_layer_part(p, P, G, p.first_bwd, v, nt, B, False, True)
