@@ -100,3 +100,29 @@ def test_sgd_steps_match_torch(dtype, rows, stack, batch, last, momentum, n_in, 
         assert w1.dtype == dtype
         np.testing.assert_allclose(step, step_t, rtol=0, atol=tol,
                                    err_msg=f"weight {k}: {w0.shape}, batch {batch}, {n} rows")
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_a_fully_frozen_stack_trains_nothing(momentum):
+    """No layer needs a backward pass: the step must not look for a lowest trained
+    layer's deferred update past the last layer."""
+    old = (_parts.set_row_splits(True), _blas.set_small_tiles(False))
+    try:
+        cydl.utils.set_random_seed(0)
+        model = cydl.Sequential([layers.Input(shape=(784,)), layers.Dense(300, activation="relu"),
+                                 layers.Dense(100, activation="relu"), layers.Dense(4)])
+        for layer in model.layers:
+            layer.trainable = False
+        model.compile(optimizer=cydl.optimizers.SGD(0.1, momentum=momentum),
+                      loss=cydl.losses.SparseCategoricalCrossentropy(from_logits=True))
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((600, 784)).astype(np.float32)
+        y = rng.integers(0, 4, 600)
+        before = [w.copy() for w in _weights(model)]
+        history = model.fit(X, y, batch_size=300, epochs=2, verbose=0)
+        assert model._runner(train=True).fused
+    finally:
+        _parts.set_row_splits(old[0])
+        _blas.set_small_tiles(old[1])
+    assert all(np.array_equal(a, b) for a, b in zip(before, _weights(model)))
+    assert np.all(np.isfinite(history.history["loss"]))
