@@ -26,22 +26,21 @@ stacks = st.lists(st.tuples(st.sampled_from([1, 3, 8, 31, 32, 33, 70, 100]),
                             st.sampled_from(sorted(ACTS))), min_size=1, max_size=4)
 
 
-def _torch_steps(model, acts, X, y, batch, lr, frozen):
-    """The weights after SGD steps on the mean sparse cross-entropy of each batch of
-    X in order, float64; the first kernel and bias stay put when frozen."""
+def _torch_steps(model, acts, X, y, batch, lr, frozen, momentum=0.0):
+    """The weights after SGD steps (Keras' momentum, v = m v - lr g and w += v, is
+    torch's buf = m buf + g and w -= lr buf) on the mean sparse cross-entropy of each
+    batch of X in order, float64; the first kernel and bias stay put when frozen."""
     ws = [torch.tensor(w.astype(np.float64), requires_grad=True) for w in _weights(model)]
+    opt = torch.optim.SGD(ws[2:] if frozen else ws, lr=lr, momentum=momentum)
     for start in range(0, len(X), batch):
         t = torch.tensor(X[start:start + batch].astype(np.float64))
         for k, act in enumerate(acts):
             t = ACTS[act](t @ ws[2 * k] + ws[2 * k + 1])
         loss = torch.nn.functional.cross_entropy(
             t, torch.tensor(y[start:start + batch], dtype=torch.long))
+        opt.zero_grad()
         loss.backward()
-        with torch.no_grad():
-            for k, w in enumerate(ws):
-                if not (frozen and k < 2):
-                    w -= lr * w.grad
-                w.grad = None
+        opt.step()
     return [w.detach().numpy() for w in ws]
 
 

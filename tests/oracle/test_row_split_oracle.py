@@ -23,28 +23,9 @@ from cydl import layers
 from cydl._kernels import _blas, _parts
 
 from .conftest import budget, seeds, torch_or_skip
-from .test_row_copy_oracle import ACTS, _weights
+from .test_row_copy_oracle import ACTS, _torch_steps, _weights
 
 torch = torch_or_skip()
-
-def _torch_steps(model, acts, X, y, batch, lr, momentum, frozen):
-    """The weights after SGD steps (Keras' momentum: v = m v - lr g, w += v, the
-    same as torch's buf = m buf + g, w -= lr buf) on the mean sparse cross-entropy
-    of each batch of X in order, float64; the first kernel and bias stay put when
-    frozen."""
-    ws = [torch.tensor(w.astype(np.float64), requires_grad=True) for w in _weights(model)]
-    opt = torch.optim.SGD(ws[2:] if frozen else ws, lr=lr, momentum=momentum)
-    for start in range(0, len(X), batch):
-        t = torch.tensor(X[start:start + batch].astype(np.float64))
-        for k, act in enumerate(acts):
-            t = ACTS[act](t @ ws[2 * k] + ws[2 * k + 1])
-        loss = torch.nn.functional.cross_entropy(
-            t, torch.tensor(y[start:start + batch], dtype=torch.long))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return [w.detach().numpy() for w in ws]
-
 
 stacks = st.lists(st.tuples(st.sampled_from([8, 33, 70, 100, 300]),
                             st.sampled_from(sorted(ACTS))), min_size=1, max_size=3)
@@ -83,7 +64,7 @@ def test_sgd_steps_match_torch(dtype, rows, stack, batch, last, momentum, n_in, 
         y = rng.integers(0, 4, n)
         before = [w.copy() for w in _weights(model)]
         want = _torch_steps(model, [a for _, a in stack] + ["linear"], X, y, batch, 0.1,
-                            momentum, frozen)
+                            frozen, momentum)
         model.fit(X, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
         assert model._runner(train=True).fused
     finally:
