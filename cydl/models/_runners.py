@@ -56,7 +56,9 @@ _ROW_ALIGN = 64           # block sizes: multiples of the GEMM kernels' row unro
 # How the kernels cut a Dense layer's GEMM among threads (mirrored here to bound
 # the smallest call): column parts on multiples of COL_ALIGN (cydl/_kernels/_dense
 # .pxd; split_range in _parallel.pxd), except in the plan, which cuts rows for a
-# layer narrower than NARROW (_parts.pxd).
+# layer narrower than NARROW, and, where OpenBLAS packs the GEMM, for a layer
+# narrower than the block (_parts.pxd, fwd_rows): a thread's row part then has as
+# many multiply-adds as an even column part, which the column bound already covers.
 _COL_ALIGN = 8
 _NARROW = 4 * _COL_ALIGN
 
