@@ -6,7 +6,9 @@ interleaved:
 * `row_copy`: small batches' row-major copies of hidden outputs for the weight
   gradient, against A^T B on the column-major outputs (row_copy, _parts.pxd);
 * `row_split`: packed GEMMs of large batches split by rows where every thread then
-  packs less, against units always (fwd_rows and dw_rows, _parts.pxd).
+  packs less, against units always (fwd_rows and dw_rows, _parts.pxd);
+* `fold_hidden`: plain SGD's update folded into the weight-gradient GEMM of every
+  Dense layer that can (folds_hidden, _parts.pxd), against the lowest one's only.
 
     python benchmarks/lab/switch_ab.py [--switch tiles] [--net mlp] [--batch 32]
                                        [--opt sgd] [--rounds 6] [--steps 0]
@@ -38,7 +40,7 @@ from _workload import N_SAMPLES, NETS, data  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--switch", default="tiles", choices=["tiles", "row_copy", "row_split"])
+    ap.add_argument("--switch", default="tiles", choices=["tiles", "row_copy", "row_split", "fold_hidden"])
     ap.add_argument("--net", default="mlp", choices=sorted(NETS))
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--opt", default="sgd", choices=["sgd", "adam"])
@@ -50,7 +52,8 @@ def main():
     from cydl import layers
     from cydl._kernels import _blas, _parts
     switch = {"tiles": _blas.set_small_tiles, "row_copy": _parts.set_row_copy,
-              "row_split": _parts.set_row_splits}[a.switch]
+              "row_split": _parts.set_row_splits,
+              "fold_hidden": _parts.set_fold_hidden}[a.switch]
     cydl.set_num_threads(a.threads)
     sizes = NETS[a.net]
     x, y = data(a.net)

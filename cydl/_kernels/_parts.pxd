@@ -1,5 +1,5 @@
 from cython cimport floating
-from cydl._kernels._phases cimport StepState, LayerDesc, SRC_F32, SRC_F64
+from cydl._kernels._phases cimport StepState, LayerDesc, SRC_F32, SRC_F64, NODE_DENSE
 from cydl._kernels._parallel cimport parts_for
 from cydl._kernels._dense cimport GEMM_MIN_WORK, COL_ALIGN
 from cydl._kernels._blas cimport TILE_TN_MIN_K, tn_packs, gemm_packs
@@ -28,6 +28,11 @@ cdef enum:
 
 
 cdef bint row_splits_on() noexcept nogil
+cdef bint fold_hidden_on() noexcept nogil
+
+
+cdef inline bint dx_rows(Py_ssize_t B, LayerDesc* L) noexcept nogil:
+    return L.n_in < NARROW and B >= NARROW
 
 
 cdef inline bint fwd_rows(Py_ssize_t B, LayerDesc* L) noexcept nogil:
@@ -58,6 +63,21 @@ cdef inline bint dw_rows(Py_ssize_t B, LayerDesc* L, bint fold) noexcept nogil:
             L.n_out < L.n_in and row_splits_on() and
             gemm_packs(c'N', c'N', <int>L.n_out, <int>B, False) and
             gemm_packs(c'T', c'N', <int>L.n_out, <int>B, False))
+
+
+cdef inline bint folds_hidden(Py_ssize_t B, LayerDesc* L) noexcept nogil:
+    """Whether plain SGD folds the update of a Dense layer whose input gradient is
+    needed, as it does the lowest trained layer's: W -= lr X^T dZ in the weight
+    gradient's GEMM, with no gradient stored and no separate pass over W. Each thread
+    takes the same rows of W (input units) for both GEMMs and reads them for its
+    columns of dX before it folds them, so no thread reads a row another has
+    updated; so dX must split by columns (not dx_rows). Speed with it over the
+    lowest layer's fold only, on the 2-core Zen 3 VM (benchmarks/lab/switch_ab.py
+    --switch fold_hidden --steps, 100-200 rounds, median): the deep 20x100 net b32
+    1.069x (2 threads), 1.043x (1 thread), b128 1.028x; the MLP b32 1.025x, b128
+    1.010x, b512 0.999x."""
+    return (L.kind == NODE_DENSE and L.trainable and L.need_dx and not dx_rows(B, L)
+            and fold_hidden_on())
 
 
 cdef inline int fwd_parts(Py_ssize_t B, LayerDesc* L, int nt) noexcept nogil:
@@ -114,10 +134,6 @@ cdef inline int gather_parts(StepState* p, Py_ssize_t B, int nt) noexcept nogil:
 
 cdef inline int softmax_parts(Py_ssize_t B, Py_ssize_t C, int nt) noexcept nogil:
     return parts_for(<double>B * C * 20, 40000, nt, B)
-
-
-cdef inline bint dx_rows(Py_ssize_t B, LayerDesc* L) noexcept nogil:
-    return L.n_in < NARROW and B >= NARROW
 
 
 cdef void gather_part(StepState* p, floating* P, int t, int nt, Py_ssize_t start,

@@ -161,6 +161,23 @@ cdef bint update_deferred(Py_ssize_t B, LayerDesc* L, bint fold) noexcept nogil:
             and dw_rows(B, L, False))
 
 
+cdef bint _fold_hidden = True
+
+
+def set_fold_hidden(bint on):
+    """Whether plain SGD folds the update of layers whose input gradient is needed
+    too (folds_hidden in _parts.pxd); returns the previous setting. For A/B
+    measurements and tests."""
+    global _fold_hidden
+    old = _fold_hidden
+    _fold_hidden = on
+    return old
+
+
+cdef bint fold_hidden_on() noexcept nogil:
+    return _fold_hidden
+
+
 cdef bint _row_copy = True
 
 
@@ -342,6 +359,9 @@ cdef void backward_part(StepState* p, floating* P, floating* G, const floating* 
         x, ldx, xt = WS + p.L[L.src[0]].at, row_copy_ld(&p.L[L.src[0]]), c'T'
     else:
         x, ldx, xt = WS + p.L[L.src[0]].a, B, c'N'
+    if fold and L.need_dx:
+        _backward_folded(p, P, G, L, x, ldx, xt, t, nt, B)
+        return
     if L.trainable and dw_rows(B, L, fold):
         parts = parts_for(work, GEMM_MIN_WORK, nt, L.n_in)
         if t < parts:
@@ -404,6 +424,39 @@ cdef void backward_part(StepState* p, floating* P, floating* G, const floating* 
         return
     act_backward(prev.act, <floating>prev.alpha, B, sp.lo, sp.hi, WS + prev.d, B,
                  WS + prev.a, B, WS + prev.z if prev.keep_z else NULL, B, WS + prev.d, B)
+
+
+cdef void _backward_folded(StepState* p, floating* P, floating* G, LayerDesc* L,
+                           const floating* x, Py_ssize_t ldx, char xt, int t, int nt,
+                           Py_ssize_t B) noexcept nogil:
+    """A Dense layer's backward with plain SGD's update folded in (folds_hidden):
+    thread t takes rows lo..hi of W (input units), first dX[:, lo:hi] = dZ W[lo:hi, :]^T
+    (and the source's activation derivative), then W[lo:hi, :] += -lr X[:, lo:hi]^T dZ;
+    and the bias's gradient and update on a block of units. No thread reads a row of W
+    that another has changed, so no barrier is needed between the two."""
+    cdef floating* WS = <floating*>p.WS
+    cdef floating* dZ = WS + L.d
+    cdef LayerDesc* prev = &p.L[L.src[0]]
+    cdef floating beta = 1 if prev.accum else 0
+    cdef int parts = parts_for(<double>B * L.n_in * L.n_out, GEMM_MIN_WORK, nt, L.n_in)
+    cdef Span sp
+    if t < parts:
+        sp = split_range(L.n_in, parts, t, 16)
+        if sp.hi > sp.lo:
+            dense_input_grad_cols(B, L.n_out, dZ, B, P + L.w, L.n_in, WS + prev.d, B,
+                                  sp.lo, sp.hi, beta)
+            if not prev.accum:
+                act_backward(prev.act, <floating>prev.alpha, B, sp.lo, sp.hi, WS + prev.d, B,
+                             WS + prev.a, B, WS + prev.z if prev.keep_z else NULL, B,
+                             WS + prev.d, B)
+            dense_weight_grad_rows(B, L.n_out, x, ldx, xt, dZ, B, P + L.w, L.n_in,
+                                   sp.lo, sp.hi, 1, <floating>(-p.rule.s.lr))
+    if L.b >= 0:
+        sp = split_range(L.n_out, nt, t, COL_ALIGN)
+        if sp.hi > sp.lo:
+            bias_grad_cols(B, dZ, B, G + L.b, sp.lo, sp.hi, 0)
+            update_range(p.rule, L.b + sp.lo, L.b + sp.hi, P, G, <floating*>p.S1,
+                         <floating*>p.S2, <floating*>p.S3, t)
 
 
 cdef void update_layer_part(StepState* p, floating* P, floating* G, int l, int t, int nt,

@@ -18,7 +18,7 @@ from cydl._kernels._nodes cimport node_keys, node_backward_part
 from cydl._kernels._parts cimport (gather_part, prefetch_next, forward_part, softmax_part,
                                    loss_part, activity_part, accum_act_part, backward_part,
                                    update_layer_part, update_part, update_deferred, fwd_parts,
-                                   rows_in_place, gather_parts, softmax_parts)
+                                   rows_in_place, gather_parts, softmax_parts, folds_hidden)
 import os
 
 from cydl._kernels import SPIN as _SPIN
@@ -183,6 +183,7 @@ cdef void _step_thread(StepCall* c, floating* P, int tid) noexcept nogil:
     cdef floating* G = <floating*>p.G
     cdef int l, k, v
     cdef int upd = -1       # the node whose parameters wait for the next phase's update
+    cdef bint lf, first_fold = False
     cdef double t0 = 0
     cdef unsigned int csr = 0
     csr = cydl_ftz_begin()      # denormals flushed on every thread (see _cpu.h)
@@ -239,6 +240,12 @@ cdef void _step_thread(StepCall* c, floating* P, int tid) noexcept nogil:
                     accum_act_part(p, l, v, nt, B)
                     v = v + nrun
                 _sync(p, nrun)
+            # plain SGD folds W's update into its gradient's GEMM: the lowest trained
+            # layer's, and any other whose input gradient can be split to match
+            # (folds_hidden); such a layer is done when its phase ends
+            lf = fold and (folds_hidden(B, &p.L[l]) if p.L[l].need_dx else l == p.first_bwd)
+            if l == p.first_bwd:
+                first_fold = lf
             v = tid
             while v < nt:
                 if l == p.n_layers - 1:
@@ -248,15 +255,16 @@ cdef void _step_thread(StepCall* c, floating* P, int tid) noexcept nogil:
                 if p.L[l].kind != NODE_DENSE:
                     node_backward_part(p, P, G, X, l, v, nt, B, eager)
                 else:
-                    backward_part(p, P, G, X, l, v, nt, B, fold and l == p.first_bwd)
-                if eager and l == p.first_bwd and not update_deferred(B, &p.L[l], fold):
-                    update_layer_part(p, P, G, l, v, nt, B, fold, False)
+                    backward_part(p, P, G, X, l, v, nt, B, lf)
+                if (eager and l == p.first_bwd and not (lf and p.L[l].need_dx)
+                        and not update_deferred(B, &p.L[l], lf)):
+                    update_layer_part(p, P, G, l, v, nt, B, lf, False)
                 v = v + nrun
             _sync(p, nrun)
-            upd = l
+            upd = -1 if lf and p.L[l].need_dx else l
             t0 = _tick(p, tid, P_LAYERS + 2 * l + 1, t0)
         if (eager and compute and p.first_bwd < p.n_layers
-                and update_deferred(B, &p.L[p.first_bwd], fold)):
+                and update_deferred(B, &p.L[p.first_bwd], first_fold)):
             v = tid
             while v < nt:
                 update_layer_part(p, P, G, p.first_bwd, v, nt, B, False, True)
