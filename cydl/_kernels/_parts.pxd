@@ -65,19 +65,24 @@ cdef inline bint dw_rows(Py_ssize_t B, LayerDesc* L, bint fold) noexcept nogil:
             gemm_packs(c'T', c'N', <int>L.n_out, <int>B, False))
 
 
-cdef inline bint folds_hidden(Py_ssize_t B, LayerDesc* L) noexcept nogil:
+cdef inline bint folds_hidden(Py_ssize_t B, LayerDesc* L, int nt) noexcept nogil:
     """Whether plain SGD folds the update of a Dense layer whose input gradient is
     needed, as it does the lowest trained layer's: W -= lr X^T dZ in the weight
     gradient's GEMM, with no gradient stored and no separate pass over W. Each thread
     takes the same rows of W (input units) for both GEMMs and reads them for its
     columns of dX before it folds them, so no thread reads a row another has
-    updated; so dX must split by columns (not dx_rows). Speed with it over the
+    updated; so dX must split by columns (not dx_rows), and a layer too small to
+    share out (one part) keeps its two GEMMs on two threads and its update apart
+    (the deep net's 100 -> 10 output at b32 took 9.5 us folded on one thread while
+    the other's share of the phase took 3.7; whole steps with this rule 1.010x,
+    quartiles 0.973-1.033). Speed with it over the
     lowest layer's fold only, on the 2-core Zen 3 VM (benchmarks/lab/switch_ab.py
     --switch fold_hidden --steps, 100-200 rounds, median): the deep 20x100 net b32
     1.069x (2 threads), 1.043x (1 thread), b128 1.028x; the MLP b32 1.025x, b128
     1.010x, b512 0.999x."""
     return (L.kind == NODE_DENSE and L.trainable and L.need_dx and not dx_rows(B, L)
-            and fold_hidden_on())
+            and fold_hidden_on() and
+            (nt == 1 or parts_for(<double>B * L.n_in * L.n_out, GEMM_MIN_WORK, nt, L.n_in) > 1))
 
 
 cdef inline int fwd_parts(Py_ssize_t B, LayerDesc* L, int nt) noexcept nogil:

@@ -243,7 +243,7 @@ cdef void _step_thread(StepCall* c, floating* P, int tid) noexcept nogil:
             # plain SGD folds W's update into its gradient's GEMM: the lowest trained
             # layer's, and any other whose input gradient can be split to match
             # (folds_hidden); such a layer is done when its phase ends
-            lf = fold and (folds_hidden(B, &p.L[l]) if p.L[l].need_dx else l == p.first_bwd)
+            lf = fold and (folds_hidden(B, &p.L[l], nt) if p.L[l].need_dx else l == p.first_bwd)
             if l == p.first_bwd:
                 first_fold = lf
             v = tid
