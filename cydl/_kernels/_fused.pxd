@@ -22,6 +22,7 @@ cdef class Plan:
     cdef Py_ssize_t _predict_small(self, const char* X, Py_ssize_t B,
                                    int n_threads) except -2
     cdef ThreadChooser _chooser(self, int mode, Py_ssize_t B)
+    cdef dict _by_phase(self, const double* slot)
     cdef Py_ssize_t _run(self, Py_ssize_t start, Py_ssize_t B, int n_threads, int mode,
                          int split=*, Py_ssize_t row0=*, double rows=*,
                          bint scan=*) except -2

@@ -44,7 +44,7 @@ from cydl._kernels._phases cimport (StepState, LayerDesc, run_step, copy_out, MA
                                     cydl_barrier_init,
                                     NODE_BN, NODE_CONCAT, NODE_DENSE, MAX_OUT,
                                     STAT_STRIDE, SRC_U8, SRC_F32, SRC_F64, P_GATHER, P_LOSS,
-                                    P_SOFTMAX, P_NORMS, P_UPDATE, P_LAYERS)
+                                    P_SOFTMAX, P_NORMS, P_UPDATE, P_LAYERS, PROF_THREADS)
 from cydl._kernels._parts cimport ROW_COPY_MAX_B, row_copy_ld, row_copies
 import numpy as np
 
@@ -63,6 +63,9 @@ cdef class Plan:
         self.st.L = NULL
         self.st.part_stats = NULL
         self.st.prof = NULL
+        self.st.waits = NULL
+        self.st.pending = NULL
+        self.st.prof_threads = 0
         self.st.profiling = False
         self.st.n_layers = 0
         self.st.n_ar = 0
@@ -314,34 +317,55 @@ cdef class Plan:
         self.st.S3 = <char*><size_t>s[2].ctypes.data if s[2] is not None else NULL
 
     def set_profiling(self, bint on):
-        """Time each phase of every step (thread 0, barrier to barrier); see
-        profile(). Costs two clock reads per phase while on."""
+        """Time each phase of every step (thread 0, barrier to barrier) and each
+        thread's waits at the barriers; see profile() and profile_waits(). Costs a
+        few clock reads per phase and thread while on."""
         cdef int n = P_LAYERS + 2 * self.st.n_layers
+        cdef Py_ssize_t total = n + PROF_THREADS * (n + 8)
         self._idle()
         if self.st.prof == NULL:
-            self.st.prof = <double*>malloc(n * sizeof(double))
+            self.st.prof = <double*>malloc(total * sizeof(double))
             if self.st.prof == NULL:
                 raise MemoryError()
-        memset(self.st.prof, 0, n * sizeof(double))
+            self.st.waits = self.st.prof + n
+            self.st.pending = self.st.waits + PROF_THREADS * n
+        memset(self.st.prof, 0, total * sizeof(double))
         self.prof_steps = 0
+        self.st.prof_threads = 0
         self.st.profiling = on
 
     def profile(self):
         """Mean milliseconds per step in each phase since set_profiling(True)."""
-        cdef int i
         if self.st.prof == NULL or self.prof_steps == 0:
             return {}
-        scale = 1e3 / self.prof_steps
-        out = {"gather": self.st.prof[P_GATHER] * scale}
-        for i in range(self.st.n_layers):
-            out[f"forward {i}"] = self.st.prof[P_LAYERS + 2 * i] * scale
-        out["softmax"] = self.st.prof[P_SOFTMAX] * scale
-        out["loss"] = self.st.prof[P_LOSS] * scale
-        for i in range(self.st.n_layers - 1, -1, -1):
-            out[f"backward {i}"] = self.st.prof[P_LAYERS + 2 * i + 1] * scale
-        out["norms"] = self.st.prof[P_NORMS] * scale
-        out["update"] = self.st.prof[P_UPDATE] * scale
+        out = self._by_phase(self.st.prof)
         return {k: v for k, v in out.items() if v > 0}
+
+    def profile_waits(self):
+        """Mean milliseconds per step that each thread waited at the barrier ending
+        each phase (a list per phase, thread 0 first), for the phases profile()
+        lists: a phase's time less a thread's wait is that thread's work in it."""
+        cdef int t, n = P_LAYERS + 2 * self.st.n_layers
+        if self.st.prof == NULL or self.prof_steps == 0:
+            return {}
+        rows = [self._by_phase(self.st.waits + t * n)
+                for t in range(min(self.st.prof_threads, PROF_THREADS))]
+        return {k: [r[k] for r in rows] for k in self.profile()}
+
+    cdef dict _by_phase(self, const double* slot):
+        """A profile array's slots by phase name, in the order a step runs them."""
+        cdef int i
+        scale = 1e3 / self.prof_steps
+        out = {"gather": slot[P_GATHER] * scale}
+        for i in range(self.st.n_layers):
+            out[f"forward {i}"] = slot[P_LAYERS + 2 * i] * scale
+        out["softmax"] = slot[P_SOFTMAX] * scale
+        out["loss"] = slot[P_LOSS] * scale
+        for i in range(self.st.n_layers - 1, -1, -1):
+            out[f"backward {i}"] = slot[P_LAYERS + 2 * i + 1] * scale
+        out["norms"] = slot[P_NORMS] * scale
+        out["update"] = slot[P_UPDATE] * scale
+        return out
 
     def output_view(self, Py_ssize_t B, int k=0):
         """Output k of the latest step: (B, n_out), Fortran order."""

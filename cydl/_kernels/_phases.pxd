@@ -16,6 +16,7 @@ cdef enum:
     P_NORMS = 3
     P_UPDATE = 4
     P_LAYERS = 5
+    PROF_THREADS = 64     # threads whose barrier waits the profile keeps
     # node kinds (cydl.models._lowering registers the layers that lower to each)
     NODE_DENSE = 0
     NODE_BN = 1
@@ -141,9 +142,14 @@ cdef struct StepState:
     Py_ssize_t n_trainable
     # the barrier between phases (a cache line of its own)
     cydl_barrier_t* bar
-    # optional per-phase timing
+    # optional per-phase timing: thread 0's time per slot (prof), each thread's
+    # barrier waits per slot (waits, PROF_THREADS x slots; pending: the waits since
+    # the thread's last slot, one cache line per thread), in one block from prof
     bint profiling
     double* prof
+    double* waits
+    double* pending
+    int prof_threads      # threads that ran the profiled steps (the most seen)
     # data parallel (cydl.distribution): this process runs a slice of a global batch
     Py_ssize_t row0       # its first row's index in the global batch (dropout masks)
     double loss_rows      # the rows the loss mean divides by (the global batch size)

@@ -149,6 +149,8 @@ cdef void _step(StepState* p, floating* P, Py_ssize_t start, Py_ssize_t B, int n
         node_keys(p)
     if c.update:
         reset_penalty(p.rule, nt)     # each part sums the penalty of what it updates
+    if p.profiling and nrun > p.prof_threads:
+        p.prof_threads = nrun
     if nrun == 1:
         _step_thread(&c, P, 0)
     elif mode == 0 and cydl_team_claim(nrun):
@@ -193,7 +195,7 @@ cdef void _step_thread(StepCall* c, floating* P, int tid) noexcept nogil:
         while v < nt:
             gather_part(p, P, v, nt, start, B, x_direct, mode)
             v = v + nrun
-        _sync(p, nrun)
+        _sync(p, nrun, tid)
         t0 = _tick(p, tid, P_GATHER, t0)
     for l in range(p.n_layers if compute else 0):
         v = tid
@@ -203,7 +205,7 @@ cdef void _step_thread(StepCall* c, floating* P, int tid) noexcept nogil:
                 softmax_part(p, WS, 0, nt, B, mode)
             v = v + nrun
         if not (last_layer_ends and l == p.n_layers - 1):
-            _sync(p, nrun)
+            _sync(p, nrun, tid)
         t0 = _tick(p, tid, P_LAYERS + 2 * l, t0)
     if softmax and compute and not tail:
         v = tid
@@ -211,7 +213,7 @@ cdef void _step_thread(StepCall* c, floating* P, int tid) noexcept nogil:
             softmax_part(p, WS, v, nt, B, mode)
             v = v + nrun
         if mode > 0:
-            _sync(p, nrun)
+            _sync(p, nrun, tid)
         t0 = _tick(p, tid, P_SOFTMAX, t0)
     if compute and mode > 0 and p.n_ar > 0:
         # activity regularizers: their penalty, and (training) their gradient into
@@ -221,13 +223,13 @@ cdef void _step_thread(StepCall* c, floating* P, int tid) noexcept nogil:
         while v < nt:
             activity_part(p, WS, v, nt, B, train)
             v = v + nrun
-        _sync(p, nrun)
+        _sync(p, nrun, tid)
     if compute and mode > 0:
         v = tid
         while v < nt:
             loss_part(p, WS, v, nt, B, train)
             v = v + nrun
-        _sync(p, nrun)
+        _sync(p, nrun, tid)
         t0 = _tick(p, tid, P_LOSS, t0)
     if train:
         for l in range(p.n_layers - 1 if compute else -1, p.first_bwd - 1, -1):
@@ -239,7 +241,7 @@ cdef void _step_thread(StepCall* c, floating* P, int tid) noexcept nogil:
                 while v < nt:
                     accum_act_part(p, l, v, nt, B)
                     v = v + nrun
-                _sync(p, nrun)
+                _sync(p, nrun, tid)
             # plain SGD folds W's update into its gradient's GEMM: the lowest trained
             # layer's, and any other whose input gradient can be split to match
             # (folds_hidden); such a layer is done when its phase ends
@@ -260,7 +262,7 @@ cdef void _step_thread(StepCall* c, floating* P, int tid) noexcept nogil:
                         and not update_deferred(B, &p.L[l], lf)):
                     update_layer_part(p, P, G, l, v, nt, B, lf, False)
                 v = v + nrun
-            _sync(p, nrun)
+            _sync(p, nrun, tid)
             upd = -1 if lf and p.L[l].need_dx else l
             t0 = _tick(p, tid, P_LAYERS + 2 * l + 1, t0)
         if (eager and compute and p.first_bwd < p.n_layers
@@ -269,7 +271,7 @@ cdef void _step_thread(StepCall* c, floating* P, int tid) noexcept nogil:
             while v < nt:
                 update_layer_part(p, P, G, p.first_bwd, v, nt, B, False, True)
                 v = v + nrun
-            _sync(p, nrun)
+            _sync(p, nrun, tid)
             t0 = _tick(p, tid, P_UPDATE, t0)
         if update and not eager:
             if needs_norms(p.rule):
@@ -277,16 +279,16 @@ cdef void _step_thread(StepCall* c, floating* P, int tid) noexcept nogil:
                 while k < p.rule.n_segments:
                     p.rule.seg_scale[k] = seg_sumsq(p.rule, k, G, P)
                     k = k + nrun
-                _sync(p, nrun)
+                _sync(p, nrun, tid)
                 if tid == 0:
                     finish_scales(p.rule)
-                _sync(p, nrun)
+                _sync(p, nrun, tid)
                 t0 = _tick(p, tid, P_NORMS, t0)
             v = tid
             while v < nt:
                 update_part(p, P, G, v, nt)
                 v = v + nrun
-            _sync(p, nrun)
+            _sync(p, nrun, tid)
             t0 = _tick(p, tid, P_UPDATE, t0)
         if update and p.rule.has_con:      # every update is done: project the weights
             v = tid
@@ -296,16 +298,31 @@ cdef void _step_thread(StepCall* c, floating* P, int tid) noexcept nogil:
     cydl_ftz_end(csr)
 
 
-cdef inline void _sync(StepState* p, int nrun) noexcept nogil:
-    """The end of a phase: every thread's writes are seen by all (see _barrier.h)."""
-    if nrun > 1:
+cdef inline void _sync(StepState* p, int nrun, int tid) noexcept nogil:
+    """The end of a phase: every thread's writes are seen by all (see _barrier.h).
+    While profiling, each thread also times its wait."""
+    cdef double t
+    if nrun < 2:
+        return
+    if p.profiling and tid < PROF_THREADS:
+        t = omp_get_wtime()
+        cydl_barrier_wait(p.bar, nrun)
+        p.pending[8 * tid] += omp_get_wtime() - t
+    else:
         cydl_barrier_wait(p.bar, nrun)
 
 
 cdef inline double _tick(StepState* p, int tid, int slot, double t0) noexcept nogil:
-    """Thread 0 adds the time since t0 to a profile slot and returns the new t0."""
+    """Thread 0 adds the time since t0 to a profile slot and returns the new t0; every
+    thread adds its barrier waits since its last tick to its own row of the slot."""
     cdef double now
-    if not p.profiling or tid != 0:
+    if not p.profiling:
+        return t0
+    if tid < PROF_THREADS:
+        if slot >= 0:
+            p.waits[tid * (P_LAYERS + 2 * p.n_layers) + slot] += p.pending[8 * tid]
+        p.pending[8 * tid] = 0
+    if tid != 0:
         return t0
     now = omp_get_wtime()
     if slot >= 0:
