@@ -14,8 +14,8 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 KERNELS = ["_blas", "_parallel", "_activations", "_dense", "_losses", "_optim",
-           "_data", "_phases", "_parts", "_adapt", "_plan_spec", "_fused", "_norm", "_dropout", "_prelu",
-           "_nodes", "_linear_sgd", "_predict"]
+           "_data", "_phases", "_parts", "_backward", "_adapt", "_plan_spec", "_fused",
+           "_norm", "_dropout", "_prelu", "_nodes", "_linear_sgd", "_predict"]
 # Kernels whose elementwise loops have runtime-dispatched SIMD variants.
 SIMD_DISPATCHED = {"cydl._kernels._optim", "cydl._kernels._activations",
                    "cydl._kernels._losses"}

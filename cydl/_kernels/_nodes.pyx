@@ -2,11 +2,12 @@
 alpha dropout, PReLU, and Normalization's fixed affine map.
 
 Each kind has a forward part and a backward part that one thread runs on a block of
-units (columns), like the Dense layers' parts in _parts.pyx, and each reuses the
-column kernels of its per-op twin (_norm.pyx, _prelu.pyx, _dropout.pyx), so the fused
-and the per-op paths compute the same numbers. A node's input is the previous node's
-output (column-major, leading dimension B) or, for the first node, the batch rows
-(row-major); the node's activation, if one was folded in, runs on its output.
+units (columns), like the Dense layers' parts in _parts.pyx and _backward.pyx, and
+each reuses the column kernels of its per-op twin (_norm.pyx, _prelu.pyx,
+_dropout.pyx), so the fused and the per-op paths compute the same numbers. A node's
+input is the previous node's output (column-major, leading dimension B) or, for the
+first node, the batch rows (row-major); the node's activation, if one was folded in,
+runs on its output.
 """
 from cython cimport floating
 from libc.math cimport sqrt

@@ -153,10 +153,3 @@ cdef void loss_part(StepState* p, floating* WS, int t, int nt, Py_ssize_t B,
                     bint grad) noexcept nogil
 cdef void activity_part(StepState* p, floating* WS, int t, int nt, Py_ssize_t B,
                         bint grad) noexcept nogil
-cdef void accum_act_part(StepState* p, int l, int t, int nt, Py_ssize_t B) noexcept nogil
-cdef void backward_part(StepState* p, floating* P, floating* G, const floating* X, int l,
-                        int t, int nt, Py_ssize_t B, bint fold) noexcept nogil
-cdef void update_layer_part(StepState* p, floating* P, floating* G, int l, int t, int nt,
-                            Py_ssize_t B, bint folded, bint after_barrier) noexcept nogil
-cdef bint update_deferred(Py_ssize_t B, LayerDesc* L, bint fold) noexcept nogil
-cdef void update_part(StepState* p, floating* P, floating* G, int t, int nt) noexcept nogil

@@ -2,9 +2,9 @@
 
 `run_step` is the whole step: gather, forward, loss, backward with the optimizer
 update folded in, as described in _fused.pyx, which owns the buffers. Each phase
-is cut into parts (_parts.pyx); every thread runs its parts of a phase, then waits
-at a barrier for the others. Everything here works on a StepState, a plain C
-struct, so no Python object is touched without the GIL.
+is cut into parts (_parts.pyx, _backward.pyx); every thread runs its parts of a
+phase, then waits at a barrier for the others. Everything here works on a
+StepState, a plain C struct, so no Python object is touched without the GIL.
 """
 from cython cimport floating
 from cython.parallel cimport parallel
@@ -16,9 +16,10 @@ from cydl._kernels._optim cimport (seg_sumsq, reset_penalty, apply_constraints, 
                                    finish_scales, OPT_SGD)
 from cydl._kernels._nodes cimport node_keys, node_backward_part
 from cydl._kernels._parts cimport (gather_part, prefetch_next, forward_part, softmax_part,
-                                   loss_part, activity_part, accum_act_part, backward_part,
-                                   update_layer_part, update_part, update_deferred, fwd_parts,
-                                   rows_in_place, gather_parts, softmax_parts, folds_hidden)
+                                   loss_part, activity_part, fwd_parts, rows_in_place,
+                                   gather_parts, softmax_parts, folds_hidden)
+from cydl._kernels._backward cimport (accum_act_part, backward_part, update_layer_part,
+                                      update_part, update_deferred)
 import os
 
 from cydl._kernels import SPIN as _SPIN

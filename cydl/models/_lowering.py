@@ -4,8 +4,8 @@ Each layer kind that the kernel knows registers here once: a function that gives
 its node for the plan (kind, parameter offsets, constants), or None when this
 instance needs the graph runner (an unusual axis, a regularizer, ...). The
 kernel side of each kind is one forward part and one backward part (Dense in
-_parts.pyx, the per-unit kinds in _nodes.pyx). Activation layers are not nodes:
-the rewrite below folds each one into the node before it.
+_parts.pyx and _backward.pyx, the per-unit kinds in _nodes.pyx). Activation layers
+are not nodes: the rewrite below folds each one into the node before it.
 """
 
 from cydl import _config
