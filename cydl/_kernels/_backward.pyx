@@ -123,7 +123,16 @@ cdef void backward_part(StepState* p, floating* P, floating* G, const floating* 
     if tt >= parts:
         return
     sp = split_range(L.n_in, parts, tt, COL_ALIGN)
-    dense_input_grad_cols(B, L.n_out, dZ, B, P + L.w, L.n_in, WS + prev.d, B, sp.lo, sp.hi, beta)
+    _input_grad_cols(WS, P, L, prev, B, sp)
+
+
+cdef inline void _input_grad_cols(floating* WS, const floating* P, LayerDesc* L,
+                                  LayerDesc* prev, Py_ssize_t B, Span sp) noexcept nogil:
+    """Columns lo..hi of the source's gradient: dZ W[lo:hi, :]^T, added to it when
+    several readers add theirs (the source then applies its activation derivative
+    itself), else written and taken through the derivative here."""
+    dense_input_grad_cols(B, L.n_out, WS + L.d, B, P + L.w, L.n_in, WS + prev.d, B,
+                          sp.lo, sp.hi, 1 if prev.accum else 0)
     if prev.accum:
         return
     act_backward(prev.act, <floating>prev.alpha, B, sp.lo, sp.hi, WS + prev.d, B,
@@ -141,18 +150,12 @@ cdef void _backward_folded(StepState* p, floating* P, floating* G, LayerDesc* L,
     cdef floating* WS = <floating*>p.WS
     cdef floating* dZ = WS + L.d
     cdef LayerDesc* prev = &p.L[L.src[0]]
-    cdef floating beta = 1 if prev.accum else 0
     cdef int parts = parts_for(<double>B * L.n_in * L.n_out, GEMM_MIN_WORK, nt, L.n_in)
     cdef Span sp
     if t < parts:
         sp = split_range(L.n_in, parts, t, 16)
         if sp.hi > sp.lo:
-            dense_input_grad_cols(B, L.n_out, dZ, B, P + L.w, L.n_in, WS + prev.d, B,
-                                  sp.lo, sp.hi, beta)
-            if not prev.accum:
-                act_backward(prev.act, <floating>prev.alpha, B, sp.lo, sp.hi, WS + prev.d, B,
-                             WS + prev.a, B, WS + prev.z if prev.keep_z else NULL, B,
-                             WS + prev.d, B)
+            _input_grad_cols(WS, P, L, prev, B, sp)
             dense_weight_grad_rows(B, L.n_out, x, ldx, xt, dZ, B, P + L.w, L.n_in,
                                    sp.lo, sp.hi, 1, <floating>(-p.rule.s.lr))
     if L.b >= 0:
