@@ -8,7 +8,10 @@ interleaved:
 * `row_split`: packed GEMMs of large batches split by rows where every thread then
   packs less, against units always (fwd_rows and dw_rows, _parts.pxd);
 * `fold_hidden`: plain SGD's update folded into the weight-gradient GEMM of every
-  Dense layer that can (folds_hidden, _parts.pxd), against the lowest one's only.
+  Dense layer that can (folds_hidden, _parts.pxd), against the lowest one's only;
+* `parts`: every phase cut into twice as many parts as threads (the threads take
+  them in turn), against one part per thread: what finer parts cost on a quiet
+  machine, the price of letting a faster core take more of them.
 
     python benchmarks/lab/switch_ab.py [--switch tiles] [--net mlp] [--batch 32]
                                        [--opt sgd] [--rounds 6] [--steps 0]
@@ -40,7 +43,7 @@ from _workload import N_SAMPLES, NETS, data  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--switch", default="tiles", choices=["tiles", "row_copy", "row_split", "fold_hidden"])
+    ap.add_argument("--switch", default="tiles", choices=["tiles", "row_copy", "row_split", "fold_hidden", "parts"])
     ap.add_argument("--net", default="mlp", choices=sorted(NETS))
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--opt", default="sgd", choices=["sgd", "adam"])
@@ -52,8 +55,8 @@ def main():
     from cydl import layers
     from cydl._kernels import _blas, _parts
     switch = {"tiles": _blas.set_small_tiles, "row_copy": _parts.set_row_copy,
-              "row_split": _parts.set_row_splits,
-              "fold_hidden": _parts.set_fold_hidden}[a.switch]
+              "row_split": _parts.set_row_splits, "fold_hidden": _parts.set_fold_hidden,
+              "parts": _finer_parts(cydl, a.threads)}[a.switch]
     cydl.set_num_threads(a.threads)
     sizes = NETS[a.net]
     x, y = data(a.net)
@@ -88,6 +91,20 @@ def main():
         print(f"  {'on ' if on else 'off'} us/step: " +
               " ".join(f"{k.replace('backward ', 'b').replace('forward ', 'f')}={v:.0f}"
                        for k, v in med.items()))
+
+
+def _finer_parts(cydl, threads):
+    """A switch: on, 2 x threads parts run on `threads` threads (the count the kernels
+    cut the work for is set_num_threads'; force_threads caps the threads that run)."""
+    from cydl._kernels import _adapt
+    state = [False]
+
+    def switch(on):
+        old, state[0] = state[0], on
+        cydl.set_num_threads(2 * threads if on else threads)
+        _adapt.force_threads(threads if on else 0)
+        return old
+    return switch
 
 
 def short_rounds(a, model, x, y, switch):
